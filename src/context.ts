@@ -1,0 +1,47 @@
+import { realpathSync } from 'node:fs';
+import { resolveHome, type Home } from './home.js';
+
+/**
+ * What a command runs against: the home, the global flags, the process's streams and
+ * environment, and the clock. Only tests replace the clock, through `main`'s
+ * parameter; no environment variable can move it.
+ */
+export interface Context {
+  home: Home;
+  flags: { app?: string; env?: string; dir?: string };
+  /** Symlink-resolved working directory, so registry paths match. */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  now(): Date;
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** The raw argv after `node lsm`, for commands that must see `--` themselves. */
+  argv: string[];
+}
+
+export interface ContextOverrides {
+  now?: () => Date;
+}
+
+function realCwd(): string {
+  try {
+    return realpathSync(process.cwd());
+  } catch {
+    return process.cwd();
+  }
+}
+
+export function makeContext(flags: Context['flags'], argv: string[], overrides: ContextOverrides = {}): Context {
+  return {
+    home: resolveHome(flags.dir, process.env),
+    flags,
+    cwd: realCwd(),
+    env: process.env,
+    now: overrides.now ?? (() => new Date()),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    argv,
+  };
+}

@@ -1,0 +1,24 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Where one lsm home keeps its files. Its audit log lives beside its key. */
+export interface Home {
+  dir: string;
+  key: string;
+  config: string;
+  audit: string;
+  store(app: string, env: string): string;
+}
+
+/** `--dir`, then `LSM_DIR`, then `~/.lsm`. */
+export function resolveHome(flagDir: string | undefined, env: NodeJS.ProcessEnv): Home {
+  const raw = flagDir || env.LSM_DIR || join(homedir(), '.lsm');
+  const dir = resolve(raw.startsWith('~/') ? join(homedir(), raw.slice(2)) : raw);
+  return {
+    dir,
+    key: join(dir, 'key.txt'),
+    config: join(dir, 'config.yaml'),
+    audit: join(dir, 'audit.jsonl'),
+    store: (app, env) => join(dir, `${app}.${env}.age`),
+  };
+}

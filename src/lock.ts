@@ -1,0 +1,159 @@
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync, openSync, closeSync, constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { LsmError, errno, ioError } from './errors.js';
+
+/**
+ * An inter-process lock made of a file that names its owner (`pid starttime`).
+ * Node has no flock, so the file is created atomically with link(2) (fails if it
+ * exists) and judged stale when its owner is gone: the pid no longer runs, or runs
+ * with another start time (pid reuse). A stale lock is taken over at once rather
+ * than waited on; a second, short-lived `.break` lock keeps two rescuers from
+ * deleting each other's fresh lock.
+ */
+export interface LockOptions {
+  /** Give up after this long (ms); the default suits a CLI that many agents call at once. */
+  timeoutMs?: number;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+export function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+let myStart: string | undefined;
+function startTime(pid: number): string {
+  if (process.platform !== 'linux') return '';
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // comm (field 2) may hold spaces and ')': fields are counted from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function ownerAlive(content: string): boolean {
+  const [pidText, start = ''] = content.trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if (errno(err) !== 'EPERM') return false;
+  }
+  if (start && process.platform === 'linux') {
+    const now = startTime(pid);
+    if (now && now !== start) return false;
+  }
+  return true;
+}
+
+function tryCreate(path: string, content: string): boolean {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if (errno(err) === 'EEXIST') return false;
+    throw err;
+  } finally {
+    try { unlinkSync(tmp); } catch { /* gone already */ }
+  }
+}
+
+function readOwner(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Removes a stale lock, unless someone else is already doing so. */
+function breakStale(path: string, staleContent: string): void {
+  const breaker = `${path}.break`;
+  let fd: number;
+  try {
+    fd = openSync(breaker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (err) {
+    if (errno(err) !== 'EEXIST') throw err;
+    // A rescuer holds the breaker for microseconds; one that is old was killed mid-rescue.
+    try {
+      if (Date.now() - statSync(breaker).mtimeMs > 2000) unlinkSync(breaker);
+    } catch { /* raced with its owner */ }
+    return;
+  }
+  closeSync(fd);
+  try {
+    if (readOwner(path) === staleContent) unlinkSync(path);
+  } catch { /* someone else removed it */ } finally {
+    try { unlinkSync(breaker); } catch { /* ignore */ }
+  }
+}
+
+export interface Lock {
+  release(): void;
+}
+
+export function acquire(path: string, opts: LockOptions = {}): Lock {
+  const timeout = opts.timeoutMs ?? 15000;
+  myStart ??= startTime(process.pid);
+  const content = `${process.pid} ${myStart}\n`;
+  const deadline = Date.now() + timeout;
+  let wait = 1;
+  let lastOwner = '';
+  for (;;) {
+    try {
+      if (tryCreate(path, content)) break;
+      const owner = readOwner(path);
+      if (owner !== undefined) {
+        lastOwner = owner;
+        // An empty file cannot come from tryCreate (link is atomic), only from tampering.
+        if (!ownerAlive(owner)) {
+          breakStale(path, owner);
+          continue;
+        }
+      }
+    } catch (err) {
+      throw ioError('lock', path, err);
+    }
+    if (Date.now() > deadline) {
+      const pid = lastOwner.trim().split(' ')[0] || 'unknown';
+      throw new LsmError('locked', `timed out waiting for the lock ${path} (held by pid ${pid})`, {
+        hint: 'another lsm process is busy; if none is running, remove the lock file',
+      });
+    }
+    sleepSync(wait + Math.random() * wait);
+    wait = Math.min(wait * 2, 25);
+  }
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      try {
+        if (readOwner(path) === content) unlinkSync(path);
+      } catch { /* nothing left to release */ }
+    },
+  };
+}
+
+export function withLock<T>(path: string, fn: () => T, opts?: LockOptions): T {
+  const lock = acquire(path, opts);
+  try {
+    return fn();
+  } finally {
+    lock.release();
+  }
+}
+
+export async function withLockAsync<T>(path: string, fn: () => Promise<T>, opts?: LockOptions): Promise<T> {
+  const lock = acquire(path, opts);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,68 @@
+import { LsmError } from '../errors.js';
+
+/** Reads all of stdin as bytes (a pipe or a file). */
+export async function readStdin(stdin: NodeJS.ReadStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Reads one line from the terminal itself (/dev/tty), with echo off when `secret`.
+ * Raw mode and the handler are undone whatever happens, and Ctrl-C aborts cleanly.
+ */
+export async function ask(stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream, prompt: string, secret: boolean): Promise<string> {
+  stderr.write(prompt);
+  if (!stdin.isTTY) throw new LsmError('usage', 'cannot prompt: stdin is not a terminal');
+  const wasRaw = stdin.isRaw;
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  stdin.resume();
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let line = '';
+      const onData = (s: string) => {
+        for (const ch of s) {
+          if (ch === '\r' || ch === '\n') {
+            stdin.off('data', onData);
+            stderr.write('\n');
+            resolve(line);
+            return;
+          }
+          if (ch === '\u0003') {
+            stdin.off('data', onData);
+            stderr.write('\n');
+            reject(new LsmError('usage', 'interrupted', { exit: 130 }));
+            return;
+          }
+          if (ch === '\u0004' && line === '') {
+            stdin.off('data', onData);
+            stderr.write('\n');
+            resolve('');
+            return;
+          }
+          if (ch === '\u007f' || ch === '\b') {
+            if (line.length > 0) {
+              line = Array.from(line).slice(0, -1).join('');
+              if (!secret) stderr.write('\b \b');
+            }
+            continue;
+          }
+          if (ch < ' ' && ch !== '\t') continue;
+          line += ch;
+          if (!secret) stderr.write(ch);
+        }
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode(wasRaw);
+    stdin.pause();
+  }
+}
+
+/** A y/N question on the terminal; anything but y or yes is no. */
+export async function confirm(stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream, prompt: string): Promise<boolean> {
+  const answer = (await ask(stdin, stderr, `${prompt} [y/N] `, false)).trim().toLowerCase();
+  return answer === 'y' || answer === 'yes';
+}

@@ -1,44 +1,36 @@
-import { Command, CommanderError } from 'commander';
 import { LsmError, EXIT } from './errors.js';
 import { lastExitCode, setOverrides } from './cli/action.js';
-import { registerSecrets } from './cli/secrets.js';
-import { registerDotenv } from './cli/dotenv.js';
-import { registerAudit } from './cli/audit.js';
-import { registerAgent } from './cli/agent.js';
-import { registerGh } from './cli/gh.js';
-import type { ContextOverrides } from './context.js';
+import { makeContext, type ContextOverrides } from './context.js';
 
-declare const LSM_VERSION: string;
-export const VERSION = typeof LSM_VERSION === 'string' ? LSM_VERSION : '0.0.0-dev';
+/**
+ * The entry point. `lsm get` sits inside `$(...)` in scripts, so its plain forms are
+ * parsed here by hand and run without loading commander and the command tree; every
+ * other invocation (and any flag the fast path does not know) goes to program.ts.
+ */
+const GLOBAL = new Map([['-d', 'dir'], ['--dir', 'dir'], ['-a', 'app'], ['--app', 'app'], ['-e', 'env'], ['--env', 'env']]);
 
-export function buildProgram(): Command {
-  const program = new Command('lsm')
-    .description('Local Secrets Manager: per-app, per-env secrets encrypted with age, every access audited')
-    .option('-d, --dir <path>', 'lsm home (default: $LSM_DIR, then ~/.lsm)')
-    .option('-a, --app <name>', 'app name (default: .lsm.yaml, then the linked project of the cwd)')
-    .option('-e, --env <name>', "environment (default: .lsm.yaml, then config.yaml 'env:')")
-    .version(`lsm ${VERSION}`, '-v, --version', 'print the version')
-    .helpOption('-h, --help', 'show help')
-    .showSuggestionAfterError(true)
-    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
-    .exitOverride()
-    .configureOutput({
-      outputError: (str, write) => write(`lsm: ${str.replace(/^error: /, '')}`),
-    });
-  registerSecrets(program);
-  registerDotenv(program);
-  registerAudit(program);
-  registerAgent(program);
-  registerGh(program);
-  for (const cmd of program.commands) applyDefaults(cmd);
-  return program;
-}
-
-function applyDefaults(cmd: Command): void {
-  cmd.exitOverride().configureOutput({
-    outputError: (str, write) => write(`lsm: ${str.replace(/^error: /, '')}`),
-  });
-  for (const sub of cmd.commands) applyDefaults(sub);
+function fastGet(argv: string[]): { flags: Record<string, string>; args: string[] } | undefined {
+  const flags: Record<string, string> = {};
+  const args: string[] = [];
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.indexOf('=');
+    const name = GLOBAL.get(eq > 0 && a.startsWith('--') ? a.slice(0, eq) : a);
+    if (name) {
+      const value = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined || flags[name] !== undefined) return undefined;
+      flags[name] = value;
+    } else if (a.startsWith('-')) {
+      return undefined;
+    } else if (command === undefined) {
+      if (a !== 'get') return undefined;
+      command = a;
+    } else {
+      args.push(a);
+    }
+  }
+  return command ? { flags, args } : undefined;
 }
 
 // Unknown failures are reported by type only: a message from deep inside a parser can
@@ -51,15 +43,16 @@ function describeUnexpected(err: unknown): string {
   return typeof err;
 }
 
-export function reportError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
+export function reportError(err: unknown, stderr: { write(s: string): unknown } = process.stderr): number {
   if (err instanceof LsmError) {
     stderr.write(`lsm: ${err.message}\n`);
     if (err.hint) stderr.write(`hint: ${err.hint}\n`);
     return err.exit;
   }
-  if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
-    if (err.code === 'commander.executeSubCommandAsync') return EXIT.failure;
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && code.startsWith('commander.')) {
+    // commander has printed its message already.
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return EXIT.ok;
     return EXIT.usage;
   }
   stderr.write(`lsm: unexpected internal error: ${describeUnexpected(err)}\nhint: this is a bug in lsm; please report it\n`);
@@ -68,26 +61,17 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream = proces
 
 export async function main(argv: string[], overrides: ContextOverrides = {}): Promise<number> {
   setOverrides(overrides);
-  const program = buildProgram();
-  if (argv.length === 0) {
-    program.outputHelp();
-    return EXIT.ok;
-  }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    const fast = fastGet(argv);
+    if (fast) {
+      const ctx = makeContext(fast.flags, argv, overrides);
+      const { run } = await import('./commands/get.js');
+      return (await run(ctx, fast.args)) ?? 0;
+    }
+    const { runProgram } = await import('./program.js');
+    await runProgram(argv);
     return lastExitCode();
   } catch (err) {
     return reportError(err);
   }
-}
-
-// Entry point of the bundle (and of `tsx src/cli.ts`).
-const isMain = typeof require !== 'undefined' ? require.main === module : process.argv[1]?.endsWith('cli.ts');
-if (isMain) {
-  process.on('uncaughtException', (err) => {
-    process.exitCode = reportError(err);
-  });
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
 }

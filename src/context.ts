@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { resolveHome, type Home } from './home.js';
+import { Output } from './term/output.js';
 
 /**
  * What a command runs against: the home, the global flags, the process's streams and
@@ -13,9 +14,10 @@ export interface Context {
   cwd: string;
   env: NodeJS.ProcessEnv;
   now(): Date;
-  stdin: NodeJS.ReadStream;
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
+  /** process.stdin, created on first use. */
+  readonly stdin: NodeJS.ReadStream;
+  stdout: Output;
+  stderr: Output;
   /** The raw argv after `node lsm`, for commands that must see `--` themselves. */
   argv: string[];
 }
@@ -39,9 +41,11 @@ export function makeContext(flags: Context['flags'], argv: string[], overrides: 
     cwd: realCwd(),
     env: process.env,
     now: overrides.now ?? (() => new Date()),
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdin() {
+      return process.stdin;
+    },
+    stdout: new Output(1),
+    stderr: new Output(2),
     argv,
   };
 }

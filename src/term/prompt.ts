@@ -11,7 +11,7 @@ export async function readStdin(stdin: NodeJS.ReadStream): Promise<Buffer> {
  * Reads one line from the terminal itself (/dev/tty), with echo off when `secret`.
  * Raw mode and the handler are undone whatever happens, and Ctrl-C aborts cleanly.
  */
-export async function ask(stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream, prompt: string, secret: boolean): Promise<string> {
+export async function ask(stdin: NodeJS.ReadStream, stderr: { write(s: string): unknown }, prompt: string, secret: boolean): Promise<string> {
   stderr.write(prompt);
   if (!stdin.isTTY) throw new LsmError('usage', 'cannot prompt: stdin is not a terminal');
   const wasRaw = stdin.isRaw;
@@ -62,7 +62,7 @@ export async function ask(stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream, 
 }
 
 /** A y/N question on the terminal; anything but y or yes is no. */
-export async function confirm(stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream, prompt: string): Promise<boolean> {
+export async function confirm(stdin: NodeJS.ReadStream, stderr: { write(s: string): unknown }, prompt: string): Promise<boolean> {
   const answer = (await ask(stdin, stderr, `${prompt} [y/N] `, false)).trim().toLowerCase();
   return answer === 'y' || answer === 'yes';
 }

@@ -1,23 +1,49 @@
-import { isatty } from 'node:tty';
+import { readlinkSync } from 'node:fs';
 
-/** A real terminal: /dev/null is a character device but not a TTY (the original got this wrong). */
+const TERMINAL = /^\/dev\/(pts\/\d+|tty[\w.]*|console)$/;
+
+/**
+ * Whether `fd` is a terminal. On Linux the answer comes from /proc (what the fd points
+ * at), which spares every command loading node:tty, and with it node:net. /dev/null is
+ * a character device but not a terminal (the original got this wrong).
+ */
+export function isTerminal(fd: number): boolean {
+  if (process.platform === 'linux') {
+    try {
+      return TERMINAL.test(readlinkSync(`/proc/self/fd/${fd}`));
+    } catch { /* no /proc: ask libuv */ }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node:tty') as typeof import('node:tty')).isatty(fd);
+}
+
+/** The terminal device behind stdin ("/dev/pts/3"), or "" when stdin is not a terminal. */
+export function stdinDevice(): string {
+  if (!isTerminal(0)) return '';
+  try {
+    return readlinkSync('/proc/self/fd/0');
+  } catch {
+    return 'tty';
+  }
+}
+
 export function stdinIsTTY(): boolean {
-  return isatty(0);
+  return isTerminal(0);
 }
 
 export function stdoutIsTTY(): boolean {
-  return isatty(1);
+  return isTerminal(1);
 }
 
 export function stderrIsTTY(): boolean {
-  return isatty(2);
+  return isTerminal(2);
 }
 
 /** Colour only on a TTY, and never when NO_COLOR is set to anything non-empty. */
 export function useColor(fd: 1 | 2, env: NodeJS.ProcessEnv): boolean {
   if (env.NO_COLOR) return false;
   if (env.TERM === 'dumb') return false;
-  return isatty(fd);
+  return isTerminal(fd);
 }
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1, dim: 2 } as const;

@@ -1,0 +1,97 @@
+import { Command } from 'commander';
+import { action, examples } from './action.js';
+
+const AUDIT_NOTE = `
+Every call is recorded in the audit log (<home>/audit.jsonl). A command that reveals or
+changes a secret fails when its event cannot be recorded, unless config.yaml says
+'audit: {on_failure: open}'.`;
+
+export function registerSecrets(program: Command): void {
+  program
+    .command('init')
+    .description('create the lsm home, its age key (key.txt) and config.yaml')
+    .option('--force', 'replace an existing key (the old one is kept as key.txt.<time>.bak)')
+    .addHelpText('after', examples('$ lsm init', '$ lsm --dir /tmp/lsm-demo init'))
+    .action(action(() => import('../commands/init.js')));
+
+  program
+    .command('link')
+    .description('link the current directory (and its subdirectories) to an app name')
+    .argument('<app>', 'app name: letters, digits, _ and -')
+    .addHelpText('after', examples('$ cd ~/code/myapp && lsm link myapp'))
+    .action(action(() => import('../commands/link.js')));
+
+  program
+    .command('set')
+    .description('store a secret')
+    .argument('[args...]', '[app] [env] KEY [VALUE|-]')
+    .addHelpText('after', `
+Forms:
+  lsm set KEY                 prompt for the value (no echo) on a terminal, else read stdin
+  lsm set KEY VALUE           the last two arguments are always KEY VALUE
+  lsm set KEY -               read the value from stdin (one trailing newline is dropped)
+  lsm set app KEY VALUE       app given, env resolved
+  lsm set app env KEY VALUE   both given
+A VALUE on the command line lands in shell history; prefer the prompt or stdin.
+A lowercase KEY that is also an app or env name is refused as ambiguous
+('lsm set myapp KEY' would otherwise store a key named myapp): use --app/--env.
+${AUDIT_NOTE}
+${examples('$ lsm set API_KEY', '$ printf %s "$TOKEN" | lsm set myapp prod API_KEY -', '$ lsm set -a myapp -e dev DB_URL postgres://localhost/dev')}`)
+    .action(action(() => import('../commands/set.js')));
+
+  program
+    .command('get')
+    .description('print a secret to stdout (no newline added when piped)')
+    .argument('[args...]', '[app] [env] KEY')
+    .addHelpText('after', `
+With one argument before KEY, that argument is the app (or the env when --app is given).
+${AUDIT_NOTE}
+${examples('$ lsm get API_KEY', '$ curl -H "Authorization: Bearer $(lsm get myapp prod API_KEY)" ...')}`)
+    .action(action(() => import('../commands/get.js')));
+
+  program
+    .command('delete')
+    .alias('rm')
+    .description('remove a secret')
+    .argument('[args...]', '[app] [env] KEY')
+    .addHelpText('after', examples('$ lsm delete OLD_TOKEN', '$ lsm delete myapp staging OLD_TOKEN'))
+    .action(action(() => import('../commands/delete.js')));
+
+  program
+    .command('list')
+    .alias('ls')
+    .description('list the key names of a store (never values)')
+    .argument('[args...]', '[app] [env]')
+    .addHelpText('after', examples('$ lsm list', '$ lsm list myapp prod'))
+    .action(action(() => import('../commands/list.js')));
+
+  program
+    .command('apps')
+    .description('list app names (from the stores and the linked projects)')
+    .addHelpText('after', examples('$ lsm apps'))
+    .action(action(() => import('../commands/apps.js')));
+
+  program
+    .command('envs')
+    .description('list the environments of an app')
+    .argument('[app]', 'app name (default: the linked project of the cwd)')
+    .addHelpText('after', examples('$ lsm envs myapp'))
+    .action(action(() => import('../commands/envs.js')));
+
+  program
+    .command('version')
+    .description('print version and build information')
+    .action(action(() => import('../commands/version.js')));
+
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .argument('<shell>', 'bash, zsh or fish')
+    .addHelpText('after', examples('$ source <(lsm completion bash)', '$ lsm completion fish > ~/.config/fish/completions/lsm.fish'))
+    .action(action(() => import('../commands/completion.js')));
+
+  program
+    .command('__complete', { hidden: true })
+    .argument('[what]')
+    .action(action(() => import('../commands/complete.js')));
+}

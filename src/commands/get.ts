@@ -1,0 +1,25 @@
+import { LsmError } from '../errors.js';
+import { checkKey } from '../names.js';
+import { loadStore } from '../store.js';
+import { record } from '../audit/record.js';
+import { identityOf, targetOf } from './common.js';
+import type { Context } from '../context.js';
+
+export async function run(ctx: Context, args: string[]): Promise<number> {
+  if (args.length === 0) throw new LsmError('usage', 'missing KEY', { hint: 'lsm get [app] [env] KEY' });
+  const { target, rest } = await targetOf(ctx, args, 1);
+  const key = checkKey(rest[0]);
+  const id = await identityOf(ctx);
+  const { doc } = await loadStore(ctx.home, target, id);
+  const value = doc.get(key);
+  if (value === undefined) {
+    await record(ctx, { event: 'get', ...target, outcome: 'error', fields: { key, reason: 'not_found' } }, { failClosed: false });
+    throw new LsmError('not_found', `key ${key} not found in ${target.app}/${target.env}`, {
+      hint: `'lsm list ${target.app} ${target.env}' shows the keys it has`,
+    });
+  }
+  // Recorded before it is revealed: a read that cannot be recorded does not happen.
+  await record(ctx, { event: 'get', ...target, fields: { key } }, { failClosed: true });
+  ctx.stdout.write(ctx.stdout.isTTY ? `${value}\n` : value);
+  return 0;
+}

@@ -1,0 +1,30 @@
+import { requireHome } from './common.js';
+import { checkName } from '../names.js';
+import { editConfig } from '../config.js';
+import { record } from '../audit/record.js';
+import type { Context } from '../context.js';
+
+export async function run(ctx: Context, args: string[]): Promise<number> {
+  const app = checkName('app', args[0]);
+  requireHome(ctx);
+  const moved: string[] = [];
+  await editConfig(ctx.home, (doc) => {
+    const apps = doc.get('apps');
+    if (apps && typeof apps === 'object' && 'items' in apps) {
+      // One directory belongs to one app: drop any other name linked here.
+      for (const item of [...(apps as { items: { key: unknown; value: unknown }[] }).items]) {
+        const name = String((item.key as { value?: unknown })?.value ?? item.key);
+        const dir = String((item.value as { value?: unknown })?.value ?? item.value);
+        if (name !== app && dir === ctx.cwd) {
+          doc.deleteIn(['apps', name]);
+          moved.push(name);
+        }
+      }
+    }
+    doc.setIn(['apps', app], ctx.cwd);
+  });
+  await record(ctx, { event: 'link', app, fields: { replaced: moved } }, { failClosed: false });
+  for (const m of moved) ctx.stderr.write(`lsm: unlinked ${m} (it pointed at the same directory)\n`);
+  ctx.stdout.write(`Linked ${app} -> ${ctx.cwd}\n`);
+  return 0;
+}

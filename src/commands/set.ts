@@ -1,0 +1,73 @@
+import { LsmError, usage } from '../errors.js';
+import { checkKey, shown } from '../names.js';
+import { listStores } from '../store.js';
+import { readConfig } from '../config.js';
+import { record } from '../audit/record.js';
+import { ask, readStdin } from '../term/prompt.js';
+import { changeStore, identityOf } from './common.js';
+import { resolveTarget, splitPositional } from '../resolve.js';
+import type { Context } from '../context.js';
+
+type Source = 'argv' | 'stdin' | 'prompt';
+
+/**
+ * `set [app] [env] KEY [VALUE|-]`: the last two arguments are KEY VALUE, except that a
+ * single argument is a KEY whose value is prompted for (TTY) or read from stdin.
+ * `lsm set myapp KEY` would store key "myapp": a lowercase key that is also an app or
+ * env name is refused as ambiguous rather than stored.
+ */
+export async function run(ctx: Context, args: string[]): Promise<number> {
+  if (args.length === 0) throw usage('missing KEY', 'lsm set [app] [env] KEY [VALUE|-]');
+  const single = args.length === 1;
+  const pos = splitPositional(args, single ? 1 : 2, ctx.flags);
+  const key = checkKey(pos.rest[0]);
+  if (!single && key !== key.toUpperCase()) await refuseAmbiguous(ctx, key, args);
+  const target = await resolveTarget(ctx, pos);
+  const rest = pos.rest;
+  const id = await identityOf(ctx);
+  const [value, source] = await valueOf(ctx, key, single ? undefined : rest[1]);
+  if (value.includes('\0')) {
+    throw new LsmError('usage', 'the value contains a NUL byte', { hint: 'environment variables cannot hold NUL bytes; store binary data base64-encoded' });
+  }
+  const action = await changeStore(ctx, target, id, 'set', (a) => ({ key, action: a, source }), (doc) => {
+    const a = doc.set(key, value);
+    return { changed: a !== 'unchanged', result: a };
+  });
+  if (action === 'unchanged') {
+    await record(ctx, { event: 'set', ...target, fields: { key, action, source } }, { failClosed: false });
+  }
+  return 0;
+}
+
+async function valueOf(ctx: Context, key: string, given: string | undefined): Promise<[string, Source]> {
+  if (given !== undefined && given !== '-') return [given, 'argv'];
+  if (given === undefined && ctx.stdin.isTTY) {
+    const v = await ask(ctx.stdin, ctx.stderr, `Value for ${key}: `, true);
+    if (v === '') throw new LsmError('usage', 'no value entered');
+    return [v, 'prompt'];
+  }
+  const raw = await readStdin(ctx.stdin);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new LsmError('usage', 'the value read from stdin is not UTF-8 text', { hint: 'store binary data base64-encoded' });
+  }
+  // `echo value | lsm set KEY` adds one newline that is not part of the value.
+  return [text.replace(/\r?\n$/, ''), 'stdin'];
+}
+
+async function refuseAmbiguous(ctx: Context, key: string, args: string[]): Promise<void> {
+  const config = await readConfig(ctx.home);
+  const names = new Set<string>(Object.keys(config.apps));
+  if (config.env) names.add(config.env);
+  for (const s of listStores(ctx.home)) {
+    names.add(s.app);
+    names.add(s.env);
+  }
+  if (!names.has(key)) return;
+  throw usage(`ambiguous: ${shown(key)} is an app or env name, so 'lsm set ${args.join(' ')}' would store a key named ${shown(key)}`, [
+    'the last two arguments of set are KEY VALUE; to be prompted for a value, name the store with flags:',
+    `  lsm set --app ${key} KEY    (or: lsm set ${key} <env> KEY -  to read the value from stdin)`,
+  ].join('\n'));
+}

@@ -1,0 +1,44 @@
+import { Command } from 'commander';
+import { registerSecrets } from './cli/secrets.js';
+import { registerDotenv } from './cli/dotenv.js';
+import { registerAudit } from './cli/audit.js';
+import { registerAgent } from './cli/agent.js';
+import { registerGh } from './cli/gh.js';
+import { VERSION } from './version.js';
+
+/** The whole command tree. Command modules are imported only when their action runs. */
+export function buildProgram(): Command {
+  const program = new Command('lsm')
+    .description('Local Secrets Manager: per-app, per-env secrets encrypted with age, every access audited')
+    .option('-d, --dir <path>', 'lsm home (default: $LSM_DIR, then ~/.lsm)')
+    .option('-a, --app <name>', 'app name (default: .lsm.yaml, then the linked project of the cwd)')
+    .option('-e, --env <name>', "environment (default: .lsm.yaml, then config.yaml 'env:')")
+    .version(`lsm ${VERSION}`, '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+  registerSecrets(program);
+  registerDotenv(program);
+  registerAudit(program);
+  registerAgent(program);
+  registerGh(program);
+  applyDefaults(program);
+  return program;
+}
+
+// Usage errors read like every other error: `lsm: ...` on stderr, exit 2.
+function applyDefaults(cmd: Command): void {
+  cmd.exitOverride().configureOutput({
+    outputError: (str, write) => write(`lsm: ${str.replace(/^error: /, '')}`),
+  });
+  for (const sub of cmd.commands) applyDefaults(sub);
+}
+
+export async function runProgram(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  if (argv.length === 0) {
+    program.outputHelp();
+    return;
+  }
+  await program.parseAsync(argv, { from: 'user' });
+}

@@ -1,0 +1,209 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, truncateSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { initHome, lsm, lsmCommand, tempDir, cleanEnv } from './helpers.ts';
+
+const CANARY = 'canary-7f3c9e1d-VALUE';
+const hasAge = spawnSync('age', ['--version']).status === 0;
+
+function noLeak(home: string, ...outputs: string[]) {
+  const log = join(home, 'audit.jsonl');
+  if (existsSync(log)) assert.ok(!readFileSync(log, 'utf8').includes(CANARY), 'canary value in audit log');
+  for (const o of outputs) assert.ok(!o.includes(CANARY), 'canary value in output');
+}
+
+test('init creates a private home with an age-keygen key and a config', () => {
+  const home = join(tempDir(), 'h');
+  const r = lsm(['init'], { home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Created key at .*key\.txt\nPublic key: age1[a-z0-9]{58}\n$/);
+  assert.equal(statSync(home).mode & 0o777, 0o700);
+  assert.equal(statSync(join(home, 'key.txt')).mode & 0o777, 0o600);
+  const key = readFileSync(join(home, 'key.txt'), 'utf8');
+  assert.match(key, /^# created: \d{4}-\d\d-\d\dT[\d:]+Z\n# public key: age1\w+\nAGE-SECRET-KEY-1[A-Z0-9]+\n$/);
+  assert.match(readFileSync(join(home, 'config.yaml'), 'utf8'), /^env: dev$/m);
+  const again = lsm(['init'], { home });
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^lsm: key already exists at .*\nhint: use --force/);
+});
+
+test('init --force keeps the old key as a backup', () => {
+  const home = initHome();
+  const before = readFileSync(join(home, 'key.txt'), 'utf8');
+  const r = lsm(['init', '--force'], { home });
+  assert.equal(r.code, 0, r.stderr);
+  const backups = readdirSync(home).filter((n) => n.startsWith('key.txt.') && n.endsWith('.bak'));
+  assert.equal(backups.length, 1);
+  assert.equal(readFileSync(join(home, backups[0]), 'utf8'), before);
+  assert.notEqual(readFileSync(join(home, 'key.txt'), 'utf8'), before);
+});
+
+test('set and get round-trip tricky values exactly; get adds no newline when piped', () => {
+  const home = initHome();
+  const values = [CANARY, 'abc #def', '  padded  ', `say "hi" it's`, 'multi\nline\nvalue', 'ünïcødé ✓ 🔑', 'a=b=c', '', '\\n not a newline', '$HOME ${X}'];
+  values.forEach((v, i) => {
+    const s = lsm(['set', 'app1', 'dev', `K${i}`, '-'], { home, input: `${v}\n` });
+    assert.equal(s.code, 0, s.stderr);
+  });
+  values.forEach((v, i) => {
+    const g = lsm(['get', 'app1', 'dev', `K${i}`], { home });
+    assert.equal(g.code, 0, g.stderr);
+    assert.equal(g.stdout, v);
+  });
+  const argv = lsm(['set', '-a', 'app1', '-e', 'dev', 'ARGV', 'from argv'], { home });
+  assert.equal(argv.code, 0, argv.stderr);
+  assert.equal(lsm(['get', '-a', 'app1', '-e', 'dev', 'ARGV'], { home }).stdout, 'from argv');
+  const list = lsm(['list', 'app1', 'dev'], { home });
+  assert.equal(list.stdout, `${values.map((_, i) => `K${i}`).join('\n')}\nARGV\n`);
+  noLeak(home, list.stdout, list.stderr);
+});
+
+test('the store is a real age file that the age CLI decrypts with key.txt', { skip: !hasAge && 'the age CLI is not installed' }, () => {
+  const home = initHome();
+  lsm(['set', 'app1', 'dev', 'API_KEY', CANARY], { home });
+  const d = spawnSync('age', ['-d', '-i', join(home, 'key.txt'), join(home, 'app1.dev.age')], { encoding: 'utf8' });
+  assert.equal(d.status, 0, d.stderr);
+  assert.equal(d.stdout.trim(), `API_KEY=${CANARY}`);
+  assert.equal(statSync(join(home, 'app1.dev.age')).mode & 0o777, 0o600);
+});
+
+test('errors are one clear line and a hint, with exit codes 1 and 2, never a stack', () => {
+  const home = initHome();
+  lsm(['set', 'app1', 'dev', 'A', CANARY], { home });
+  const cases: [string[], number, RegExp][] = [
+    [['get', 'app1', 'dev', 'MISSING'], 1, /^lsm: key MISSING not found in app1\/dev\n/],
+    [['get', '../../etc', 'dev', 'A'], 2, /^lsm: invalid app name "\.\.\/\.\.\/etc"/],
+    [['get', 'app1', 'dev', '1BAD'], 2, /^lsm: invalid key name/],
+    [['get', 'a', 'b', 'c', 'KEY'], 2, /^lsm: too many arguments/],
+    [['set', 'app.x', 'dev', 'K', 'v'], 2, /^lsm: invalid app name/],
+    [['get', 'A'], 1, /^lsm: cannot determine the app\nhint: run 'lsm link <app>'/],
+    [['nosuchcommand'], 2, /^lsm: unknown command 'nosuchcommand'/],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = lsm(args, { home, cwd: tempDir() });
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'stack trace');
+    noLeak(home, r.stdout, r.stderr);
+  }
+  assert.deepEqual(readdirSync(home).filter((n) => n.endsWith('.age')).sort(), ['app1.dev.age']);
+});
+
+test('resolution: link from a subdirectory, .lsm.yaml, default env, flags win', () => {
+  const home = initHome();
+  const proj = tempDir();
+  mkdirSync(join(proj, 'src', 'deep'), { recursive: true });
+  assert.equal(lsm(['link', 'web'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['set', 'K', 'v1'], { home, cwd: join(proj, 'src', 'deep') }).code, 0);
+  assert.equal(lsm(['get', 'web', 'dev', 'K'], { home }).stdout, 'v1');
+  writeFileSync(join(proj, '.lsm.yaml'), 'app: api\nenv: staging\n');
+  assert.equal(lsm(['set', 'K', 'v2'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['get', 'api', 'staging', 'K'], { home }).stdout, 'v2');
+  assert.equal(lsm(['get', '--env', 'dev', '--app', 'web', 'K'], { home, cwd: proj }).stdout, 'v1');
+  const apps = lsm(['apps'], { home });
+  assert.equal(apps.stdout, 'api\nweb\n');
+  assert.equal(lsm(['envs', 'web'], { home }).stdout, 'dev\n');
+});
+
+test('an ambiguous set is refused instead of storing the wrong key', () => {
+  const home = initHome();
+  lsm(['set', 'myapp', 'dev', 'K', 'v'], { home });
+  const r = lsm(['set', 'myapp', 'KEY'], { home, cwd: tempDir() });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /ambiguous/);
+  assert.equal(lsm(['list', 'myapp', 'dev'], { home }).stdout, 'K\n');
+});
+
+test('a loose key file, a wrong key and a corrupt store each get their own message', () => {
+  const home = initHome();
+  lsm(['set', 'app1', 'dev', 'A', CANARY], { home });
+  chmodSync(join(home, 'key.txt'), 0o644);
+  let r = lsm(['get', 'app1', 'dev', 'A'], { home });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /key file .*key\.txt has mode 0644 .*refusing.*\nhint: run 'chmod 600 /);
+  chmodSync(join(home, 'key.txt'), 0o600);
+
+  const other = initHome();
+  writeFileSync(join(other, 'app1.dev.age'), readFileSync(join(home, 'app1.dev.age')), { mode: 0o600 });
+  r = lsm(['get', 'app1', 'dev', 'A'], { home: other });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot decrypt .*app1\.dev\.age: it was not encrypted to the key in this lsm home/);
+
+  truncateSync(join(home, 'app1.dev.age'), statSync(join(home, 'app1.dev.age')).size - 5);
+  r = lsm(['get', 'app1', 'dev', 'A'], { home });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot decrypt .*: the file is corrupt or truncated/);
+
+  const none = join(tempDir(), 'none');
+  r = lsm(['get', 'app1', 'dev', 'A'], { home: none });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no lsm home at .*none\nhint: run 'lsm init' first/);
+  noLeak(home, r.stderr);
+});
+
+test('a symlinked store file is refused', () => {
+  const home = initHome();
+  lsm(['set', 'real', 'dev', 'A', 'x'], { home });
+  symlinkSync(join(home, 'real.dev.age'), join(home, 'link.dev.age'));
+  const r = lsm(['get', 'link', 'dev', 'A'], { home });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /is a symbolic link; refusing/);
+});
+
+test('a malformed config.yaml is an error naming the file and line', () => {
+  const home = initHome();
+  writeFileSync(join(home, 'config.yaml'), 'env: dev\napps:\n  a: [unclosed\n');
+  const r = lsm(['get', 'A'], { home, cwd: tempDir() });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /config\.yaml:\d+: malformed YAML/);
+});
+
+test('a home made by the original Go lsm works and link keeps its comments and indentation', () => {
+  const home = initHome();
+  const key = readFileSync(join(home, 'key.txt'), 'utf8').split('\n');
+  // The original's header, and its yaml.v3 4-space style with a user comment.
+  writeFileSync(join(home, 'key.txt'), `# created by lsm\n${key[1]}\n${key[2]}\n`, { mode: 0o600 });
+  writeFileSync(join(home, 'config.yaml'), 'env: dev\n# my projects\napps:\n    old: /srv/old # keep me\n', { mode: 0o600 });
+  const proj = tempDir();
+  assert.equal(lsm(['link', 'fresh'], { home, cwd: proj }).code, 0);
+  const config = readFileSync(join(home, 'config.yaml'), 'utf8');
+  assert.match(config, /# my projects\napps:\n {4}old: \/srv\/old # keep me\n {4}fresh: /);
+  assert.equal(lsm(['set', 'K', 'v'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['get', 'fresh', 'dev', 'K'], { home }).stdout, 'v');
+});
+
+test('16 processes setting different keys at once leave all 16', async () => {
+  const home = initHome();
+  const [cmd, pre] = lsmCommand();
+  const runs = Array.from({ length: 16 }, (_, i) => new Promise<number | null>((resolve) => {
+    const p = spawn(cmd, [...pre, 'set', 'conc', 'dev', `KEY_${i}`, `value-${i}`], { env: cleanEnv({ LSM_DIR: home }), stdio: ['ignore', 'ignore', 'inherit'] });
+    p.on('exit', resolve);
+  }));
+  assert.deepEqual(await Promise.all(runs), Array(16).fill(0));
+  const keys = lsm(['list', 'conc', 'dev'], { home }).stdout.trim().split('\n').sort();
+  assert.deepEqual(keys, Array.from({ length: 16 }, (_, i) => `KEY_${i}`).sort());
+  for (let i = 0; i < 16; i++) assert.equal(lsm(['get', 'conc', 'dev', `KEY_${i}`], { home }).stdout, `value-${i}`);
+});
+
+test('version, completion and help with examples on every command', () => {
+  const v = lsm(['--version']);
+  assert.match(v.stdout, /^lsm \d+\.\d+\.\d+/);
+  assert.match(lsm(['version']).stdout, /^lsm \d+\.\d+\.\d+\n(.*\n)*  os\/arch: /);
+  for (const sh of ['bash', 'zsh', 'fish']) {
+    const c = lsm(['completion', sh]);
+    assert.equal(c.code, 0);
+    assert.match(c.stdout, /lsm __complete apps/);
+    assert.match(c.stdout, /\bget\b/);
+  }
+  assert.equal(lsm(['completion', 'tcsh']).code, 2);
+  const help = lsm(['--help']);
+  const names = [...help.stdout.matchAll(/^  ([a-z][\w-]*)(?:\|\w+)?\b/gm)].map((m) => m[1]).filter((n) => n !== 'help');
+  assert.ok(names.includes('get') && names.includes('set'));
+  for (const name of ['init', 'link', 'set', 'get', 'delete', 'list', 'apps', 'envs', 'completion']) {
+    const h = lsm([name, '--help']);
+    assert.equal(h.code, 0, name);
+    assert.match(h.stdout, /Examples:\n  \$ /, name);
+  }
+});

@@ -31,6 +31,8 @@ await build({
   // yaml is large and only needed off the fast path (config edits, unusual YAML): it is
   // required from node_modules when first used instead of being parsed at every start.
   external: ['yaml'],
+  // The launcher runs the bundle through vm.Script, which has no import(): turn it into require().
+  supported: { 'dynamic-import': false },
   logLevel: 'warning',
 });
 copyFileSync('scripts/launcher.cjs', 'dist/lsm.cjs');

@@ -1,0 +1,143 @@
+import { closeSync, fchmodSync, fstatSync, fsyncSync, openSync, writeSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
+import { LsmError, errno } from '../errors.js';
+import { fsyncDir } from '../atomic.js';
+import { withLock } from '../lock.js';
+import { captureActor } from './actor.js';
+import { hashRow, sha256Hex } from './chain.js';
+import { SCHEMA, formatTs, type Actor, type AuditRow, type Outcome } from './event.js';
+import { findChainEnd } from './tailstate.js';
+
+/** What a command says about itself; the log adds seq, time, actor and chain. */
+export interface EventInput {
+  event: string;
+  app?: string;
+  env?: string;
+  /** Defaults to `ok`. */
+  outcome?: Outcome;
+  /** Names, counts, basenames: never a secret value. */
+  fields?: Record<string, unknown>;
+  /** Never leaves the machine, whatever sink is configured. */
+  localOnly?: boolean;
+}
+
+export interface AppendOptions {
+  now?: () => Date;
+  actor?: Actor;
+  lockTimeoutMs?: number;
+}
+
+/** The event that records a torn last line instead of chaining onto it. */
+export const REPAIR_EVENT = 'audit.repair';
+
+// A JSON round trip gives the fields exactly the shape a reader will parse back, so
+// the hash computed here is the hash a verifier recomputes.
+function plainFields(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (fields === undefined) return undefined;
+  const plain = JSON.parse(JSON.stringify(fields)) as unknown;
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) {
+    throw new LsmError('internal', 'audit event fields must be an object');
+  }
+  return Object.keys(plain).length > 0 ? (plain as Record<string, unknown>) : undefined;
+}
+
+function makeRow(seq: number, prev: string, input: EventInput, ts: string, actor: Actor): AuditRow {
+  const row: AuditRow = {
+    schema_version: SCHEMA,
+    seq,
+    ts,
+    event: input.event,
+    outcome: input.outcome ?? 'ok',
+    actor,
+    prev,
+    hash: '',
+  };
+  if (input.app) row.app = input.app;
+  if (input.env) row.env = input.env;
+  const fields = plainFields(input.fields);
+  if (fields) row.fields = fields;
+  if (input.localOnly) row.local_only = true;
+  return row;
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+/**
+ * Appends one event to the log at `path` under its inter-process lock: reads only the
+ * end of the file for the last seq and hash, writes the line with one write() on an
+ * O_APPEND descriptor, fsyncs. A torn last line is not chained onto: an `audit.repair`
+ * event naming it (length and SHA-256) goes first. The file is kept at mode 0600.
+ * Throws LsmError ('io' or 'locked') when the event could not be made durable.
+ */
+export function appendEvent(path: string, input: EventInput, opts: AppendOptions = {}): AuditRow {
+  if (!input.event) throw new LsmError('internal', 'audit event without a name');
+  const actor = opts.actor ?? captureActor();
+  const ts = formatTs((opts.now ?? (() => new Date()))());
+  return withLock(
+    `${path}.lock`,
+    () => {
+      let fd: number;
+      try {
+        fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
+      } catch (err) {
+        throw appendError(path, err);
+      }
+      try {
+        const st = fstatSync(fd);
+        // A symlink to /dev/null would swallow every event while everything looks fine.
+        if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+        if ((st.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+        const end = findChainEnd(fd, st.size);
+        const lines: string[] = [];
+        let { seq, hash } = end;
+        if (end.fragment) {
+          const repair = makeRow(seq + 1, hash, {
+            event: REPAIR_EVENT,
+            fields: { fragment_bytes: end.fragment.length, fragment_sha256: sha256Hex(end.fragment) },
+            localOnly: true,
+          }, ts, actor);
+          lines.push(hashRow(repair));
+          seq = repair.seq;
+          hash = repair.hash;
+        }
+        const row = makeRow(seq + 1, hash, input, ts, actor);
+        lines.push(hashRow(row));
+        writeAll(fd, Buffer.from(`${end.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8'));
+        fsyncSync(fd);
+        if (st.size === 0) fsyncDir(dirname(path));
+        return row;
+      } catch (err) {
+        throw appendError(path, err);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    { timeoutMs: opts.lockTimeoutMs },
+  );
+}
+
+/** Why an append failed, in words a user can act on. */
+export function appendFailure(err: unknown): string {
+  if (err instanceof LsmError && err.code !== 'io') return err.message;
+  const code = errno(err instanceof LsmError ? err.cause : err);
+  switch (code) {
+    case 'ENOENT': return 'the directory does not exist';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'ENOSPC': return 'no space left on device';
+    case 'EDQUOT': return 'disk quota exceeded';
+    case 'EROFS': return 'read-only file system';
+    case 'EISDIR': return 'it is a directory';
+    case 'ENOTREG': return 'it is not a regular file';
+    case 'EIO': return 'input/output error';
+    default: return code ?? (err instanceof Error ? err.message : String(err));
+  }
+}
+
+function appendError(path: string, err: unknown): LsmError {
+  if (err instanceof LsmError) return err;
+  return new LsmError('io', `cannot append to ${path}: ${appendFailure(err)}`, { cause: err });
+}

@@ -1,0 +1,124 @@
+import { usage } from '../errors.js';
+import { OUTCOMES, type AuditRow } from './event.js';
+
+/**
+ * The filters of `audit query` (and of any command that selects events): the original's,
+ * plus key, outcome, agent and ancestor. All given filters must match.
+ */
+export interface Filter {
+  app?: string;
+  env?: string;
+  /** Exact name, or a prefix ending in `*` (`audit.*`). */
+  event?: string;
+  parentComm?: string;
+  agentMarker?: string;
+  tty?: 'present' | 'absent';
+  /** Inclusive, ms since the epoch. */
+  since?: number;
+  /** Exclusive, ms since the epoch. */
+  until?: number;
+  seqFrom?: number;
+  seqTo?: number;
+  /** A key named by the event: fields.key, or an element of fields.keys / fields.names. */
+  key?: string;
+  outcome?: string;
+  /** `any` (some agent), `none`, or an agent's name. */
+  agent?: string;
+  /** A process name anywhere in the recorded ancestry (or the parent). */
+  ancestor?: string;
+}
+
+const UNITS: Record<string, number> = {
+  ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000,
+};
+
+/** A Go-style duration (`90m`, `1h30m`, `1.5h`), also in days and weeks (`2d`, `1w`, `1d12h`); ms. */
+export function parseDuration(text: string): number | undefined {
+  const s = text.trim();
+  if (!/^(\d+(\.\d+)?(ns|us|µs|μs|ms|s|m|h|d|w))+$/.test(s)) return undefined;
+  let total = 0;
+  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s|m|h|d|w)/g)) total += Number(m[1]) * UNITS[m[2]];
+  return total;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * A point in time for --since/--until: `now`, RFC 3339, a date (local midnight), or a
+ * duration ago (`90m`, `2d`, `1w`). Returns ms since the epoch; throws a usage error.
+ */
+export function parseTime(text: string, now: Date, flag = '--since'): number {
+  const s = text.trim();
+  if (s.toLowerCase() === 'now') return now.getTime();
+  if (RFC3339.test(s)) {
+    const t = Date.parse(s.replace(' ', 'T'));
+    if (!Number.isNaN(t)) return t;
+  }
+  const day = DATE_ONLY.exec(s);
+  if (day) {
+    const t = new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3])).getTime();
+    if (!Number.isNaN(t)) return t;
+  }
+  const ago = parseDuration(s);
+  if (ago !== undefined) return now.getTime() - ago;
+  throw usage(
+    `${flag}: cannot read the time ${JSON.stringify(text)}`,
+    "use 'now', RFC 3339 (2026-05-14T12:00:00Z), a date (2026-05-14), or a duration ago (90m, 36h, 2d, 1w)",
+  );
+}
+
+/** Event timestamps as ms since the epoch; NaN for a row whose ts cannot be read. */
+export function tsMillis(ts: string): number {
+  return Date.parse(ts);
+}
+
+function named(fields: Record<string, unknown> | undefined, key: string): boolean {
+  if (!fields) return false;
+  if (fields.key === key) return true;
+  for (const list of [fields.keys, fields.names]) {
+    if (Array.isArray(list) && list.includes(key)) return true;
+  }
+  return false;
+}
+
+/** Checks the filter's own values; throws a usage error. */
+export function checkFilter(f: Filter): void {
+  if (f.outcome !== undefined && !(OUTCOMES as readonly string[]).includes(f.outcome)) {
+    throw usage(`--outcome must be one of ${OUTCOMES.join(', ')}, got ${JSON.stringify(f.outcome)}`);
+  }
+  if (f.tty !== undefined && f.tty !== 'present' && f.tty !== 'absent') {
+    throw usage(`--tty must be 'present' or 'absent', got ${JSON.stringify(f.tty)}`);
+  }
+}
+
+export function matches(row: AuditRow, f: Filter): boolean {
+  const a = row.actor;
+  if (f.app !== undefined && (row.app ?? '') !== f.app) return false;
+  if (f.env !== undefined && (row.env ?? '') !== f.env) return false;
+  if (f.event !== undefined) {
+    if (f.event.endsWith('*') ? !row.event.startsWith(f.event.slice(0, -1)) : row.event !== f.event) return false;
+  }
+  if (f.parentComm !== undefined && a.parent_comm !== f.parentComm) return false;
+  if (f.agentMarker !== undefined && a.agent_marker !== f.agentMarker) return false;
+  if (f.tty === 'present' && !a.tty) return false;
+  if (f.tty === 'absent' && a.tty) return false;
+  if (f.seqFrom !== undefined && row.seq < f.seqFrom) return false;
+  if (f.seqTo !== undefined && row.seq > f.seqTo) return false;
+  if (f.since !== undefined || f.until !== undefined) {
+    const t = tsMillis(row.ts);
+    if (Number.isNaN(t)) return false;
+    if (f.since !== undefined && t < f.since) return false;
+    if (f.until !== undefined && t >= f.until) return false;
+  }
+  if (f.outcome !== undefined && row.outcome !== f.outcome) return false;
+  if (f.key !== undefined && !named(row.fields, f.key)) return false;
+  if (f.agent !== undefined) {
+    const want = f.agent.toLowerCase();
+    if (want === 'any' ? !a.agent_marker : want === 'none' ? !!a.agent_marker : a.agent_marker.toLowerCase() !== want) return false;
+  }
+  if (f.ancestor !== undefined && a.parent_comm !== f.ancestor && !(a.ancestry ?? []).some((p) => p.comm === f.ancestor)) {
+    return false;
+  }
+  return true;
+}

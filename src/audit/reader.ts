@@ -1,0 +1,201 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { LsmError, errno, ioError } from '../errors.js';
+import { toRow, type AuditRow } from './event.js';
+import { linesBackward } from './tailstate.js';
+
+/**
+ * Reading the log as a stream: memory stays bounded by the longest line whatever the
+ * size of the file, and one bad line costs a warning, not the rest of the log.
+ */
+
+const CHUNK = 1024 * 1024;
+
+export interface RawLine {
+  /** 1-based line number. */
+  no: number;
+  /** Byte offset of the line in the file. */
+  offset: number;
+  /** The line without its "\n". It may be a view of a buffer that the next line overwrites: copy it to keep it. */
+  bytes: Buffer;
+  /** False for bytes after the file's last newline (a torn or in-progress write). */
+  terminated: boolean;
+}
+
+export function openLog(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    if (errno(err) === 'ENOENT') {
+      throw new LsmError('not_found', `audit log not found at ${path}`, {
+        hint: 'nothing has been recorded yet, or pass --file PATH / --dir DIR',
+      });
+    }
+    throw ioError('read', path, err);
+  }
+}
+
+/** The lines of an open file from `start` (a line boundary) to the current end of file. */
+export function* readLinesFd(fd: number, start = 0, firstLineNo = 1, onChunk?: (pos: number) => void): Generator<RawLine> {
+  let pos = start;
+  let no = firstLineNo;
+  let pieces: Buffer[] = [];
+  let lineStart = start;
+  // One buffer for the whole walk: fresh ones per chunk would leave GC hundreds of MB to find.
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, CHUNK, pos);
+    } catch (err) {
+      throw ioError('read', 'the audit log', err);
+    }
+    if (n === 0) break;
+    const chunkStart = pos;
+    pos += n;
+    let from = 0;
+    for (;;) {
+      const nl = buf.indexOf(0x0a, from);
+      if (nl < 0 || nl >= n) break;
+      let bytes = buf.subarray(from, nl);
+      if (pieces.length > 0) {
+        pieces.push(bytes);
+        bytes = Buffer.concat(pieces);
+        pieces = [];
+      }
+      yield { no: no++, offset: lineStart, bytes, terminated: true };
+      from = nl + 1;
+      lineStart = chunkStart + from;
+    }
+    if (from < n) pieces.push(Buffer.from(buf.subarray(from, n)));
+    onChunk?.(pos);
+  }
+  if (pieces.length > 0) yield { no, offset: lineStart, bytes: Buffer.concat(pieces), terminated: false };
+}
+
+/** Every line of the file at `path`. */
+export function* readLines(path: string, onChunk?: (pos: number, size: number) => void): Generator<RawLine> {
+  const fd = openLog(path);
+  try {
+    const size = fstatSync(fd).size;
+    yield* readLinesFd(fd, 0, 1, onChunk && ((pos) => onChunk(pos, size)));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function isBlankLine(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
+}
+
+export interface ParsedRow {
+  no: number;
+  /** The stored line, as written. */
+  raw: string;
+  row: AuditRow;
+}
+
+/** The row in a line, or undefined when the line is not one a reader can show. */
+export function parseRow(bytes: Buffer): { raw: string; row: AuditRow } | undefined {
+  const raw = bytes.toString('utf8').trim();
+  let obj: unknown;
+  try {
+    obj = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
+  const o = obj as Record<string, unknown>;
+  if (!Number.isSafeInteger(o.seq) || typeof o.event !== 'string' || typeof o.ts !== 'string') return undefined;
+  if (o.actor !== undefined && o.actor !== null && (typeof o.actor !== 'object' || Array.isArray(o.actor))) return undefined;
+  return { raw, row: toRow(o) };
+}
+
+/**
+ * Reports skipped lines on stderr by file and line number, never by content (a line
+ * may hold anything); after a few it only counts them, so a wrecked log stays readable.
+ */
+export class SkipReporter {
+  private count = 0;
+  constructor(
+    private readonly file: string,
+    private readonly stderr: { write(s: string): unknown },
+    private readonly max = 20,
+  ) {}
+
+  skip(lineNo: number | string): void {
+    this.count++;
+    if (this.count <= this.max) this.stderr.write(`lsm: warning: ${this.file}:${lineNo}: skipped malformed line\n`);
+  }
+
+  finish(): void {
+    if (this.count > this.max) {
+      this.stderr.write(`lsm: warning: ${this.file}: ${this.count - this.max} more malformed lines skipped\n`);
+    }
+  }
+}
+
+/** The rows of the log in file order, skipping (and reporting) malformed and blank lines. */
+export function* readRows(path: string, skipped: SkipReporter): Generator<ParsedRow> {
+  for (const line of readLines(path)) {
+    if (isBlankLine(line.bytes)) continue;
+    const parsed = parseRow(line.bytes);
+    if (!parsed) {
+      skipped.skip(line.no);
+      continue;
+    }
+    yield { no: line.no, ...parsed };
+  }
+}
+
+/** 1-based number of the line starting at `offset`: counted only when a warning needs it. */
+export function lineNumberAt(fd: number, offset: number): number {
+  let no = 1;
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let pos = 0;
+  while (pos < offset) {
+    const n = readSync(fd, buf, 0, Math.min(CHUNK, offset - pos), pos);
+    if (n === 0) break;
+    let from = 0;
+    for (;;) {
+      const nl = buf.indexOf(0x0a, from);
+      if (nl < 0 || nl >= n) break;
+      no++;
+      from = nl + 1;
+    }
+    pos += n;
+  }
+  return no;
+}
+
+/**
+ * The last `n` rows, read backwards from the end: a tail of a huge log costs what the
+ * tail costs. Returns them in file order, with the offset just past the end read.
+ */
+export function lastRows(path: string, n: number, skipped: SkipReporter): { rows: ParsedRow[]; end: number; ino: number } {
+  const fd = openLog(path);
+  try {
+    const st = fstatSync(fd);
+    const rows: ParsedRow[] = [];
+    const bad: number[] = [];
+    if (n > 0) {
+      for (const line of linesBackward(fd, st.size)) {
+        if (isBlankLine(line.bytes)) continue;
+        const parsed = parseRow(line.bytes);
+        if (!parsed) {
+          bad.push(line.offset);
+          continue;
+        }
+        rows.push({ no: 0, ...parsed });
+        if (rows.length >= n) break;
+      }
+    }
+    for (const offset of bad.reverse()) skipped.skip(lineNumberAt(fd, offset));
+    return { rows: rows.reverse(), end: st.size, ino: st.ino };
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import { LsmError } from '../errors.js';
+import { readConfig, setting } from '../config.js';
+import type { Context } from '../context.js';
+import { captureActor } from './actor.js';
+import { afterAppend } from './hooks.js';
+import { appendEvent, appendFailure, type EventInput } from './log.js';
+import { shipAfterAppend } from './trigger.js'; // issue #6 hook: OTLP mirror
+
+export type { EventInput } from './log.js';
+
+export interface RecordOptions {
+  /**
+   * The command reveals or changes secrets: when the event cannot be written it must
+   * not go ahead, unless config.yaml says `audit: {on_failure: open}`.
+   */
+  failClosed: boolean;
+}
+
+// Read only when an append has failed: the common path never parses config.yaml.
+async function failsOpen(ctx: Context): Promise<boolean> {
+  try {
+    const value = setting((await readConfig(ctx.home)).tree, 'audit', 'on_failure');
+    return typeof value === 'string' && value.trim().toLowerCase() === 'open';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Records one event of the running command in the home's audit log. Call it before
+ * revealing a value: with `failClosed` a failed append throws LsmError('audit') and the
+ * command must stop; otherwise (or with `on_failure: open`) it warns on stderr. A home
+ * that does not exist yet holds no secrets, so there is nothing to record into.
+ */
+export async function record(ctx: Context, input: EventInput, opts: RecordOptions): Promise<void> {
+  const path = ctx.home.audit;
+  if (!existsSync(ctx.home.dir)) return;
+  let row;
+  try {
+    row = appendEvent(path, input, { now: ctx.now, actor: captureActor({ env: ctx.env, cwd: ctx.cwd }) });
+  } catch (err) {
+    const why = appendFailure(err);
+    if (opts.failClosed && !(await failsOpen(ctx))) {
+      throw new LsmError('audit', `cannot record the audit event in ${path}: ${why}; nothing was revealed or changed`, {
+        cause: err,
+        hint: `fix the cause, or set 'audit: {on_failure: open}' in ${ctx.home.config} to go on with a warning (the access then leaves no trace)`,
+      });
+    }
+    ctx.stderr.write(`lsm: warning: cannot record the audit event in ${path}: ${why}\n`);
+    return;
+  }
+  await afterAppend(ctx, row);
+  // issue #6 hook: starts a detached `lsm audit ship` when shipping is on; never waits or throws.
+  await shipAfterAppend(ctx, row);
+}

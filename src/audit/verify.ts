@@ -1,0 +1,197 @@
+import { closeSync, fstatSync } from 'node:fs';
+import { GENESIS, HASH_RE, computeHash, sha256Hex } from './chain.js';
+import { shapeProblem, toRow } from './event.js';
+import { REPAIR_EVENT } from './log.js';
+import { isBlankLine, openLog, readLinesFd } from './reader.js';
+
+/**
+ * `audit verify`: walks the chain from genesis, streaming, and names each problem with
+ * its seq and line. Rows lsm wrote are canonical, so the hash is first checked over the
+ * raw bytes (blanking the hash, dropping a trailing seal); only when that fails is the
+ * row re-encoded the way Go would, which still accepts a hand-reformatted row of the
+ * original whose meaning is intact, as the original's verifier does.
+ */
+
+export type ProblemKind =
+  | 'malformed'
+  | 'schema'
+  | 'seq_gap'
+  | 'seq_duplicate'
+  | 'prev_mismatch'
+  | 'missing_hash'
+  | 'hash_mismatch'
+  | 'repair_mismatch';
+
+export type NoteKind = 'repaired_tail' | 'torn_tail' | 'loose_mode';
+
+export interface Finding<K extends string> {
+  kind: K;
+  /** The row's seq, 0 when the line has none. */
+  seq: number;
+  line: number;
+  message: string;
+}
+
+export interface VerifyReport {
+  file: string;
+  /** False when the file does not exist. */
+  exists: boolean;
+  /** Rows read (valid or not). */
+  events: number;
+  lastSeq: number;
+  lastHash: string;
+  problems: Finding<ProblemKind>[];
+  /** Not tampering, but worth knowing: a repaired or unrepaired torn write, a loose file mode. */
+  notes: Finding<NoteKind>[];
+  /** Rows per schema_version. */
+  schemas: Record<string, number>;
+}
+
+export interface VerifyOptions {
+  /** Go on after the first problem and report every one. */
+  all?: boolean;
+  onProgress?: (bytesRead: number, totalBytes: number) => void;
+}
+
+const HASH_KEY = Buffer.from('"hash":"');
+const CLOSE = Buffer.from('"}');
+const TRAILER = /^"(,"seal":"[A-Za-z0-9+/=_:.-]*")?\}[ \t\r]*$/;
+
+/** The hash over the raw line, valid when the line is canonical (as lsm writes it). */
+function rawHash(prev: string, line: Buffer): string | undefined {
+  const at = line.lastIndexOf(HASH_KEY);
+  if (at < 0) return undefined;
+  const cut = at + HASH_KEY.length;
+  // The hash must be the last field but a seal: bytes after it would be read by every
+  // reader yet covered by no hash.
+  if (!TRAILER.test(line.toString('latin1', cut + 64))) return undefined;
+  return sha256Hex(Buffer.concat([Buffer.from(prev, 'latin1'), line.subarray(0, cut), CLOSE]));
+}
+
+function slowHashOk(obj: Record<string, unknown>, hash: string): string | undefined {
+  const shape = shapeProblem(obj);
+  if (shape) return `hash mismatch: row tampered (${shape})`;
+  const row = toRow(obj);
+  try {
+    if (computeHash(row) === hash || computeHash(row, { legacyControl: true }) === hash) return undefined;
+  } catch {
+    return 'hash mismatch: row tampered (a value cannot be encoded)';
+  }
+  return 'hash mismatch: row tampered';
+}
+
+interface Pending {
+  line: number;
+  bytes: number;
+  sha256: string;
+}
+
+export function verifyLog(path: string, opts: VerifyOptions = {}): VerifyReport {
+  const report: VerifyReport = {
+    file: path, exists: true, events: 0, lastSeq: 0, lastHash: GENESIS, problems: [], notes: [], schemas: {},
+  };
+  let fd: number;
+  try {
+    fd = openLog(path);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'not_found') return { ...report, exists: false };
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      report.notes.push({ kind: 'loose_mode', seq: 0, line: 0, message: `file mode ${mode} lets other users read the log; lsm sets 0600 on its next append` });
+    }
+    walk(fd, st.size, report, opts);
+  } finally {
+    closeSync(fd);
+  }
+  return report;
+}
+
+function walk(fd: number, size: number, report: VerifyReport, opts: VerifyOptions): void {
+  let expect = 1;
+  // undefined after a row without a readable hash: the next row's prev is taken on trust.
+  let last: string | undefined = GENESIS;
+  let pending: Pending | undefined;
+  const problem = (kind: ProblemKind, seq: number, line: number, message: string) =>
+    report.problems.push({ kind, seq, line, message });
+  const stop = () => !opts.all && report.problems.length > 0;
+  const flushPending = () => {
+    if (pending) problem('malformed', 0, pending.line, 'malformed JSON');
+    pending = undefined;
+  };
+
+  for (const line of readLinesFd(fd, 0, 1, opts.onProgress && ((pos) => opts.onProgress!(pos, size)))) {
+    if (isBlankLine(line.bytes)) continue;
+    let obj: Record<string, unknown> | undefined;
+    try {
+      const parsed = JSON.parse(line.bytes.toString('utf8')) as unknown;
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) obj = parsed as Record<string, unknown>;
+    } catch { /* malformed */ }
+    // A last line with no newline is a torn write unless it is whole (then only its newline is missing).
+    if (!line.terminated && !obj) {
+      flushPending();
+      report.notes.push({
+        kind: 'torn_tail', seq: 0, line: line.no,
+        message: `torn last line (${line.bytes.length} bytes, no newline): a write was cut short; the next append records an ${REPAIR_EVENT} event`,
+      });
+      break;
+    }
+    if (!obj) {
+      flushPending();
+      if (stop()) return;
+      pending = { line: line.no, bytes: line.bytes.length, sha256: sha256Hex(line.bytes) };
+      continue;
+    }
+    report.events++;
+    const seqOk = Number.isSafeInteger(obj.seq);
+    const seq = seqOk ? (obj.seq as number) : 0;
+    const hash = typeof obj.hash === 'string' ? obj.hash : '';
+    const version = obj.schema_version;
+    report.schemas[String(version)] = (report.schemas[String(version)] ?? 0) + 1;
+
+    const why = checkRow(obj, line.bytes, seq, seqOk, expect, last, hash);
+    if (pending) {
+      const f = obj.event === REPAIR_EVENT ? (obj.fields as Record<string, unknown> | undefined) : undefined;
+      if (f && f.fragment_bytes === pending.bytes && f.fragment_sha256 === pending.sha256 && !why) {
+        report.notes.push({
+          kind: 'repaired_tail', seq, line: pending.line,
+          message: `torn line (${pending.bytes} bytes) left by an interrupted write, repaired by seq ${seq} (${REPAIR_EVENT})`,
+        });
+        pending = undefined;
+      } else {
+        flushPending();
+      }
+    } else if (obj.event === REPAIR_EVENT && !why) {
+      problem('repair_mismatch', seq, line.no, `${REPAIR_EVENT} names a torn line that is not before it`);
+    }
+    if (why) problem(why.kind, seq, line.no, why.message);
+    // Resynchronise on what the row says, so one bad row is reported once, not forever.
+    if (seqOk) expect = seq + 1;
+    last = HASH_RE.test(hash) ? hash : undefined;
+    if (seqOk && HASH_RE.test(hash)) {
+      report.lastSeq = seq;
+      report.lastHash = hash;
+    }
+    if (stop()) return;
+  }
+  flushPending();
+}
+
+function checkRow(
+  obj: Record<string, unknown>, bytes: Buffer, seq: number, seqOk: boolean, expect: number, last: string | undefined, hash: string,
+): { kind: ProblemKind; message: string } | undefined {
+  const v = obj.schema_version;
+  if (v !== 1 && v !== 2) return { kind: 'schema', message: `unsupported schema_version: ${JSON.stringify(v) ?? 'none'}` };
+  if (!seqOk || seq < 1) return { kind: 'malformed', message: 'malformed row: seq is not a positive integer' };
+  if (seq > expect) return { kind: 'seq_gap', message: `seq gap: expected ${expect}, got ${seq}` };
+  if (seq < expect) return { kind: 'seq_duplicate', message: `seq duplicate or out of order: expected ${expect}, got ${seq}` };
+  if (last !== undefined && obj.prev !== last) return { kind: 'prev_mismatch', message: 'prev mismatch: chain broken' };
+  if (typeof obj.prev !== 'string' || !HASH_RE.test(obj.prev)) return { kind: 'prev_mismatch', message: 'prev is not a hash' };
+  if (!HASH_RE.test(hash)) return { kind: 'missing_hash', message: hash ? 'malformed hash' : 'missing hash' };
+  if (rawHash(obj.prev, bytes) === hash) return undefined;
+  const slow = slowHashOk(obj, hash);
+  return slow ? { kind: 'hash_mismatch', message: slow } : undefined;
+}

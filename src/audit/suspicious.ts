@@ -1,0 +1,151 @@
+import {
+  BurstJudge, NewActorJudge, REASONS, WallClock, actorOf, isAuditEvent, isCanary, nonInteractiveNoAgent, outsideHours,
+  type Hours, type Reason,
+} from './detectors.js';
+import { tsMillis } from './query.js';
+import type { AuditRow } from './event.js';
+
+/**
+ * `audit suspicious` as one streaming pass: rows go in in file order, flagged rows come
+ * out with their reasons, and consecutive flagged rows of one actor are grouped into
+ * incidents. Nothing is retained but per-actor detector state and the open incident.
+ */
+
+export interface SuspiciousSettings {
+  hours: Hours;
+  /** Judge hours in UTC instead of the process's time zone. */
+  utc: boolean;
+  burstThreshold: number;
+  burstWindowMs: number;
+  lookbackMs: number;
+  /** Inclusive, ms. Rows before it are history: they feed burst and new_parent_comm but are not reported. */
+  since?: number;
+  /** Exclusive, ms. Rows from it on are ignored. */
+  until?: number;
+}
+
+export interface Flagged {
+  row: AuditRow;
+  /** The stored line. */
+  raw: string;
+  reasons: Reason[];
+  actor: string;
+  /** NaN when the row's ts cannot be read. */
+  ms: number;
+}
+
+export class SuspiciousPass {
+  flagged = 0;
+  seqFrom = Infinity;
+  seqTo = -Infinity;
+  /** The earliest and latest timestamps read (up to --until): a log spanning less than the lookback gets a note. */
+  firstMs = Infinity;
+  lastMs = -Infinity;
+
+  private readonly clock: WallClock;
+  private readonly burst: BurstJudge;
+  private readonly fresh: NewActorJudge;
+
+  constructor(private readonly s: SuspiciousSettings) {
+    this.clock = new WallClock(s.utc);
+    this.burst = new BurstJudge(s.burstThreshold, s.burstWindowMs);
+    this.fresh = new NewActorJudge(s.lookbackMs);
+  }
+
+  /** Feeds one row; returns it with its reasons when it is flagged. */
+  feed(row: AuditRow, raw: string): Flagged | undefined {
+    // lsm's own audit.* rows (earlier flags, verify runs) are bookkeeping, not accesses:
+    // judging them would make every cron run of this command a new burst of its own.
+    if (isAuditEvent(row)) return undefined;
+    const ms = tsMillis(row.ts);
+    const timed = !Number.isNaN(ms);
+    if (!timed && (this.s.since !== undefined || this.s.until !== undefined)) return undefined;
+    if (timed && this.s.until !== undefined && ms >= this.s.until) return undefined;
+    const actor = actorOf(row);
+    const reasons: Reason[] = [];
+    if (timed) {
+      if (ms < this.firstMs) this.firstMs = ms;
+      if (ms > this.lastMs) this.lastMs = ms;
+      const burst = this.burst.feed(actor, ms);
+      const fresh = this.fresh.feed(actor, ms);
+      if (this.s.since !== undefined && ms < this.s.since) return undefined;
+      if (outsideHours(this.clock.minuteOfDay(ms), this.s.hours)) reasons.push('outside_hours');
+      if (burst) reasons.push('burst');
+      if (fresh) reasons.push('new_parent_comm');
+    }
+    if (nonInteractiveNoAgent(row)) reasons.push('non_interactive_no_agent');
+    if (isCanary(row)) reasons.push('canary');
+    if (reasons.length === 0) return undefined;
+    this.flagged++;
+    if (row.seq < this.seqFrom) this.seqFrom = row.seq;
+    if (row.seq > this.seqTo) this.seqTo = row.seq;
+    return { row, raw, reasons, actor, ms };
+  }
+
+  /** The log holds less time than the lookback: new_parent_comm judged against everything in it. */
+  get young(): boolean {
+    return this.lastMs >= this.firstMs && this.lastMs - this.firstMs < this.s.lookbackMs;
+  }
+}
+
+export interface Incident {
+  actor: string;
+  firstMs: number;
+  lastMs: number;
+  count: number;
+  reasons: Reason[];
+  /** `app/env` pairs touched, sorted. */
+  places: string[];
+  /** The rows, only when asked for (-v). */
+  rows?: Flagged[];
+}
+
+/** Flagged rows of one actor further apart than this start a new incident. */
+export const INCIDENT_GAP_MS = 60 * 60_000;
+
+/**
+ * Groups consecutive flagged rows of one actor. A row of another actor, or one more
+ * than an hour from the open incident's last row, closes it: a nightly cron job is one
+ * incident per night, not one per week.
+ */
+export class IncidentGrouper {
+  private open: { inc: Incident; reasons: Set<Reason>; places: Set<string> } | undefined;
+
+  constructor(private readonly keepRows: boolean, private readonly emit: (inc: Incident) => void) {}
+
+  add(f: Flagged): void {
+    const o = this.open;
+    const near = o && (Number.isNaN(f.ms) || Number.isNaN(o.inc.lastMs) || Math.abs(f.ms - o.inc.lastMs) <= INCIDENT_GAP_MS);
+    if (o && o.inc.actor === f.actor && near) {
+      o.inc.count++;
+      if (!Number.isNaN(f.ms)) {
+        if (Number.isNaN(o.inc.firstMs) || f.ms < o.inc.firstMs) o.inc.firstMs = f.ms;
+        if (Number.isNaN(o.inc.lastMs) || f.ms > o.inc.lastMs) o.inc.lastMs = f.ms;
+      }
+      for (const r of f.reasons) o.reasons.add(r);
+      o.places.add(place(f.row));
+      o.inc.rows?.push(f);
+      return;
+    }
+    this.finish();
+    this.open = {
+      inc: { actor: f.actor, firstMs: f.ms, lastMs: f.ms, count: 1, reasons: [], places: [], rows: this.keepRows ? [f] : undefined },
+      reasons: new Set(f.reasons),
+      places: new Set([place(f.row)]),
+    };
+  }
+
+  /** Emits the open incident, if any. */
+  finish(): void {
+    const o = this.open;
+    if (!o) return;
+    this.open = undefined;
+    o.inc.reasons = REASONS.filter((r) => o.reasons.has(r));
+    o.inc.places = [...o.places].sort();
+    this.emit(o.inc);
+  }
+}
+
+function place(row: AuditRow): string {
+  return [row.app, row.env].filter(Boolean).join('/') || '-';
+}

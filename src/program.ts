@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { registerSecrets } from './cli/secrets.js';
 import { registerDotenv } from './cli/dotenv.js';
 import { registerAudit } from './cli/audit.js';
+import { registerAuditShip } from './cli/audit-ship.js';
+import { registerAuditSuspicious } from './cli/audit-suspicious.js';
 import { registerAgent } from './cli/agent.js';
 import { registerGh } from './cli/gh.js';
 import { VERSION } from './version.js';
@@ -13,13 +15,15 @@ export function buildProgram(): Command {
     .option('-d, --dir <path>', 'lsm home (default: $LSM_DIR, then ~/.lsm)')
     .option('-a, --app <name>', 'app name (default: .lsm.yaml, then the linked project of the cwd)')
     .option('-e, --env <name>', "environment (default: .lsm.yaml, then config.yaml 'env:')")
-    .version(`lsm ${VERSION}`, '-v, --version', 'print the version')
+    .version(`lsm ${VERSION}`, '-V, --version', 'print the version (also: lsm -v)')
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
   registerSecrets(program);
   registerDotenv(program);
   registerAudit(program);
+  registerAuditShip(program);
+  registerAuditSuspicious(program);
   registerAgent(program);
   registerGh(program);
   applyDefaults(program);
@@ -36,6 +40,8 @@ function applyDefaults(cmd: Command): void {
 
 export async function runProgram(argv: string[]): Promise<void> {
   const program = buildProgram();
+  // The original's `lsm -v`; inside subcommands -v means --verbose.
+  if (argv.length === 1 && argv[0] === '-v') argv = ['--version'];
   if (argv.length === 0) {
     program.outputHelp();
     return;

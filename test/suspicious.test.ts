@@ -285,7 +285,7 @@ test('cli: text groups the 3 a.m. burst into one incident line; --verbose lists 
   assert.equal(rows.length, 80);
   assert.match(rows[0], /^ {4}\[outside_hours\] 2026-02-25 03:00:00 +4 +get /);
   assert.match(rows[79], /^ {4}\[outside_hours,burst\] 2026-02-25 03:00:39 +83 +get /);
-  const utc = lsm(['audit', 'suspicious', '--since', '2026-02-23', '--format', 'text', '--verbose', '--utc'], { home, env: NY });
+  const utc = lsm(['audit', 'suspicious', '--since', '2026-02-23', '--format', 'text', '-v', '--utc'], { home, env: NY });
   assert.match(utc.stdout, /^2026-02-25 08:00:25 – 08:00:39 +claude +30 events +\[burst\]  web\/prod\n {4}\[burst\] 2026-02-25 08:00:25 +54 /);
 });
 

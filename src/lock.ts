@@ -140,6 +140,16 @@ export function acquire(path: string, opts: LockOptions = {}): Lock {
   };
 }
 
+/** Takes the lock if it is free (or stale) now, without waiting; undefined when it is held. */
+export function tryAcquire(path: string): Lock | undefined {
+  try {
+    return acquire(path, { timeoutMs: -1 });
+  } catch (err) {
+    if (err instanceof LsmError && err.code === 'locked') return undefined;
+    throw err;
+  }
+}
+
 export function withLock<T>(path: string, fn: () => T, opts?: LockOptions): T {
   const lock = acquire(path, opts);
   try {

@@ -39,12 +39,14 @@ function scalar(text: string): Plain | undefined {
   if (text.includes(': ') || text.includes(' #') || text.endsWith(':')) return undefined;
   if (text === 'true' || text === 'True' || text === 'TRUE') return true;
   if (text === 'false' || text === 'False' || text === 'FALSE') return false;
-  if (/^[-+]?(0|[1-9][0-9]*)$/.test(text)) {
+  // YAML 1.2 core-schema numbers. Anything else that starts with a digit (`10s`, `1.2.3`)
+  // is a plain string, so durations in config.yaml stay on the fast path.
+  if (/^[-+]?[0-9]+$/.test(text)) {
     const n = Number(text);
-    return Number.isSafeInteger(n) ? n : undefined;
+    return Number.isSafeInteger(n) && /^[-+]?(0|[1-9][0-9]*)$/.test(text) ? n : undefined;
   }
-  // Other YAML 1.2 core-schema forms (floats, 0x, 0o, .inf) are rare here: defer.
-  if (/^[-+]?(\.[0-9]|[0-9])|^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$/.test(text)) return undefined;
+  if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(text)) return Number(text);
+  if (/^0x[0-9a-fA-F]+$|^0o[0-7]+$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/.test(text)) return undefined;
   return text;
 }
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { acquire, withLock } from '../src/lock.ts';
-import { LsmError } from '../src/errors.ts';
-import { tempDir } from './helpers.ts';
+import { acquire, withLock } from '../src/lock.js';
+import { LsmError } from '../src/errors.js';
+import { tempDir } from './helpers.js';
 
 test('16 processes incrementing under the lock lose no update', async () => {
   const dir = tempDir();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitPositional, appForDir } from '../src/resolve.ts';
-import { LsmError } from '../src/errors.ts';
+import { splitPositional, appForDir } from '../src/resolve.js';
+import { LsmError } from '../src/errors.js';
 
 const err = (fn: () => unknown, code: string) =>
   assert.throws(fn, (e: unknown) => e instanceof LsmError && e.code === code);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, truncateSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { initHome, lsm, lsmCommand, tempDir, cleanEnv } from './helpers.ts';
+import { initHome, lsm, lsmCommand, tempDir, cleanEnv } from './helpers.js';
 
 const CANARY = 'canary-7f3c9e1d-VALUE';
 const hasAge = spawnSync('age', ['--version']).status === 0;

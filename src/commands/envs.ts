@@ -1,16 +1,14 @@
-import { usage } from '../errors.js';
 import { checkName } from '../names.js';
 import { listStores } from '../store.js';
 import { readConfig } from '../config.js';
 import { appForDir } from '../resolve.js';
-import { LsmError } from '../errors.js';
+import { LsmError, usage } from '../errors.js';
 import type { Context } from '../context.js';
 
 /** The envs of one app; unlike the original, it needs no default env to work. */
 export async function run(ctx: Context, args: string[]): Promise<number> {
   if (args.length > 1) throw usage('too many arguments', 'lsm envs [app]');
-  let app = args[0] ?? ctx.flags.app;
-  if (!app) app = appForDir(await readConfig(ctx.home), ctx.cwd);
+  const app = args[0] ?? ctx.flags.app ?? appForDir(await readConfig(ctx.home), ctx.cwd);
   if (!app) throw new LsmError('no_app', 'cannot determine the app', { hint: 'pass it: lsm envs <app>' });
   checkName('app', app);
   const envs = listStores(ctx.home).filter((s) => s.app === app).map((s) => s.env);

@@ -84,22 +84,23 @@ async function saveStore(path: string, doc: EnvDocument, id: Identity): Promise<
 /**
  * Loads, changes and saves one store under its lock. `mutate` says whether it changed
  * anything; an unchanged store is not rewritten. `beforeSave` runs under the lock just
- * before the write (the audit record), and may refuse by throwing.
+ * before the write (the audit record), and may refuse by throwing. `replace` saves
+ * another document instead (`edit` writes the user's text, comments and order included).
  */
 export async function updateStore<R>(
   home: Home,
   t: Target,
   id: Identity,
-  mutate: (doc: EnvDocument) => { changed: boolean; result: R },
+  mutate: (doc: EnvDocument) => { changed: boolean; result: R; replace?: EnvDocument },
   beforeSave?: (result: R) => Promise<void>,
 ): Promise<R> {
   const path = storePath(home, t);
   return withLockAsync(`${path}.lock`, async () => {
     const { doc } = await loadStore(home, t, id);
-    const { changed, result } = mutate(doc);
+    const { changed, result, replace } = mutate(doc);
     if (changed) {
       await beforeSave?.(result);
-      await saveStore(path, doc, id);
+      await saveStore(path, replace ?? doc, id);
     }
     return result;
   });

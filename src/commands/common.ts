@@ -41,13 +41,14 @@ export async function changeStore<R>(
   id: Identity,
   event: string,
   fields: (result: R) => Record<string, unknown>,
-  mutate: (doc: EnvDocument) => { changed: boolean; result: R },
+  mutate: (doc: EnvDocument) => { changed: boolean; result: R; replace?: EnvDocument },
 ): Promise<R> {
   let recorded: Record<string, unknown> | undefined;
   try {
     return await updateStore(ctx.home, target, id, mutate, async (result) => {
-      recorded = fields(result);
-      await record(ctx, { event, ...target, fields: recorded }, { failClosed: true });
+      const f = fields(result);
+      await record(ctx, { event, ...target, fields: f }, { failClosed: true });
+      recorded = f;
     });
   } catch (err) {
     if (recorded) {

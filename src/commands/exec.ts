@@ -1,0 +1,182 @@
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { constants as os } from 'node:os';
+import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { EXIT, LsmError, errno, usage } from '../errors.js';
+import { checkKey, shown } from '../names.js';
+import { loadStore } from '../store.js';
+import { record } from '../audit/record.js';
+import { isTerminal } from '../term/tty.js';
+import { identityOf, targetOf } from './common.js';
+import type { Context } from '../context.js';
+
+interface Opts {
+  only?: string;
+  pristine?: boolean;
+}
+
+/** What a --pristine child keeps of lsm's environment, before the secrets are added. */
+export const PRISTINE = ['PATH', 'HOME', 'USER', 'SHELL', 'TERM', 'LANG'] as const;
+
+/**
+ * Signals relayed to the child. INT, QUIT and WINCH come from the terminal to the whole
+ * foreground process group, the child included, so they are relayed only when lsm is
+ * not that group (a `kill` from elsewhere, a background job, no terminal): relaying a
+ * Ctrl-C the child already got would deliver it twice, and some programs count them.
+ * While the child runs lsm itself never dies of these; it dies after the child, of
+ * the child's signal. This is system(3)'s rule for INT and QUIT, made exact with
+ * /proc; a `kill -INT <lsm pid>` sent while lsm is the foreground job is not relayed.
+ */
+const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+const FROM_TERMINAL = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT', 'SIGWINCH']);
+
+/**
+ * `exec [app] [env] [--only K,...] [--pristine] -- command [args...]`: runs the command
+ * with the store's secrets in its environment (they win over inherited variables),
+ * and ends as the command ended: same exit code, or death by the same signal.
+ */
+export async function run(ctx: Context, args: string[], opts: Opts): Promise<number> {
+  const dash = ctx.argv.indexOf('--');
+  const command = dash === -1 ? [] : ctx.argv.slice(dash + 1);
+  if (command.length === 0 || command.length > args.length) {
+    throw usage('missing the command to run', 'lsm exec [app] [env] [--only KEY,...] [--pristine] -- command [args...]');
+  }
+  const lead = args.slice(0, args.length - command.length);
+  if (lead.length > 2) throw usage('too many arguments before --', 'lsm exec [app] [env] -- command [args...]');
+  const { target } = await targetOf(ctx, lead, 0);
+  const only = opts.only === undefined ? undefined : parseOnly(opts.only);
+  const id = await identityOf(ctx);
+  const { doc, exists } = await loadStore(ctx.home, target, id);
+  const program = basename(command[0]);
+  const fail = async (reason: string, err: LsmError): Promise<never> => {
+    await record(ctx, { event: 'exec', ...target, outcome: 'error', fields: { program, reason } }, { failClosed: false });
+    throw err;
+  };
+  if (!exists) {
+    return fail('no_store', new LsmError('not_found', `no store for ${target.app}/${target.env}`, { hint: "'lsm apps' and 'lsm envs <app>' list what exists" }));
+  }
+  const secrets = doc.toMap();
+  if (only) {
+    const missing = only.filter((k) => !secrets.has(k));
+    if (missing.length > 0) return fail('key_missing', new LsmError('not_found', `not in ${target.app}/${target.env}: ${missing.join(', ')}`));
+    for (const k of [...secrets.keys()]) if (!only.includes(k)) secrets.delete(k);
+  }
+  const nul = [...secrets].filter(([, v]) => v.includes('\0')).map(([k]) => k);
+  if (nul.length > 0) return fail('nul', new LsmError('usage', `the value of ${nul.join(', ')} contains a NUL byte, which an environment cannot hold`));
+
+  const env = childEnv(ctx.env, secrets, Boolean(opts.pristine));
+  const file = findOnPath(command[0], env.PATH ?? '', ctx.cwd);
+  if (file === undefined) return fail('not_found', notFound(command[0]));
+  if (file === null) return fail('not_executable', notExecutable(command[0]));
+  // Recorded before the secrets leave lsm: a run that cannot be recorded does not happen.
+  await record(ctx, {
+    event: 'exec', ...target,
+    fields: { program, keys: [...secrets.keys()], only: only !== undefined, pristine: Boolean(opts.pristine) },
+  }, { failClosed: true });
+  return supervise(spawnChild(file, command, env, 'inherit'), command[0]);
+}
+
+function parseOnly(list: string): string[] {
+  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw usage('--only needs at least one key name', '--only API_KEY,DB_URL');
+  return [...new Set(names.map(checkKey))];
+}
+
+export function childEnv(parent: NodeJS.ProcessEnv, secrets: Map<string, string>, pristine: boolean): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parent)) {
+    if (v === undefined) continue;
+    if (pristine && !(PRISTINE as readonly string[]).includes(k)) continue;
+    env[k] = v;
+  }
+  for (const [k, v] of secrets) env[k] = v;
+  return env;
+}
+
+/**
+ * The file `name` runs, looked up as execvp(3) would: a name with a slash is a path;
+ * otherwise the first executable regular file in PATH (an empty entry is the cwd).
+ * undefined: not found; null: found but not executable.
+ */
+export function findOnPath(name: string, path: string, cwd: string): string | null | undefined {
+  const candidates = name.includes('/') ? [resolve(cwd, name)] : path.split(delimiter).map((d) => join(isAbsolute(d) ? d : resolve(cwd, d), name));
+  let denied = false;
+  for (const c of candidates) {
+    try {
+      if (!statSync(c).isFile()) continue;
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      denied = true;
+    }
+  }
+  return denied ? null : undefined;
+}
+
+function notFound(name: string): LsmError {
+  return new LsmError('exec', `command not found: ${shown(name)}`, {
+    exit: EXIT.notFound,
+    hint: name.includes('/') ? undefined : 'it is looked up in the PATH the command would get (a secret named PATH, or --pristine, changes it)',
+  });
+}
+
+function notExecutable(name: string): LsmError {
+  return new LsmError('exec', `cannot run ${shown(name)}: permission denied`, { exit: 126 });
+}
+
+/**
+ * Starts the child. The one place where the child's stdio is chosen, so that a later
+ * masking layer can wrap it (pipes through a redactor instead of 'inherit').
+ */
+export function spawnChild(file: string, argv: string[], env: Record<string, string>, stdio: StdioOptions): ChildProcess {
+  return spawn(file, argv.slice(1), { argv0: argv[0], env, stdio });
+}
+
+/** Whether lsm is in the foreground process group of its controlling terminal (Linux: /proc; else: stdin is a TTY). */
+export function inForeground(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after comm: state ppid pgrp session tty_nr tpgid ...
+    return Number(f[4]) !== 0 && f[2] === f[5];
+  } catch {
+    // Not process.stdin: creating that stream could change the mode of the fd the child shares.
+    return isTerminal(0);
+  }
+}
+
+/** Relays signals while the child runs, then mirrors how it ended. */
+function supervise(child: ChildProcess, name: string): Promise<number> {
+  return new Promise((resolveExit, reject) => {
+    const handlers = RELAYED.map((sig) => {
+      const h = () => {
+        if (FROM_TERMINAL.has(sig) && inForeground()) return;
+        try { child.kill(sig); } catch { /* already gone */ }
+      };
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+    const release = () => { for (const [sig, h] of handlers) process.off(sig, h); };
+    child.once('error', (err) => {
+      release();
+      const code = errno(err);
+      reject(code === 'ENOENT' ? notFound(name) : code === 'EACCES' ? notExecutable(name) : new LsmError('exec', `cannot start ${shown(name)}: ${code ?? 'error'}`));
+    });
+    child.once('exit', (code, signal) => {
+      release();
+      if (signal) {
+        // Die as the child died, so a shell or supervisor sees the same thing; if this
+        // signal cannot kill lsm (ignored since start, like SIGPIPE in Node), 128+n.
+        const n = os.signals[signal] ?? 0;
+        try { process.kill(process.pid, signal); } catch { /* fall through */ }
+        resolveExit(128 + n);
+        return;
+      }
+      resolveExit(code ?? 1);
+    });
+  });
+}

@@ -1,0 +1,134 @@
+import { existsSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { LsmError, usage } from '../errors.js';
+import { isName, shown } from '../names.js';
+import { parseEnv, type EnvDocument, type SetResult } from '../dotenv.js';
+import { loadStore } from '../store.js';
+import { record } from '../audit/record.js';
+import { readStdin } from '../term/prompt.js';
+import { decodeEnv, findEnvFiles, readEnvText, refuseNul } from '../envfiles.js';
+import { resolveTarget, splitPositional, type Target } from '../resolve.js';
+import { changeStore, identityOf } from './common.js';
+import type { Context } from '../context.js';
+
+/**
+ * `import [app] [env] [FILE|-]`: merges a .env file into a store with `set` semantics
+ * (existing keys keep their place, new ones are appended; comments of the file are not
+ * imported). The whole file is parsed before anything is written, so a malformed line
+ * imports nothing. `--dry-run` is recorded too: `=` versus `~` tells whether a value
+ * equals the stored one, which is a read of the store.
+ */
+export async function run(ctx: Context, args: string[], opts: { dryRun?: boolean }): Promise<number> {
+  const { file, pos } = splitArgs(ctx, args);
+  const target = await resolveTarget(ctx, pos);
+  const id = await identityOf(ctx);
+  const source = file ?? autodetect(ctx);
+  const label = source === '-' ? '-' : basename(source);
+  const base = { event: 'import', ...target };
+  let incoming: EnvDocument;
+  try {
+    incoming = await readSource(ctx, source);
+  } catch (err) {
+    await record(ctx, { ...base, outcome: 'error', fields: { file: label, reason: reasonOf(err) } }, { failClosed: false });
+    throw err;
+  }
+  const keys = incoming.keys();
+  if (opts.dryRun) return dryRun(ctx, target, id, incoming, label);
+  const tally: Record<SetResult, string[]> = { added: [], changed: [], unchanged: [] };
+  const fields = () => ({ file: label, added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length, keys });
+  await changeStore(ctx, target, id, 'import', fields, (doc) => {
+    for (const [k, v] of incoming.entries()) tally[doc.set(k, v)].push(k);
+    return { changed: tally.added.length + tally.changed.length > 0, result: undefined };
+  });
+  // changeStore records only a store that changed. An import that changed nothing still
+  // told whether the file's values equal the stored ones: recorded before that is printed.
+  if (tally.added.length + tally.changed.length === 0) await record(ctx, { ...base, fields: fields() }, { failClosed: true });
+  const out = [`Imported ${label === '-' ? 'stdin' : label} into ${target.app}/${target.env}: ${summary(tally)}`];
+  for (const k of tally.added) out.push(`  + ${k}`);
+  for (const k of tally.changed) out.push(`  ~ ${k}`);
+  if (source !== '-' && keys.length > 0) out.push(`Reminder: ${label} still holds these values in plaintext; 'lsm clean' removes it once everything in it is stored.`);
+  ctx.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+function summary(t: Record<SetResult, string[]>): string {
+  return `${t.added.length} added, ${t.changed.length} changed, ${t.unchanged.length} unchanged`;
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof LsmError ? err.code : 'internal';
+}
+
+/**
+ * Which argument is the FILE: the last one when it is `-`, is not a valid app/env name
+ * (`.env.local`, `config/dev.env`), or is one more than app and env can take. A valid
+ * name that is also a file here is refused as ambiguous rather than guessed: the
+ * original took `lsm import secrets.env` and `lsm import -` as app names.
+ */
+function splitArgs(ctx: Context, args: string[]) {
+  const room = (ctx.flags.app ? 0 : 1) + (ctx.flags.env ? 0 : 1);
+  const last = args.at(-1);
+  if (last === undefined) return { file: undefined, pos: splitPositional(args, 0, ctx.flags) };
+  if (last === '-' || !isName(last) || args.length > room) {
+    return { file: last, pos: splitPositional(args.slice(0, -1), 0, ctx.flags) };
+  }
+  if (isFile(resolve(ctx.cwd, last))) {
+    throw usage(`ambiguous: ${shown(last)} is a file here and could also be an app or env name`, `write ./${last} to import the file, or name the store with --app/--env`);
+  }
+  return { file: undefined, pos: splitPositional(args, 0, ctx.flags) };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function autodetect(ctx: Context): string {
+  const found = findEnvFiles(ctx.cwd);
+  if (found.length === 0) {
+    throw new LsmError('not_found', `no .env files in ${ctx.cwd}`, { hint: "name a file (lsm import path/to/file.env) or pipe one in with '-'" });
+  }
+  if (found.length > 1) {
+    throw usage(`found ${found.length} .env files here (${found.map((f) => f.name).join(', ')}); which one?`, `name it: lsm import [app] [env] ./${found[0].name}`);
+  }
+  ctx.stdout.write(`Reading ${found[0].name}\n`);
+  return found[0].path;
+}
+
+async function readSource(ctx: Context, source: string): Promise<EnvDocument> {
+  let text: string;
+  let shownAs: string;
+  if (source === '-') {
+    shownAs = '<stdin>';
+    if (ctx.stdin.isTTY) ctx.stderr.write('Reading .env text from the terminal; end it with Ctrl-D.\n');
+    text = decodeEnv(await readStdin(ctx.stdin), shownAs);
+  } else {
+    const path = resolve(ctx.cwd, source);
+    shownAs = source;
+    if (existsSync(path) && statSync(path).isDirectory()) throw new LsmError('io', `cannot read ${source}: is a directory`);
+    text = readEnvText(path, shownAs);
+  }
+  const doc = parseEnv(text, shownAs);
+  refuseNul(doc, shownAs);
+  return doc;
+}
+
+async function dryRun(ctx: Context, target: Target, id: Awaited<ReturnType<typeof identityOf>>, incoming: EnvDocument, label: string): Promise<number> {
+  const { doc } = await loadStore(ctx.home, target, id);
+  const tally: Record<SetResult, string[]> = { added: [], changed: [], unchanged: [] };
+  const lines: string[] = [];
+  for (const [k, v] of incoming.entries()) {
+    const cur = doc.get(k);
+    const kind: SetResult = cur === undefined ? 'added' : cur === v ? 'unchanged' : 'changed';
+    tally[kind].push(k);
+    lines.push(`${kind === 'added' ? '+' : kind === 'changed' ? '~' : '='} ${k}`);
+  }
+  const fields = { file: label, dry_run: true, added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length, keys: incoming.keys() };
+  await record(ctx, { event: 'import', ...target, fields }, { failClosed: true });
+  lines.push(`Dry run for ${target.app}/${target.env}: ${summary(tally)}; nothing was written.`);
+  ctx.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

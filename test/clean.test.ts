@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, linkSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.ts';
+
+const CANARY = 'canary-0b9e-clean-VALUE-d3a2';
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+function noLeak(home: string, ...outputs: string[]) {
+  const log = join(home, 'audit.jsonl');
+  if (existsSync(log)) assert.ok(!readFileSync(log, 'utf8').includes(CANARY), 'canary value in the audit log');
+  for (const o of outputs) assert.ok(!o.includes(CANARY), 'canary value in output');
+}
+
+function lastEvent(home: string): { outcome: string; fields?: Record<string, unknown> } {
+  return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === 'clean').at(-1);
+}
+
+function onTTY(args: string[], home: string, cwd: string, input: string) {
+  const [node, pre] = lsmCommand();
+  const cmd = [node, ...pre, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd, input, encoding: 'utf8', timeout: 20000, env: cleanEnv({ LSM_DIR: home }) });
+  return { code: r.status, out: String(r.stdout) };
+}
+
+const STORE = `API_KEY=${CANARY}\nDB_URL=postgres://db/x\nPADDED='  p  '\n`;
+
+function setup(files: Record<string, string>) {
+  const home = initHome();
+  assert.equal(lsm(['import', 'app', 'dev', '-'], { home, input: STORE }).code, 0);
+  const cwd = tempDir('lsm-proj-');
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(cwd, name), text);
+  return { home, cwd };
+}
+
+test('only files whose every key has the same value in the store are removed; the rest are explained by name', () => {
+  const { home, cwd } = setup({
+    '.env': `# same values, other layout\nexport DB_URL="postgres://db/x"\nAPI_KEY=${CANARY}\nPADDED="  p  "\n`,
+    '.env.local': `API_KEY=${CANARY}-rotated\nDB_URL=postgres://db/x\n`,
+    '.env.extra': `API_KEY=${CANARY}\nNEW_ONE=1\n`,
+    '.env.example': 'API_KEY=\n',
+    'other.txt': 'API_KEY=x\n',
+  });
+  const r = lsm(['clean', 'app', 'dev', '--force'], { home, cwd });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [
+    'Safe to remove (every value is in app/dev):',
+    '  .env  (3 keys, all identical in the store)',
+    'Keeping:',
+    '  .env.extra  (not in the store: NEW_ONE)',
+    '  .env.local  (different value: API_KEY)',
+    'Removed .env',
+    '',
+  ].join('\n'));
+  assert.deepEqual(readdirSync(cwd).sort(), ['.env.example', '.env.extra', '.env.local', 'other.txt']);
+  assert.deepEqual(lastEvent(home).fields, { kept: ['.env.extra', '.env.local'], removed: ['.env'] });
+  noLeak(home, r.stdout, r.stderr);
+});
+
+test('the removed file is overwritten with zeros before it is unlinked', () => {
+  const text = `API_KEY=${CANARY}\n`;
+  const { home, cwd } = setup({ '.env': text });
+  // A second name for the same inode shows what happened to the bytes.
+  const witness = join(tempDir(), 'witness');
+  linkSync(join(cwd, '.env'), witness);
+  assert.equal(lsm(['clean', 'app', 'dev', '--force'], { home, cwd }).code, 0);
+  assert.ok(!existsSync(join(cwd, '.env')));
+  const after = readFileSync(witness);
+  assert.equal(after.length, Buffer.byteLength(text));
+  assert.ok(after.every((b) => b === 0), 'all zeros');
+});
+
+test('without a terminal and without --force nothing is removed (exit 1)', () => {
+  const { home, cwd } = setup({ '.env': 'DB_URL=postgres://db/x\n' });
+  const r = lsm(['clean', 'app', 'dev'], { home, cwd });
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /Safe to remove/);
+  assert.match(r.stderr, /^lsm: not removing anything without a terminal to confirm on\nhint: pass --force/);
+  assert.ok(existsSync(join(cwd, '.env')));
+  assert.equal(lastEvent(home).outcome, 'error');
+});
+
+test('on a terminal it lists and asks: no keeps, yes removes', { skip: !hasScript && 'util-linux script is not installed' }, () => {
+  const { home, cwd } = setup({ '.env': 'DB_URL=postgres://db/x\n' });
+  const no = onTTY(['clean', 'app', 'dev'], home, cwd, 'n\r');
+  assert.equal(no.code, 1);
+  assert.match(no.out, /Remove \.env\? \[y\/N\] /);
+  assert.match(no.out, /Aborted: nothing removed/);
+  assert.ok(existsSync(join(cwd, '.env')));
+  const yes = onTTY(['c', 'app', 'dev'], home, cwd, 'y\r');
+  assert.equal(yes.code, 0, yes.out);
+  assert.match(yes.out, /Removed \.env/);
+  assert.ok(!existsSync(join(cwd, '.env')));
+});
+
+test('files without keys, that do not parse, or are symbolic links are kept; no files is not an error', () => {
+  const { home, cwd } = setup({ '.env': '# nothing here\n', '.env.bad': 'DB_URL=postgres://db/x\nnot an assignment\n', 'real.env': 'DB_URL=postgres://db/x\n' });
+  symlinkSync(join(cwd, 'real.env'), join(cwd, '.env.link'));
+  const r = lsm(['clean', 'app', 'dev', '--force'], { home, cwd });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Keeping:\n  \.env  \(no keys\)\n  \.env\.bad  \(\.env\.bad:2: expected KEY=value\)\n  \.env\.link  \(symbolic link; not followed\)\nNothing to remove\.\n$/);
+  assert.deepEqual(readdirSync(cwd).sort(), ['.env', '.env.bad', '.env.link', 'real.env']);
+  const empty = lsm(['clean', 'app', 'dev'], { home, cwd: tempDir() });
+  assert.equal(empty.code, 0);
+  assert.match(empty.stdout, /^No \.env files in /);
+});

@@ -7,8 +7,10 @@ export async function readStdin(stdin: NodeJS.ReadStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+let typedAhead = '';
+
 /**
- * Reads one line from the terminal itself (/dev/tty), with echo off when `secret`.
+ * Reads one line from the terminal on stdin, with echo off when `secret`.
  * Raw mode and the handler are undone whatever happens, and Ctrl-C aborts cleanly.
  */
 export async function ask(stdin: NodeJS.ReadStream, stderr: { write(s: string): unknown }, prompt: string, secret: boolean): Promise<string> {
@@ -21,26 +23,25 @@ export async function ask(stdin: NodeJS.ReadStream, stderr: { write(s: string): 
   try {
     return await new Promise<string>((resolve, reject) => {
       let line = '';
+      const finish = (rest: string, done: () => void) => {
+        // Typed-ahead answers ("y<Enter>n<Enter>") belong to the next prompt.
+        typedAhead = rest;
+        stdin.off('data', onData);
+        stderr.write('\n');
+        done();
+      };
       const onData = (s: string) => {
-        for (const ch of s) {
+        const chars = Array.from(s);
+        for (let i = 0; i < chars.length; i++) {
+          const ch = chars[i];
+          const rest = () => chars.slice(i + 1).join('');
           if (ch === '\r' || ch === '\n') {
-            stdin.off('data', onData);
-            stderr.write('\n');
-            resolve(line);
-            return;
+            // A CR LF pair is one Enter.
+            const r = ch === '\r' && chars[i + 1] === '\n' ? chars.slice(i + 2).join('') : rest();
+            return finish(r, () => resolve(line));
           }
-          if (ch === '\u0003') {
-            stdin.off('data', onData);
-            stderr.write('\n');
-            reject(new LsmError('usage', 'interrupted', { exit: 130 }));
-            return;
-          }
-          if (ch === '\u0004' && line === '') {
-            stdin.off('data', onData);
-            stderr.write('\n');
-            resolve('');
-            return;
-          }
+          if (ch === '\u0003') return finish('', () => reject(new LsmError('usage', 'interrupted', { exit: 130 })));
+          if (ch === '\u0004' && line === '') return finish(rest(), () => resolve(''));
           if (ch === '\u007f' || ch === '\b') {
             if (line.length > 0) {
               line = Array.from(line).slice(0, -1).join('');
@@ -54,6 +55,11 @@ export async function ask(stdin: NodeJS.ReadStream, stderr: { write(s: string): 
         }
       };
       stdin.on('data', onData);
+      if (typedAhead) {
+        const pending = typedAhead;
+        typedAhead = '';
+        onData(pending);
+      }
     });
   } finally {
     stdin.setRawMode(wasRaw);

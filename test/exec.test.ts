@@ -31,7 +31,8 @@ const DUMP_ENV = [NODE, '-e', 'process.stdout.write(JSON.stringify(process.env))
 
 test('exec injects secrets exactly, and they win over inherited variables', () => {
   const home = setup();
-  const r = lsm(['exec', 'app', 'dev', '--', ...DUMP_ENV], { home, env: { DB_URL: 'inherited', KEEP_ME: 'yes' } });
+  // --no-mask (issue #8): without a terminal the output is masked by default, and this test reads the values back.
+  const r = lsm(['exec', 'app', 'dev', '--no-mask', '--', ...DUMP_ENV], { home, env: { DB_URL: 'inherited', KEEP_ME: 'yes' } });
   assert.equal(r.code, 0, r.stderr);
   const env = JSON.parse(r.stdout);
   assert.equal(env.API_KEY, CANARY);
@@ -42,12 +43,12 @@ test('exec injects secrets exactly, and they win over inherited variables', () =
   noLeak(home, r.stderr);
   const ev = events(home, 'exec').at(-1)!;
   assert.equal(ev.outcome, 'ok');
-  assert.deepEqual(ev.fields, { keys: ['API_KEY', 'DB_URL', 'SPACED', 'MULTI'], only: false, pristine: false, program: 'node' });
+  assert.deepEqual(ev.fields, { keys: ['API_KEY', 'DB_URL', 'SPACED', 'MULTI'], only: false, pristine: false, program: 'node', mask: false, mask_source: 'flag' });
 });
 
 test('--only injects just the named keys, and names missing ones', () => {
   const home = setup();
-  const r = lsm(['exec', 'app', 'dev', '--only', 'DB_URL', '--', ...DUMP_ENV], { home, env: { API_KEY: 'inherited' } });
+  const r = lsm(['exec', 'app', 'dev', '--only', 'DB_URL', '--no-mask', '--', ...DUMP_ENV], { home, env: { API_KEY: 'inherited' } }); // issue #8: --no-mask
   assert.equal(r.code, 0, r.stderr);
   const env = JSON.parse(r.stdout);
   assert.equal(env.DB_URL, 'postgres://db/x');

@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { captureActor } from './actor.js';
 import { afterAppend } from './hooks.js';
 import { appendEvent, appendFailure, type EventInput } from './log.js';
-import { shipAfterAppend } from './trigger.js'; // issue #6 hook: OTLP mirror
+import { shipAfterAppend } from './trigger.js'; // OTLP mirror
 
 export type { EventInput } from './log.js';
 
@@ -51,6 +51,6 @@ export async function record(ctx: Context, input: EventInput, opts: RecordOption
     return;
   }
   await afterAppend(ctx, row);
-  // issue #6 hook: starts a detached `lsm audit ship` when shipping is on; never waits or throws.
+  // starts a detached `lsm audit ship` when shipping is on; never waits or throws.
   await shipAfterAppend(ctx, row);
 }

@@ -32,6 +32,7 @@ ${examples('$ lsm import', '$ lsm import myapp prod .env.production', '$ cat .en
     .option('-o, --output <file>', 'file to write (default: .env in the current directory)')
     .option('--stdout', 'print the plaintext .env text to stdout instead of writing a file')
     .option('-f, --force', 'replace an existing file without asking')
+    .option('--reason <text>', 'why the plaintext is needed (recorded; the egress policy may ask for it; also LSM_REASON)')
     .addHelpText('after', `
 The file holds the store's text exactly (comments included) and is replaced atomically.
 An existing file is replaced only after a yes on the terminal, or with --force. Inside a
@@ -45,6 +46,7 @@ ${examples('$ lsm dump', '$ lsm dump myapp prod -o .env.production --force', "$ 
     .command('edit')
     .description('edit a store in $VISUAL, $EDITOR or vi')
     .argument('[args...]', '[app] [env]')
+    .option('--reason <text>', 'why the plaintext is needed (recorded; the egress policy may ask for it; also LSM_REASON)')
     .usage('[app] [env]')
     .addHelpText('after', `
 The text is written to a 0600 file in a private directory inside the lsm home, and
@@ -78,12 +80,21 @@ ${examples('$ lsm import && lsm clean', '$ lsm clean myapp dev --force')}`)
     .usage('[options] [app] [env] -- command [args...]')
     .option('--only <keys>', 'inject only these keys (comma-separated); a missing one is an error')
     .option('--pristine', 'start from PATH, HOME, USER, SHELL, TERM and LANG only, plus the secrets')
+    // masked output, canaries, reason
+    .option('--mask', "replace the secrets' values (raw, base64, URL- and JSON-encoded) in the output with [masked]")
+    .option('--no-mask', 'show the output as is (plaintext egress: the egress policy applies)')
+    .option('--with-canaries', 'inject canary secrets too (left out by default; recorded as canary reads)')
+    .option('--reason <text>', 'why the plaintext is needed (recorded; the egress policy may ask for it; also LSM_REASON)')
     .addHelpText('after', `
 Secrets override inherited variables of the same name. The command shares lsm's stdin,
 stdout and stderr (a terminal stays a terminal); SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2
 sent to lsm are passed on, and so are SIGINT, SIGQUIT and SIGWINCH unless the terminal
 already sent them to the command. lsm exits with the command's status, or dies of the
 same signal. A command that cannot be found exits 127.
+Masking is on by default for agents and callers without a terminal, off for a
+person at a terminal; values shorter than 6 bytes are not masked. Masked output on a
+terminal runs the command in a pseudo-terminal (stdout and stderr then share it).
+Canaries are left out unless --with-canaries. See docs/policy.md.
 ${examples('$ lsm exec -- npm start', `$ lsm exec myapp prod --only DATABASE_URL -- sh -c 'psql "$DATABASE_URL"'`, '$ lsm exec --pristine -- env')}`)
     .action(action(() => import('../commands/exec.js')));
 }

@@ -43,8 +43,11 @@ ${examples('$ lsm set API_KEY', '$ printf %s "$TOKEN" | lsm set myapp prod API_K
     .command('get')
     .description('print a secret to stdout (no newline added when piped)')
     .argument('[args...]', '[app] [env] KEY')
+    .option('--reason <text>', 'why the plaintext is needed (recorded; the egress policy may ask for it; also LSM_REASON)')
     .addHelpText('after', `
 With one argument before KEY, that argument is the app (or the env when --app is given).
+An agent reading a prod* env needs --reason by default; config.yaml 'policy:' decides
+(docs/policy.md). A refusal exits 4 and names no value.
 ${AUDIT_NOTE}
 ${examples('$ lsm get API_KEY', '$ curl -H "Authorization: Bearer $(lsm get myapp prod API_KEY)" ...')}`)
     .action(action(() => import('../commands/get.js')));

@@ -9,12 +9,15 @@ import { confirm } from '../term/prompt.js';
 import { stdinIsTTY } from '../term/tty.js';
 import { mask } from '../mask.js';
 import { identityOf, targetOf } from './common.js';
+import { enforceEgress } from '../policy.js';
+import { recordCanaryReads } from '../canary.js';
 import type { Context } from '../context.js';
 
 interface Opts {
   output?: string;
   stdout?: boolean;
   force?: boolean;
+  reason?: string;
 }
 
 /**
@@ -39,10 +42,13 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
     return 0;
   }
   const keys = entries.map(([k]) => k);
-  const fields = (name: string) => ({ target: name, count: entries.length, stdout: Boolean(opts.stdout), keys });
+  // the egress policy; a refusal is recorded and thrown before anything is written.
+  const egress = await enforceEgress(ctx, { command: 'dump', target, fields: { keys, count: entries.length, stdout: Boolean(opts.stdout) }, keys, reason: opts.reason });
+  const fields = (name: string) => ({ target: name, count: entries.length, stdout: Boolean(opts.stdout), keys, ...egress.fields });
 
   if (opts.stdout) {
     await record(ctx, { event: 'dump', ...target, fields: fields('-') }, { failClosed: true });
+    await recordCanaryReads(ctx, target, egress.canaries, 'dump');
     ctx.stdout.write(doc.serialize());
     return 0;
   }
@@ -63,6 +69,7 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   }
   // Recorded before the plaintext exists anywhere: a dump that cannot be recorded does not happen.
   await record(ctx, { event: 'dump', ...target, fields: fields(name) }, { failClosed: true });
+  await recordCanaryReads(ctx, target, egress.canaries, 'dump');
   try {
     writeFileAtomic(path, doc.serialize(), 0o600);
   } catch (err) {

@@ -12,6 +12,8 @@ import { stdinIsTTY } from '../term/tty.js';
 import { decodeEnv, refuseNul, wipeFile } from '../envfiles.js';
 import { findOnPath, inForeground } from './exec.js';
 import { changeStore, identityOf, targetOf } from './common.js';
+import { enforceEgress } from '../policy.js';
+import { recordCanaryReads } from '../canary.js';
 import type { Context } from '../context.js';
 
 const SHOWN = 'edited text';
@@ -31,7 +33,7 @@ const TEMP_PREFIX = 'lsm-edit-';
  * Two events: one before the text is revealed (stage open), one under the lock before
  * the save (stage save, with the counts); failures are recorded as errors.
  */
-export async function run(ctx: Context, args: string[]): Promise<number> {
+export async function run(ctx: Context, args: string[], opts: { reason?: string } = {}): Promise<number> {
   if (args.length > 2) throw usage('too many arguments', 'lsm edit [app] [env]');
   const { target } = await targetOf(ctx, args, 0);
   const id = await identityOf(ctx);
@@ -41,7 +43,10 @@ export async function run(ctx: Context, args: string[]): Promise<number> {
   if (!exists) ctx.stderr.write(`${target.app}/${target.env} does not exist yet: saving creates it.\n`);
   sweepStale(ctx.home.dir);
   const base = { event: 'edit', ...target };
-  await record(ctx, { ...base, fields: { stage: 'open', count: before.size, keys: before.keys() } }, { failClosed: true });
+  // opening the editor reveals every value: the egress policy first, canaries recorded as read.
+  const egress = await enforceEgress(ctx, { command: 'edit', target, fields: { stage: 'open', count: before.size, keys: before.keys() }, keys: before.keys(), reason: opts.reason });
+  await record(ctx, { ...base, fields: { stage: 'open', count: before.size, keys: before.keys(), ...egress.fields } }, { failClosed: true });
+  await recordCanaryReads(ctx, target, egress.canaries, 'edit');
 
   const guard = new SignalGuard();
   let dir: string | undefined;

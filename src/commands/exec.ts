@@ -8,11 +8,17 @@ import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { isTerminal } from '../term/tty.js';
 import { identityOf, targetOf } from './common.js';
+import { guardExec } from '../policy.js';
+import { recordCanaryReads } from '../canary.js';
 import type { Context } from '../context.js';
 
 interface Opts {
   only?: string;
   pristine?: boolean;
+  // --mask/--no-mask, --with-canaries, --reason
+  mask?: boolean;
+  withCanaries?: boolean;
+  reason?: string;
 }
 
 /** What a --pristine child keeps of lsm's environment, before the secrets are added. */
@@ -64,6 +70,8 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   const nul = [...secrets].filter(([, v]) => v.includes('\0')).map(([k]) => k);
   if (nul.length > 0) return fail('nul', new LsmError('usage', `the value of ${nul.join(', ')} contains a NUL byte, which an environment cannot hold`));
 
+  // canaries left out unless asked for; masking decided; unmasked output checked against the policy.
+  const guard = await guardExec(ctx, target, secrets, { mask: opts.mask, withCanaries: opts.withCanaries, only, reason: opts.reason, program });
   const env = childEnv(ctx.env, secrets, Boolean(opts.pristine));
   const file = findOnPath(command[0], env.PATH ?? '', ctx.cwd);
   if (file === undefined) return fail('not_found', notFound(command[0]));
@@ -71,8 +79,20 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   // Recorded before the secrets leave lsm: a run that cannot be recorded does not happen.
   await record(ctx, {
     event: 'exec', ...target,
-    fields: { program, keys: [...secrets.keys()], only: only !== undefined, pristine: Boolean(opts.pristine) },
+    fields: { program, keys: [...secrets.keys()], only: only !== undefined, pristine: Boolean(opts.pristine), ...guard.fields },
   }, { failClosed: true });
+  await recordCanaryReads(ctx, target, guard.canaries, 'exec');
+  if (guard.mask) {
+    // masked output, through a pseudo-terminal when stdout is one (src/pty.ts), else pipes.
+    const [{ matcherFor }, { loadPty, runInPty, maskPipes }] = await Promise.all([import('../mask-stream.js'), import('../pty.js')]);
+    const matcher = matcherFor(guard.mask)!;
+    const pty = ctx.stdout.isTTY ? loadPty() : undefined;
+    const ran = pty && runInPty(pty, file, command, env, matcher, ctx);
+    if (ran) return ran;
+    const child = spawnChild(file, command, env, ['inherit', 'pipe', 'pipe']);
+    maskPipes(child, matcher, ctx);
+    return supervise(child, command[0]);
+  }
   return supervise(spawnChild(file, command, env, 'inherit'), command[0]);
 }
 
@@ -166,7 +186,8 @@ function supervise(child: ChildProcess, name: string): Promise<number> {
       const code = errno(err);
       reject(code === 'ENOENT' ? notFound(name) : code === 'EACCES' ? notExecutable(name) : new LsmError('exec', `cannot start ${shown(name)}: ${code ?? 'error'}`));
     });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': with masked pipes the last output is shown before lsm ends.
+    child.once('close', (code, signal) => {
       release();
       if (signal) {
         // Die as the child died, so a shell or supervisor sees the same thing; if this

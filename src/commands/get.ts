@@ -2,14 +2,18 @@ import { LsmError } from '../errors.js';
 import { checkKey } from '../names.js';
 import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
+import { enforceEgress } from '../policy.js';
+import { recordCanaryReads } from '../canary.js';
 import { identityOf, targetOf } from './common.js';
 import type { Context } from '../context.js';
 
-export async function run(ctx: Context, args: string[]): Promise<number> {
+export async function run(ctx: Context, args: string[], opts: { reason?: string } = {}): Promise<number> {
   if (args.length === 0) throw new LsmError('usage', 'missing KEY', { hint: 'lsm get [app] [env] KEY' });
   const { target, rest } = await targetOf(ctx, args, 1);
   const key = checkKey(rest[0]);
   const id = await identityOf(ctx);
+  // The egress policy is asked before anything is decrypted; a refusal is recorded and thrown.
+  const egress = await enforceEgress(ctx, { command: 'get', target, fields: { key }, keys: [key], reason: opts.reason });
   const { doc } = await loadStore(ctx.home, target, id);
   const value = doc.get(key);
   if (value === undefined) {
@@ -19,7 +23,8 @@ export async function run(ctx: Context, args: string[]): Promise<number> {
     });
   }
   // Recorded before it is revealed: a read that cannot be recorded does not happen.
-  await record(ctx, { event: 'get', ...target, fields: { key } }, { failClosed: true });
+  await record(ctx, { event: 'get', ...target, fields: { key, ...egress.fields } }, { failClosed: true });
+  await recordCanaryReads(ctx, target, egress.canaries, 'get');
   ctx.stdout.write(ctx.stdout.isTTY ? `${value}\n` : value);
   return 0;
 }

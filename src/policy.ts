@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { EXIT, LsmError, errno } from './errors.js';
 import { parseConfigText, setting } from './config.js';
-import { captureActor } from './audit/actor.js';
+import { actorOf } from './audit/actor.js';
 import { record } from './audit/record.js';
 import { canaryNames, recordCanaryReads } from './canary.js';
 import type { Plain } from './miniyaml.js';
@@ -225,7 +225,7 @@ export interface Egress {
  * thrown as LsmError('denied', exit 4); the message names no value.
  */
 export async function enforceEgress(ctx: Context, req: EgressRequest): Promise<Egress> {
-  const actor = req.actor ?? captureActor({ env: ctx.env, cwd: ctx.cwd });
+  const actor = req.actor ?? actorOf(ctx);
   const caller = callerClass(actor);
   const policy = await loadPolicy(ctx.home);
   const verdict = evaluate(policy, caller, req.target.app, req.target.env);
@@ -268,7 +268,7 @@ export async function guardExec(
   const names = canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
   for (const k of [...secrets.keys()]) if (names.has(k) && !opts.withCanaries && !opts.only?.includes(k)) secrets.delete(k);
   const canaries = [...secrets.keys()].filter((k) => names.has(k));
-  const actor = captureActor({ env: ctx.env, cwd: ctx.cwd });
+  const actor = actorOf(ctx);
   const caller = callerClass(actor);
   const mask = opts.mask ?? caller !== 'human';
   const fields: Record<string, unknown> = { mask, mask_source: opts.mask === undefined ? 'default' : 'flag' };

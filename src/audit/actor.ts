@@ -190,3 +190,18 @@ function safeCwd(): string {
     return '';
   }
 }
+
+const byContext = new WeakMap<object, Actor>();
+
+/**
+ * The actor of the running command, captured once: the policy check and each audit
+ * record of one command describe the same caller, and /proc need not be read twice.
+ */
+export function actorOf(ctx: { env: NodeJS.ProcessEnv; cwd: string }): Actor {
+  let actor = byContext.get(ctx);
+  if (!actor) {
+    actor = captureActor({ env: ctx.env, cwd: ctx.cwd });
+    byContext.set(ctx, actor);
+  }
+  return actor;
+}

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { LsmError } from '../errors.js';
 import { readConfig, setting } from '../config.js';
 import type { Context } from '../context.js';
-import { captureActor } from './actor.js';
+import { actorOf } from './actor.js';
 import { afterAppend } from './hooks.js';
 import { appendEvent, appendFailure, type EventInput } from './log.js';
 import { shipAfterAppend } from './trigger.js'; // OTLP mirror
@@ -38,7 +38,7 @@ export async function record(ctx: Context, input: EventInput, opts: RecordOption
   if (!existsSync(ctx.home.dir)) return;
   let row;
   try {
-    row = appendEvent(path, input, { now: ctx.now, actor: captureActor({ env: ctx.env, cwd: ctx.cwd }) });
+    row = appendEvent(path, input, { now: ctx.now, actor: actorOf(ctx) });
   } catch (err) {
     const why = appendFailure(err);
     if (opts.failClosed && !(await failsOpen(ctx))) {

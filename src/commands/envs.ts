@@ -3,6 +3,7 @@ import { listStores } from '../store.js';
 import { readConfig } from '../config.js';
 import { appForDir } from '../resolve.js';
 import { LsmError, usage } from '../errors.js';
+import { record } from '../audit/record.js';
 import type { Context } from '../context.js';
 
 /** The envs of one app; unlike the original, it needs no default env to work. */
@@ -12,6 +13,7 @@ export async function run(ctx: Context, args: string[]): Promise<number> {
   if (!app) throw new LsmError('no_app', 'cannot determine the app', { hint: 'pass it: lsm envs <app>' });
   checkName('app', app);
   const envs = listStores(ctx.home).filter((s) => s.app === app).map((s) => s.env);
+  await record(ctx, { event: 'envs', app, fields: { count: envs.length } }, { failClosed: false });
   if (envs.length > 0) ctx.stdout.write(`${envs.join('\n')}\n`);
   return 0;
 }

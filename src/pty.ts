@@ -38,9 +38,14 @@ let loaded: PtyModule | null | undefined;
  */
 export function loadPty(): PtyModule | undefined {
   if (loaded !== undefined) return loaded ?? undefined;
+  // Bun's tty streams are not writable (node-pty breaks on the first input), and a
+  // compiled Bun binary would resolve the module from the cwd's node_modules: a project
+  // directory must never get to load code into lsm. The native build uses pipes.
+  if (process.versions.bun) return (loaded = null) ?? undefined;
   const name = ['@lydell', 'node-pty'].join('/');
   try {
-    const req = typeof require === 'function' ? require : createRequire(join(process.cwd(), 'noop.js'));
+    // Resolved beside lsm itself (the bundle's require, or the entry script), never the cwd.
+    const req = typeof require === 'function' ? require : createRequire(process.argv[1] ?? join(process.cwd(), 'noop.js'));
     const mod = req(name) as PtyModule;
     loaded = typeof mod?.spawn === 'function' ? mod : null;
   } catch {

@@ -19,7 +19,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^(CLAUDE|CODEX|CURSOR|GEMINI|COPILOT|CLINE|GOOSE|OPENCODE|AMP_|AGENT|AI_AGENT|AIDER|CONTINUE|OPENHANDS|LSM_|OTEL_|NO_COLOR|ZED_|OZ_|CRUSH|AUGMENT|PI_CODING|QWEN|JUNIE|ANTIGRAVITY|REPL)/.test(k)) continue;
-    if (k === 'TERM_PROGRAM' || k === 'NODE_OPTIONS') continue;
+    if (k === 'TERM_PROGRAM' || k === 'NODE_OPTIONS' || k === 'BUN_OPTIONS' || k === 'BUN_BE_BUN') continue;
     env[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) {

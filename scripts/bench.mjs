@@ -6,7 +6,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './bench/lib.mjs';
 
-const SUITES = ['startup', 'suspicious', 'ship', 'mask'];
+const SUITES = ['startup', 'suspicious', 'ship', 'mask', 'native', 'seal'];
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const quick = process.argv.includes('--quick');
 const rounds = quick ? 10 : 30;

@@ -4,6 +4,7 @@ import { registerDotenv } from './cli/dotenv.js';
 import { registerAudit } from './cli/audit.js';
 import { registerAuditShip } from './cli/audit-ship.js';
 import { registerAuditSuspicious } from './cli/audit-suspicious.js';
+import { registerAuditSeal } from './cli/audit-seal.js';
 import { registerAgent } from './cli/agent.js';
 import { registerGh } from './cli/gh.js';
 import { VERSION } from './version.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerAuditShip(program);
   registerAuditSuspicious(program);
+  registerAuditSeal(program);
   registerAgent(program);
   registerGh(program);
   applyDefaults(program);

@@ -7,6 +7,7 @@ import { captureActor } from './actor.js';
 import { hashRow, sha256Hex } from './chain.js';
 import { SCHEMA, formatTs, type Actor, type AuditRow, type Outcome } from './event.js';
 import { findChainEnd } from './tailstate.js';
+import { openSealer, type Rekey } from './seal.js'; // forward-secure seals
 
 /** What a command says about itself; the log adds seq, time, actor and chain. */
 export interface EventInput {
@@ -25,6 +26,8 @@ export interface AppendOptions {
   now?: () => Date;
   actor?: Actor;
   lockTimeoutMs?: number;
+  /** `audit seal init` starts a new seal key with this row. */
+  rekey?: Rekey;
 }
 
 /** The event that records a torn last line instead of chaining onto it. */
@@ -91,23 +94,33 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
         if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
         if ((st.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
         const end = findChainEnd(fd, st.size);
+        // seals each row; may first record a gap (rows cut off) or a lost key.
+        const sealer = openSealer(path, fd, st.size, end, opts.rekey);
+        const toLine = (r: AuditRow) => (sealer ? sealer.line(r) : hashRow(r));
         const lines: string[] = [];
         let { seq, hash } = end;
-        if (end.fragment) {
+        if (sealer?.prelude) {
+          const p = sealer.prelude;
+          const first = makeRow(p.seq, hash, { event: p.event, fields: p.fields, localOnly: true }, ts, actor);
+          lines.push(toLine(first));
+          seq = first.seq;
+          hash = first.hash;
+        } else if (end.fragment) {
           const repair = makeRow(seq + 1, hash, {
             event: REPAIR_EVENT,
             fields: { fragment_bytes: end.fragment.length, fragment_sha256: sha256Hex(end.fragment) },
             localOnly: true,
           }, ts, actor);
-          lines.push(hashRow(repair));
+          lines.push(toLine(repair));
           seq = repair.seq;
           hash = repair.hash;
         }
         const row = makeRow(seq + 1, hash, input, ts, actor);
-        lines.push(hashRow(row));
+        lines.push(toLine(row));
         writeAll(fd, Buffer.from(`${end.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8'));
         fsyncSync(fd);
         if (st.size === 0) fsyncDir(dirname(path));
+        sealer?.commit(row); // the key moves on only once the rows are durable
         return row;
       } catch (err) {
         throw appendError(path, err);

@@ -3,6 +3,7 @@ import { GENESIS, HASH_RE, computeHash, sha256Hex } from './chain.js';
 import { shapeProblem, toRow } from './event.js';
 import { REPAIR_EVENT } from './log.js';
 import { isBlankLine, openLog, readLinesFd } from './reader.js';
+import { SEAL_GAP_EVENT, isRecordedGap, namesTornLine } from './seal.js';
 
 /**
  * `audit verify`: walks the chain from genesis, streaming, and names each problem with
@@ -22,7 +23,7 @@ export type ProblemKind =
   | 'hash_mismatch'
   | 'repair_mismatch';
 
-export type NoteKind = 'repaired_tail' | 'torn_tail' | 'loose_mode';
+export type NoteKind = 'repaired_tail' | 'torn_tail' | 'loose_mode' | 'seal_gap'; // seal_gap
 
 export interface Finding<K extends string> {
   kind: K;
@@ -51,6 +52,8 @@ export interface VerifyOptions {
   /** Go on after the first problem and report every one. */
   all?: boolean;
   onProgress?: (bytesRead: number, totalBytes: number) => void;
+  /** Sees every parsed row after its chain check (seals, anchors). */
+  onRow?: (obj: Record<string, unknown>, seq: number, hash: string, line: number) => void;
 }
 
 const HASH_KEY = Buffer.from('"hash":"');
@@ -152,9 +155,18 @@ function walk(fd: number, size: number, report: VerifyReport, opts: VerifyOption
     const version = obj.schema_version;
     report.schemas[String(version)] = (report.schemas[String(version)] ?? 0) + 1;
 
-    const why = checkRow(obj, line.bytes, seq, seqOk, expect, last, hash);
+    // a seq jump to the seal key's index, recorded as such, is a gap (reported), not a break.
+    const gap = seqOk && seq > expect && isRecordedGap(obj, expect);
+    const why = checkRow(obj, line.bytes, seq, seqOk, gap ? seq : expect, last, hash);
+    if (gap && !why) {
+      report.notes.push({
+        kind: 'seal_gap', seq, line: line.no,
+        message: `rows ${expect}..${seq - 1} are missing: the log ended at seq ${expect - 1} though the seal key file counted ${seq - 1} rows; recorded by ${SEAL_GAP_EVENT} at seq ${seq}`,
+      });
+    }
     if (pending) {
-      const f = obj.event === REPAIR_EVENT ? (obj.fields as Record<string, unknown> | undefined) : undefined;
+      const names = obj.event === REPAIR_EVENT || namesTornLine(obj.event); // a gap or lost-key row may name it
+      const f = names ? (obj.fields as Record<string, unknown> | undefined) : undefined;
       if (f && f.fragment_bytes === pending.bytes && f.fragment_sha256 === pending.sha256 && !why) {
         report.notes.push({
           kind: 'repaired_tail', seq, line: pending.line,
@@ -175,6 +187,7 @@ function walk(fd: number, size: number, report: VerifyReport, opts: VerifyOption
       report.lastSeq = seq;
       report.lastHash = hash;
     }
+    opts.onRow?.(obj, seq, hash, line.no);
     if (stop()) return;
   }
   flushPending();

@@ -1,5 +1,7 @@
 import { record } from '../audit/record.js';
-import { verifyLog, type VerifyReport } from '../audit/verify.js';
+import type { VerifyReport } from '../audit/verify.js';
+import { verdictLines, verdictsJson, verifySealed, type SealVerifyResult } from '../audit/seal-verify.js';
+import { verifyInputs } from './audit-seal.js';
 import { stderrIsTTY } from '../term/tty.js';
 import { fileField, formatOf, logPath } from './audit-common.js';
 import type { Command } from 'commander';
@@ -20,21 +22,30 @@ function progress(ctx: Context): ((read: number, total: number) => void) | undef
   };
 }
 
-function printText(ctx: Context, r: VerifyReport, all: boolean): void {
-  if (!r.exists) {
+function printText(ctx: Context, r: VerifyReport, all: boolean, s: SealVerifyResult): void {
+  if (!r.exists && !s.inPlay) {
     ctx.stdout.write(`audit log not found at ${r.file}; nothing to verify\n`);
     return;
   }
   for (const n of r.notes) ctx.stdout.write(`note: ${n.line ? `line ${n.line}: ` : ''}${n.message}\n`);
-  if (r.problems.length === 0) {
+  if (r.problems.length === 0 && r.exists) {
     const empty = r.events === 0 && !r.notes.some((n) => n.kind === 'torn_tail');
     ctx.stdout.write(empty ? 'audit log is empty; nothing to verify\n' : `OK: chain valid (events=${r.events})\n`);
-    return;
   }
   for (const p of r.problems) ctx.stderr.write(`FAIL at seq=${p.seq} line=${p.line}: ${p.message}\n`);
+  // the verdicts, or what a chain alone cannot show.
+  if (s.inPlay) {
+    const { out, err } = verdictLines(s.verdicts, all);
+    for (const l of out) ctx.stdout.write(`${l}\n`);
+    for (const l of err) ctx.stderr.write(`${l}\n`);
+  } else if (r.events > 0 && r.problems.length === 0) {
+    ctx.stderr.write("note: only the hash chain was checked: the log is not sealed and no --anchors were given, so a rewrite that recomputes every hash, or a cut-off tail, would not show ('lsm audit seal init')\n");
+  }
+  if (s.ok) return;
+  const problems = r.problems.length + Object.values(s.verdicts).reduce((n, v) => n + v.findings.length + v.more, 0);
   ctx.stderr.write(
     all
-      ? `lsm: the audit log ${r.file} failed verification (${r.problems.length} problem${r.problems.length === 1 ? '' : 's'})\n`
+      ? `lsm: the audit log ${r.file} failed verification (${problems} problem${problems === 1 ? '' : 's'})\n`
       : `lsm: the audit log ${r.file} failed verification\nhint: --all lists every problem\n`,
   );
 }
@@ -43,15 +54,19 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   const format = formatOf(opts, cmd);
   const path = logPath(ctx, opts);
   const all = !!opts.all;
-  const report = verifyLog(path, { all, onProgress: progress(ctx) });
-  const ok = report.problems.length === 0;
+  // seals and anchors are checked in the same pass as the chain.
+  const sealed = verifySealed(path, { all, onProgress: progress(ctx), ...verifyInputs(opts), keyFileExpected: path === ctx.home.audit });
+  const { report, ok } = sealed;
   if (format === 'json') {
     const { file, exists, events, lastSeq, lastHash, problems, notes, schemas } = report;
-    ctx.stdout.write(`${JSON.stringify({ ok, file, exists, events, last_seq: lastSeq, last_hash: lastHash, schemas, problems, notes })}\n`);
+    const verdicts = verdictsJson(sealed.verdicts);
+    ctx.stdout.write(`${JSON.stringify({ ok, file, exists, events, last_seq: lastSeq, last_hash: lastHash, schemas, problems, notes, verdicts })}\n`);
   } else {
-    printText(ctx, report, all);
+    printText(ctx, report, all, sealed);
   }
-  const first = report.problems[0];
+  const failedVerdicts = Object.entries(sealed.verdicts).filter(([name, v]) => v.status === 'fail' && name !== 'integrity').map(([name]) => name);
+  const firstFinding = Object.values(sealed.verdicts).flatMap((v) => v.findings)[0];
+  const first = report.problems[0] ?? (firstFinding && { kind: firstFinding.kind, seq: firstFinding.seq, line: 0 });
   await record(
     ctx,
     ok
@@ -62,10 +77,11 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
           localOnly: true,
           fields: {
             events: report.events,
-            problems: report.problems.length,
+            problems: report.problems.length + Object.values(sealed.verdicts).reduce((n, v) => n + v.findings.length, 0),
             first_kind: first.kind,
             first_seq: first.seq,
             first_line: first.line,
+            ...(failedVerdicts.length > 0 ? { verdicts: failedVerdicts } : {}),
             ...fileField(ctx, path),
           },
         },

@@ -1,0 +1,134 @@
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { LsmError, errno, ioError, usage } from '../errors.js';
+import { captureActor } from '../audit/actor.js';
+import { appendEvent } from '../audit/log.js';
+import { record } from '../audit/record.js';
+import { readAnchors, type AnchorSet } from '../audit/anchors.js';
+import { findChainEnd } from '../audit/tailstate.js';
+import {
+  SEAL_INIT_EVENT, formatVerificationKey, keyIdOf, parseVerificationKey, readKeyFile, rootFromSeed, sealKeyPath,
+  type KeyFile, type VerificationKey,
+} from '../audit/seal.js';
+import { resolveFormat, type Format } from '../audit/format.js';
+import { fileField, logPath } from './audit-common.js';
+import type { Command } from 'commander';
+import type { Context } from '../context.js';
+
+/** `lsm audit seal init|status`, and the inputs `lsm audit verify` takes for seals and anchors. */
+export async function run(ctx: Context, _args: string[], opts: Record<string, any>, cmd: Command): Promise<number> {
+  return cmd.name() === 'status' ? status(ctx, opts, cmd) : init(ctx, opts, cmd);
+}
+
+// `lsm audit --format json seal init`: the flag may sit two levels up.
+function formatOf(opts: { format?: string }, cmd: Command): Format {
+  return resolveFormat(opts.format ?? cmd.parent?.parent?.opts().format);
+}
+
+function currentKey(path: string): KeyFile | 'garbled' | undefined {
+  try {
+    return readKeyFile(path);
+  } catch {
+    return 'garbled';
+  }
+}
+
+async function init(ctx: Context, opts: Record<string, any>, cmd: Command): Promise<number> {
+  const format = formatOf(opts, cmd);
+  const path = logPath(ctx, opts);
+  if (!opts.file && !existsSync(ctx.home.dir)) {
+    throw new LsmError('not_found', `no lsm home at ${ctx.home.dir}`, { hint: "run 'lsm init' first" });
+  }
+  const keyPath = sealKeyPath(path);
+  const current = currentKey(keyPath);
+  if (current && !opts.force) {
+    const what = current === 'garbled' ? `${keyPath} exists but is not a seal key file` : `sealing is already on (key ${current.keyId}, next seq ${current.nextSeq})`;
+    throw new LsmError('exists', what, { hint: "'lsm audit seal init --force' starts a new key; the old verification key still checks the rows up to it" });
+  }
+  const seed = randomBytes(32);
+  const root = rootFromSeed(seed);
+  seed.fill(0);
+  const keyId = keyIdOf(root);
+  const fields: Record<string, unknown> = { key_id: keyId };
+  if (current && current !== 'garbled') fields.previous_key_id = current.keyId;
+  // The verification key is never recorded: the row names only its id.
+  const row = appendEvent(path, { event: SEAL_INIT_EVENT, fields }, {
+    now: ctx.now, actor: captureActor({ env: ctx.env, cwd: ctx.cwd }), rekey: { root },
+  });
+  const vk = formatVerificationKey(row.seq, root);
+  if (format === 'json') {
+    ctx.stdout.write(`${JSON.stringify({ verification_key: vk, key_id: keyId, init_seq: row.seq, sealed_from: row.seq + 1, key_file: keyPath })}\n`);
+    return 0;
+  }
+  ctx.stdout.write(
+    `Sealing is on: every row after seq ${row.seq} is sealed (key ${keyId}).\n\n` +
+    'Verification key (shown this once; lsm keeps no copy):\n\n' +
+    `    ${vk}\n\n` +
+    'Keep it off this machine: in a password manager, or on paper. It checks every seal,\n' +
+    'and it could forge them too, so it must not sit where an agent can read it. Check with\n' +
+    '    lsm audit verify --verification-key -      (and paste it on stdin)\n',
+  );
+  return 0;
+}
+
+async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Promise<number> {
+  const format = formatOf(opts, cmd);
+  const path = logPath(ctx, opts);
+  const keyPath = sealKeyPath(path);
+  const kf = currentKey(keyPath);
+  let lastSeq = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      lastSeq = findChainEnd(fd, fstatSync(fd).size).seq;
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    if (errno(err) !== 'ENOENT') throw ioError('read', path, err);
+  }
+  const sealed = kf !== undefined && kf !== 'garbled';
+  const written = sealed ? kf.nextSeq - 1 : 0;
+  const state = !sealed ? (kf === 'garbled' ? 'garbled' : 'off') : written > lastSeq ? 'rows_missing' : 'on';
+  await record(ctx, { event: 'audit.seal.status', fields: { state, ...fileField(ctx, path) } }, { failClosed: false });
+  if (format === 'json') {
+    ctx.stdout.write(`${JSON.stringify({ state, key_file: keyPath, key_id: sealed ? kf.keyId : undefined, next_seq: sealed ? kf.nextSeq : undefined, last_seq: lastSeq })}\n`);
+  } else if (state === 'off') {
+    ctx.stdout.write(`sealing: off (no ${keyPath}); 'lsm audit seal init' starts it\n`);
+  } else if (state === 'garbled') {
+    ctx.stdout.write(`sealing: broken: ${keyPath} is not a seal key file; 'lsm audit verify' tells more\n`);
+  } else if (sealed) {
+    ctx.stdout.write(`sealing: on (key ${kf.keyId})\nkey file: ${keyPath}, next seq ${kf.nextSeq}\nlog: ends at seq ${lastSeq}\n`);
+    if (state === 'rows_missing') ctx.stdout.write(`warning: the log ends before seq ${written}, which the key file counts: rows were cut off; 'lsm audit verify' tells more\n`);
+  }
+  return state === 'on' || state === 'off' ? 0 : 1;
+}
+
+// ---- for `lsm audit verify`
+
+const VK_IN_TEXT = /lsmvk1-\d+-[0-9A-Za-z][0-9A-Za-z-]*/;
+
+/** A key given as itself, as a file holding it (the saved output of seal init will do), or `-` for stdin. */
+function readKey(value: string): VerificationKey {
+  const v = value.trim();
+  if (/^lsmvk1-/i.test(v)) return parseVerificationKey(v);
+  let text: string;
+  try {
+    text = readFileSync(v === '-' ? 0 : v, 'utf8');
+  } catch (err) {
+    if (errno(err) === 'ENOENT') throw usage(`--verification-key: neither a key (lsmvk1-…) nor an existing file: ${v}`);
+    throw ioError('read', v, err);
+  }
+  const m = VK_IN_TEXT.exec(text);
+  if (!m) throw usage(`--verification-key: no verification key (lsmvk1-…) in ${v === '-' ? 'stdin' : v}`);
+  return parseVerificationKey(m[0]);
+}
+
+export function verifyInputs(opts: Record<string, any>): { keys: VerificationKey[]; anchors?: AnchorSet } {
+  const given: string[] = ([] as string[]).concat(opts.verificationKey ?? []);
+  if (given.filter((g) => g.trim() === '-').length > 1) throw usage('--verification-key - can be given once (stdin is read once)');
+  const keys = given.map(readKey);
+  const anchors = opts.anchors ? readAnchors(opts.anchors, opts.anchorHost) : undefined;
+  if (!opts.anchors && opts.anchorHost) throw usage('--anchor-host goes with --anchors');
+  return { keys, anchors };
+}

@@ -3,16 +3,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, linkSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.ts';
+import { cleanEnv, initHome, lsm, lsmCommand, tempDir, assertNoLeak } from './helpers.ts';
 
 const CANARY = 'canary-0b9e-clean-VALUE-d3a2';
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
-function noLeak(home: string, ...outputs: string[]) {
-  const log = join(home, 'audit.jsonl');
-  if (existsSync(log)) assert.ok(!readFileSync(log, 'utf8').includes(CANARY), 'canary value in the audit log');
-  for (const o of outputs) assert.ok(!o.includes(CANARY), 'canary value in output');
-}
+const noLeak = (home: string, ...outputs: string[]) => assertNoLeak(CANARY, home, ...outputs);
 
 function lastEvent(home: string): { outcome: string; fields?: Record<string, unknown> } {
   return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === 'clean').at(-1);

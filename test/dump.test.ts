@@ -3,18 +3,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.ts';
+import { cleanEnv, initHome, lsm, lsmCommand, tempDir, assertNoLeak } from './helpers.ts';
 import { mask, MASK } from '../src/mask.ts';
 
 const CANARY = 'canary-4e2a-dump-VALUE-77b1';
 const hasScript = spawnSync('script', ['--version']).status === 0;
 const hasGit = spawnSync('git', ['--version']).status === 0;
 
-function noLeak(home: string, ...outputs: string[]) {
-  const log = join(home, 'audit.jsonl');
-  if (existsSync(log)) assert.ok(!readFileSync(log, 'utf8').includes(CANARY), 'canary value in the audit log');
-  for (const o of outputs) assert.ok(!o.includes(CANARY), 'canary value in output');
-}
+const noLeak = (home: string, ...outputs: string[]) => assertNoLeak(CANARY, home, ...outputs);
 
 function lastEvent(home: string, name: string): { outcome: string; fields?: Record<string, unknown> } {
   return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === name).at(-1);

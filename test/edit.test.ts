@@ -3,18 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.ts';
+import { cleanEnv, initHome, lsm, lsmCommand, tempDir, assertNoLeak } from './helpers.ts';
 
 const CANARY = 'canary-6f13-edit-VALUE-a9c4';
 const hasScript = spawnSync('script', ['--version']).status === 0;
 // import does not carry comments: the store starts as these two lines.
 const STORE = `# database\nDB_URL=postgres://db/x\nAPI_KEY=${CANARY}\n`;
 
-function noLeak(home: string, ...outputs: string[]) {
-  const log = join(home, 'audit.jsonl');
-  if (existsSync(log)) assert.ok(!readFileSync(log, 'utf8').includes(CANARY), 'canary value in the audit log');
-  for (const o of outputs) assert.ok(!o.includes(CANARY), 'canary value in output');
-}
+const noLeak = (home: string, ...outputs: string[]) => assertNoLeak(CANARY, home, ...outputs);
 
 function editEvents(home: string): { outcome: string; fields?: Record<string, unknown> }[] {
   return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === 'edit');

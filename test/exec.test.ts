@@ -3,17 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanEnv, initHome, lsm, lsmCommand, tempDir, type RunResult } from './helpers.ts';
+import { cleanEnv, initHome, lsm, lsmCommand, tempDir, type RunResult, assertNoLeak } from './helpers.ts';
 
 const CANARY = 'canary-e7c0-exec-VALUE-5a1d';
 const hasScript = spawnSync('script', ['--version']).status === 0;
 const NODE = process.execPath;
 
-function noLeak(home: string, ...outputs: string[]) {
-  const log = join(home, 'audit.jsonl');
-  if (existsSync(log)) assert.ok(!readFileSync(log, 'utf8').includes(CANARY), 'canary value in the audit log');
-  for (const o of outputs) assert.ok(!o.includes(CANARY), 'canary value in output');
-}
+const noLeak = (home: string, ...outputs: string[]) => assertNoLeak(CANARY, home, ...outputs);
 
 function events(home: string, name: string): { outcome: string; fields?: Record<string, unknown> }[] {
   return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === name);

@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { mkdtempSync, rmSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
@@ -73,4 +73,11 @@ export function initHome(): string {
   const r = lsm(['init'], { home });
   if (r.code !== 0) throw new Error(`lsm init failed: ${r.stderr}`);
   return home;
+}
+
+/** A canary value must never reach the audit log of `home`, nor any of `outputs`. */
+export function assertNoLeak(canary: string, home: string, ...outputs: string[]): void {
+  const log = join(home, 'audit.jsonl');
+  if (existsSync(log) && readFileSync(log, 'utf8').includes(canary)) throw new Error('canary value in the audit log');
+  for (const o of outputs) if (o.includes(canary)) throw new Error('canary value in output');
 }

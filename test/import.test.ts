@@ -2,15 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initHome, lsm, tempDir } from './helpers.ts';
+import { initHome, lsm, tempDir, assertNoLeak } from './helpers.ts';
 
 const CANARY = 'canary-91d4-import-VALUE-c0fe';
 
-function noLeak(home: string, ...outputs: string[]) {
-  const log = join(home, 'audit.jsonl');
-  if (existsSync(log)) assert.ok(!readFileSync(log, 'utf8').includes(CANARY), 'canary value in the audit log');
-  for (const o of outputs) assert.ok(!o.includes(CANARY), 'canary value in output');
-}
+const noLeak = (home: string, ...outputs: string[]) => assertNoLeak(CANARY, home, ...outputs);
 
 function lastEvent(home: string, name: string): { outcome: string; fields?: Record<string, unknown> } {
   return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === name).at(-1);

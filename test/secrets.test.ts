@@ -3,16 +3,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, truncateSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { initHome, lsm, lsmCommand, tempDir, cleanEnv } from './helpers.js';
+import { initHome, lsm, lsmCommand, tempDir, cleanEnv, assertNoLeak } from './helpers.js';
 
 const CANARY = 'canary-7f3c9e1d-VALUE';
 const hasAge = spawnSync('age', ['--version']).status === 0;
 
-function noLeak(home: string, ...outputs: string[]) {
-  const log = join(home, 'audit.jsonl');
-  if (existsSync(log)) assert.ok(!readFileSync(log, 'utf8').includes(CANARY), 'canary value in audit log');
-  for (const o of outputs) assert.ok(!o.includes(CANARY), 'canary value in output');
-}
+const noLeak = (home: string, ...outputs: string[]) => assertNoLeak(CANARY, home, ...outputs);
 
 test('init creates a private home with an age-keygen key and a config', () => {
   const home = join(tempDir(), 'h');

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { ioError } from './errors.js';
@@ -6,7 +6,8 @@ import { ioError } from './errors.js';
 /**
  * Replaces `path` with `data` so that a reader (or a crash) sees the old bytes or the
  * new ones, never a mix: a temp file in the same directory, fsync, rename, fsync the
- * directory. The file is created 0600 whatever the umask.
+ * directory. The file is created 0600 whatever the umask. A writer killed before its
+ * rename leaves its temp file behind; the next write of the same file removes it.
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o600): void {
   const dir = dirname(path);
@@ -31,6 +32,39 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
     throw ioError('write', path, err);
   }
   fsyncDir(dir);
+  sweepOrphans(dir, basename(path));
+}
+
+const TEMP_TAIL = /^(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temp files of `name` whose writer no longer runs (SIGKILL, power loss):
+ * without this every killed write would leave a copy of the file in the directory for
+ * good. A writer that still runs is left alone, and so is a pid that was reused.
+ */
+function sweepOrphans(dir: string, name: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${name}.`;
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const m = TEMP_TAIL.exec(n.slice(prefix.length));
+    if (!m || Number(m[1]) === process.pid || running(Number(m[1]))) continue;
+    try { unlinkSync(join(dir, n)); } catch { /* another writer swept it */ }
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 'EPERM';
+  }
 }
 
 /** Makes a rename durable. Some file systems refuse to fsync a directory: that is not an error. */
@@ -41,5 +75,24 @@ export function fsyncDir(dir: string): void {
     fsyncSync(fd);
   } catch { /* best effort: EINVAL on some file systems */ } finally {
     if (fd >= 0) closeSync(fd);
+  }
+}
+
+/**
+ * Reads a file that must be a regular file: a FIFO would block the read forever, and a
+ * device (a link to /dev/zero) would never end it. Both fail with code ENOTREG; a
+ * directory fails with EISDIR, as readFileSync reports it. `nofollow` refuses a
+ * symbolic link (ELOOP).
+ */
+export function readRegular(path: string, opts: { nofollow?: boolean } = {}): Buffer {
+  const flags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (opts.nofollow ? constants.O_NOFOLLOW : 0);
+  const fd = openSync(path, flags);
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { LsmError, errno, ioError } from './errors.js';
 import { parseMini, type Plain } from './miniyaml.js';
-import { writeFileAtomic } from './atomic.js';
+import { readRegular, writeFileAtomic } from './atomic.js';
 import { withLockAsync } from './lock.js';
 import type { Home } from './home.js';
 
@@ -29,7 +28,15 @@ async function parseFull(text: string, path: string): Promise<ConfigTree> {
       hint: 'fix the file by hand, or move it away and run lsm again',
     });
   }
-  const value = doc.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    // The yaml library refuses alias bombs here, with a ReferenceError that quotes no input.
+    throw new LsmError('config', `${path}: malformed YAML: ${err instanceof Error ? err.message.split('\n')[0] : 'unreadable'}`, {
+      hint: 'fix the file by hand, or move it away and run lsm again',
+    });
+  }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new LsmError('config', `${path}: expected a mapping at the top level`);
@@ -44,7 +51,7 @@ export async function parseConfigText(text: string, path: string): Promise<Confi
 export async function readConfig(home: Home): Promise<Config> {
   let text: string;
   try {
-    text = readFileSync(home.config, 'utf8');
+    text = readRegular(home.config).toString('utf8');
   } catch (err) {
     if (errno(err) === 'ENOENT') return { apps: {}, tree: {} };
     throw ioError('read', home.config, err);
@@ -106,7 +113,7 @@ export async function editConfig(home: Home, mutate: (doc: import('yaml').Docume
   await withLockAsync(`${home.config}.lock`, async () => {
     let text = '';
     try {
-      text = readFileSync(home.config, 'utf8');
+      text = readRegular(home.config).toString('utf8');
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw ioError('read', home.config, err);
     }

@@ -24,10 +24,16 @@ const isBlank = (c: number): boolean => c === SPACE || c === TAB;
 const isKeyStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 const isKeyChar = (c: number): boolean => isKeyStart(c) || (c >= 48 && c <= 57);
 
+/**
+ * The longest key, as names.ts allows on the command line: a longer one could be
+ * imported but never read, changed or deleted by name.
+ */
+const MAX_KEY = 256;
+
 // Commands validate key names earlier (names.ts) with a friendlier message; this guard
 // keeps the document readable back, since the parser rejects any other key.
 function checkKey(key: string): string {
-  let ok = key.length > 0 && isKeyStart(key.charCodeAt(0));
+  let ok = key.length > 0 && key.length <= MAX_KEY && isKeyStart(key.charCodeAt(0));
   for (let i = 1; ok && i < key.length; i++) ok = isKeyChar(key.charCodeAt(i));
   if (!ok) {
     throw new LsmError('invalid_name', 'invalid key name', {
@@ -199,6 +205,7 @@ function parseLines(text: string, source: string): Line[] {
     const keyStart = i;
     if (!isKeyStart(text.charCodeAt(i))) throw malformed();
     while (i < contentEnd && isKeyChar(text.charCodeAt(i))) i++;
+    if (i - keyStart > MAX_KEY) throw fail(lineNo, 'invalid key name');
     const key = text.slice(keyStart, i);
     i = skipBlank(i, contentEnd);
     if (text.charCodeAt(i) !== EQ || i >= contentEnd) throw malformed();

@@ -46,10 +46,17 @@ export function findEnvFiles(dir: string): EnvFile[] {
 /** Reads a .env file as text; bytes that are not UTF-8 are refused, not guessed at. */
 export function readEnvText(path: string, shownAs = path): string {
   let raw: Buffer;
+  let fd = -1;
   try {
-    raw = readFileSync(path);
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    // A pipe is fine (`lsm import <(sops -d .env)`); a device such as /dev/zero never ends.
+    if (!st.isFile() && !st.isFIFO()) throw Object.assign(new Error('not a regular file'), { code: st.isDirectory() ? 'EISDIR' : 'ENOTREG' });
+    raw = readFileSync(fd);
   } catch (err) {
     throw ioError('read', shownAs, err);
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
   return decodeEnv(raw, shownAs);
 }

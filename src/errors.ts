@@ -67,8 +67,10 @@ export function ioError(action: string, path: string, err: unknown): LsmError {
     : code === 'ENOSPC' ? 'no space left on device'
     : code === 'EROFS' ? 'read-only file system'
     : code === 'EISDIR' ? 'is a directory'
+    : code === 'ENOTREG' ? 'not a regular file'
     : code === 'ENOTDIR' ? 'a parent is not a directory'
     : code === 'EDQUOT' ? 'disk quota exceeded'
+    : code === 'EFBIG' ? 'file too large (a file size limit)'
     : code ?? (err instanceof Error ? err.message : String(err));
   return new LsmError('io', `cannot ${action} ${path}: ${why}`, { cause: err });
 }

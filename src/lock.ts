@@ -1,4 +1,5 @@
-import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync, openSync, closeSync, constants } from 'node:fs';
+import { linkSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync, openSync, closeSync, constants } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LsmError, errno, ioError } from './errors.js';
 
@@ -50,8 +51,10 @@ function ownerAlive(content: string): boolean {
 
 function tryCreate(path: string, content: string): boolean {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  writeFileSync(tmp, content, { mode: 0o600 });
   try {
+    // Inside the try: on a full disk the file is created and then the write fails, and
+    // each failed command would leave one more empty file behind.
+    writeFileSync(tmp, content, { mode: 0o600 });
     linkSync(tmp, path);
     return true;
   } catch (err) {
@@ -59,6 +62,27 @@ function tryCreate(path: string, content: string): boolean {
     throw err;
   } finally {
     try { unlinkSync(tmp); } catch { /* gone already */ }
+  }
+}
+
+/**
+ * Removes `<lock>.<pid>.<hex>` files of lockers killed between writing and linking
+ * them; nothing else ever would. Runs while the lock is held, so no rescuer races it.
+ */
+function sweepDebris(path: string): void {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}$/.exec(n.slice(prefix.length));
+    if (!m || Number(m[1]) === process.pid || ownerAlive(m[1])) continue;
+    try { unlinkSync(join(dir, n)); } catch { /* gone already */ }
   }
 }
 
@@ -106,7 +130,10 @@ export function acquire(path: string, opts: LockOptions = {}): Lock {
   let lastOwner = '';
   for (;;) {
     try {
-      if (tryCreate(path, content)) break;
+      if (tryCreate(path, content)) {
+        sweepDebris(path);
+        break;
+      }
       const owner = readOwner(path);
       if (owner !== undefined) {
         lastOwner = owner;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readRegular } from './atomic.js';
 import { join, sep } from 'node:path';
 import { LsmError, errno, ioError, usage } from './errors.js';
 import { checkName } from './names.js';
@@ -51,7 +51,7 @@ async function readProjectFile(cwd: string): Promise<ProjectFile> {
   const path = join(cwd, '.lsm.yaml');
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegular(path).toString('utf8');
   } catch (err) {
     if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return {};
     throw ioError('read', path, err);

@@ -1,6 +1,6 @@
-import { lstatSync, openSync, readFileSync, closeSync, readdirSync, constants } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { LsmError, errno, ioError } from './errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { readRegular, writeFileAtomic } from './atomic.js';
 import { withLockAsync } from './lock.js';
 import { parseEnv, type EnvDocument } from './dotenv.js';
 import type { Home } from './home.js';
@@ -17,9 +17,8 @@ export function storePath(home: Home, t: Target): string {
 }
 
 function readCipher(path: string): Uint8Array | undefined {
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return readRegular(path, { nofollow: true });
   } catch (err) {
     const code = errno(err);
     if (code === 'ENOENT') return undefined;
@@ -29,13 +28,6 @@ function readCipher(path: string): Uint8Array | undefined {
       });
     }
     throw ioError('read', path, err);
-  }
-  try {
-    return readFileSync(fd);
-  } catch (err) {
-    throw ioError('read', path, err);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -69,3 +69,23 @@ export function measure(argv, opts = {}) {
 
 export const fmt = (ms) => `${ms.toFixed(1)} ms`;
 export const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+
+// One generated 1,000,000-row log per bench run, shared by the suites that only read it
+// (generating one takes about 10 s). Removed when the bench process exits.
+const logs = new Map();
+let logDir;
+
+/** The path of a generated audit log (scripts/gen-audit-log.mjs); read it, never write it: copy first. */
+export async function sharedAuditLog(rows, seed, start = '2026-01-01T00:00:00Z') {
+  const id = `${rows}-${seed}-${start}`;
+  if (logs.has(id)) return logs.get(id);
+  if (!logDir) {
+    logDir = realpathSync(mkdtempSync(join(tmpdir(), 'lsm-bench-log-')));
+    process.on('exit', () => rmSync(logDir, { recursive: true, force: true }));
+  }
+  const { generateAuditLog } = await import(join(ROOT, 'scripts', 'gen-audit-log.mjs'));
+  const path = join(logDir, `audit-${rows}-${seed}.jsonl`);
+  generateAuditLog(path, rows, { seed, start });
+  logs.set(id, path);
+  return path;
+}

@@ -2,19 +2,18 @@
 // `audit verify`'s time and within 128 MB of peak RSS (GNU time's %M).
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { LSM, ROOT, benchEnv, measure, median, tempHome, fmt, ratio } from './lib.mjs';
+import { LSM, benchEnv, measure, median, sharedAuditLog, tempHome, fmt, ratio } from './lib.mjs';
 
 export const title = 'Audit analysis: suspicious and stats over 1,000,000 rows, against verify';
 
 const ROWS = 1_000_000;
 
 export async function bench({ rounds, quick }) {
-  const { generateAuditLog } = await import(join(ROOT, 'scripts', 'gen-audit-log.mjs'));
   const home = tempHome();
   const devnull = openSync('/dev/null', 'w');
   try {
-    const log = join(home.dir, 'audit.jsonl');
-    generateAuditLog(log, ROWS, { seed: 5, start: '2026-01-01T00:00:00Z' });
+    // Shared with the audit suite: generated once per bench run.
+    const log = await sharedAuditLog(ROWS, 5);
     // A home that does not exist: nothing is recorded into it, so every run reads the same log.
     const env = benchEnv({ LSM_DIR: join(home.dir, 'no-home'), TZ: 'America/New_York' });
     const candidates = [

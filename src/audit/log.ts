@@ -142,6 +142,7 @@ export function appendFailure(err: unknown): string {
     case 'EPERM': return 'permission denied';
     case 'ENOSPC': return 'no space left on device';
     case 'EDQUOT': return 'disk quota exceeded';
+    case 'EFBIG': return 'file too large (a file size limit)';
     case 'EROFS': return 'read-only file system';
     case 'EISDIR': return 'it is a directory';
     case 'ENOTREG': return 'it is not a regular file';

@@ -72,7 +72,8 @@ function chainPoint(b: Buffer): { seq: number; hash: string } | undefined {
   try {
     const o = JSON.parse(b.toString('utf8')) as { seq?: unknown; hash?: unknown };
     if (typeof o !== 'object' || o === null) return undefined;
-    if (!Number.isSafeInteger(o.seq) || (o.seq as number) < 1) return undefined;
+    // The next seq must be exact too: a row at 2^53 - 1 (only a hand edit makes one) is not continued.
+    if (!Number.isSafeInteger(o.seq) || (o.seq as number) < 1 || (o.seq as number) >= Number.MAX_SAFE_INTEGER) return undefined;
     if (typeof o.hash !== 'string' || !HASH_RE.test(o.hash)) return undefined;
     return { seq: o.seq as number, hash: o.hash };
   } catch {

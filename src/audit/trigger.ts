@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { tryAcquire, type Lock } from '../lock.js';
 import { parseConfigText, setting } from '../config.js';
 import { parseMini } from '../miniyaml.js';
-import { writeFileAtomic } from '../atomic.js';
+import { readRegular, writeFileAtomic } from '../atomic.js';
 import { sha256Hex } from './chain.js';
 import { isShippable } from './redact.js';
 import { isTrue } from './otlp-config.js';
@@ -63,7 +63,7 @@ export function deferSpawns(home: Home, ms: number, now = Date.now()): void {
 async function shippingEnabled(home: Home): Promise<boolean> {
   let text: string;
   try {
-    text = readFileSync(home.config, 'utf8');
+    text = readRegular(home.config).toString('utf8');
   } catch {
     return false;
   }

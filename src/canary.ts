@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { LsmError, errno, ioError } from './errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { readRegular, writeFileAtomic } from './atomic.js';
 import { withLockAsync } from './lock.js';
 import { isKey, isName } from './names.js';
 import { record } from './audit/record.js';
@@ -89,7 +88,7 @@ export function readRegistry(home: Home): Canary[] {
   const path = registryPath(home);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegular(path).toString('utf8');
   } catch (err) {
     if (errno(err) === 'ENOENT') return [];
     throw ioError('read', path, err);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readRegular } from './atomic.js';
 import { EXIT, LsmError, errno } from './errors.js';
 import { parseConfigText, setting } from './config.js';
 import { actorOf } from './audit/actor.js';
@@ -104,7 +104,7 @@ export function parsePolicy(tree: { [k: string]: Plain }, path: string): Policy 
 export async function loadPolicy(home: Home): Promise<Policy> {
   let text: string;
   try {
-    text = readFileSync(home.config, 'utf8');
+    text = readRegular(home.config).toString('utf8'); // a FIFO would block every read
   } catch (err) {
     if (errno(err) === 'ENOENT') return { rules: defaults(), configured: [] };
     return { rules: defaults(), configured: [], error: `cannot read ${home.config}: ${errno(err) ?? 'error'}` };

@@ -189,7 +189,9 @@ test('Ctrl-C on a terminal reaches the child once, not once from the terminal an
     process.on('SIGINT', () => { n++; process.stdout.write('got SIGINT ' + n + '\\n'); setTimeout(() => process.exit(40 + n), 300); });
     process.stdout.write('ready\\n');
     setInterval(() => {}, 1000);`;
-  const cmd = [node, ...pre, 'exec', 'app', 'dev', '--', NODE, '-e', script].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  // `exec`: script(1) runs this through $SHELL -c, and a shell that stays (dash does)
+  // would die of the Ctrl-C itself; the terminal's foreground job must be lsm.
+  const cmd = 'exec ' + [node, ...pre, 'exec', 'app', 'dev', '--', NODE, '-e', script].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: cleanEnv({ LSM_DIR: home }), stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   await new Promise<void>((resolve) => child.stdout.on('data', (d) => {

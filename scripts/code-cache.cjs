@@ -1,11 +1,14 @@
 'use strict';
 // Build step: runs `lsm <args>` once in this process through the launcher's compile(),
-// then saves V8's code cache, which then holds the functions that ran, not only the
-// top level. Usage: node scripts/code-cache.cjs <dist/lsm.cjs> <lsm args...>
+// then saves V8's code cache of one bundle, which then holds the functions that ran,
+// not only the top level. Usage: node scripts/code-cache.cjs <dist/lsm.cjs> <bundle> <lsm args...>
 const fs = require('fs');
-const { compile, run, CACHE } = require(require('path').resolve(process.argv[2]));
+const { compile, run, file } = require(require('path').resolve(process.argv[2]));
 
-const script = compile(undefined);
-process.argv = [process.argv[0], 'lsm', ...process.argv.slice(3)];
-process.on('exit', () => fs.writeFileSync(CACHE, script.createCachedData()));
-run(script);
+const bundle = process.argv[3];
+const script = compile(bundle, undefined);
+const argv = process.argv.slice(4);
+process.argv = [process.argv[0], 'lsm', ...argv];
+process.on('exit', () => fs.writeFileSync(file(bundle, 'cache'), script.createCachedData()));
+const entry = run(bundle, script);
+if (bundle === 'lsm-get' && !entry.start(argv)) throw new Error(`code-cache: lsm-get declined ${argv.join(' ')}`);

@@ -1,37 +1,45 @@
 #!/usr/bin/env node
 'use strict';
-// lsm's launcher. It runs the bundle (lsm-core.cjs) through a V8 code cache made at
-// build time, which spares compiling ~300 KB of JavaScript on every start: `lsm get`
-// runs inside $(...) and inside every tool call of an agent. When the cache does not
-// fit this Node (another version), V8 rejects it and the bundle compiles as usual.
+// lsm's launcher. `lsm get` runs inside $(...) and inside every tool call of an agent, so
+// start-up is lsm's main cost. Two bundles: lsm-get.cjs holds only what a plain `lsm get`
+// runs, lsm-core.cjs every command. Each runs through a V8 code cache made at build time,
+// which spares compiling its JavaScript on every start; when a cache does not fit this
+// Node (another version), V8 rejects it and the bundle compiles as usual.
 const fs = require('fs');
 const path = require('path');
 const vm = require('vm');
 
-const CORE = path.join(__dirname, 'lsm-core.cjs');
-const CACHE = path.join(__dirname, 'lsm-core.cache');
+const file = (bundle, ext) => path.join(__dirname, `${bundle}.${ext}`);
 
-function compile(cachedData) {
-  const source = fs.readFileSync(CORE, 'utf8');
+function compile(bundle, cachedData) {
+  const source = fs.readFileSync(file(bundle, 'cjs'), 'utf8');
   return new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: CORE,
+    filename: file(bundle, 'cjs'),
     cachedData,
   });
 }
 
-function run(script) {
-  const mod = { exports: {}, filename: CORE, id: CORE, loaded: false, children: [], paths: module.paths };
-  script.runInThisContext().call(mod.exports, mod.exports, require, mod, CORE, __dirname);
+function run(bundle, script) {
+  const filename = file(bundle, 'cjs');
+  const mod = { exports: {}, filename, id: filename, loaded: false, children: [], paths: module.paths };
+  script.runInThisContext().call(mod.exports, mod.exports, require, mod, filename, __dirname);
+  return mod.exports;
 }
 
-if (require.main === module) {
+function load(bundle) {
   let cachedData;
   try {
-    cachedData = fs.readFileSync(CACHE);
+    cachedData = fs.readFileSync(file(bundle, 'cache'));
   } catch {
     // no cache: compile
   }
-  run(compile(cachedData));
+  return run(bundle, compile(bundle, cachedData));
+}
+
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  // lsm-get declines (and does nothing) when the arguments are not a plain get.
+  if (!(argv.includes('get') && load('lsm-get').start(argv))) load('lsm-core');
 } else {
-  module.exports = { compile, run, CACHE };
+  module.exports = { compile, run, file };
 }

@@ -29,7 +29,9 @@ const common = {
   },
   // yaml is large and only needed off the fast path (config edits, unusual YAML): it is
   // required from node_modules when first used instead of being parsed at every start.
-  external: ['yaml'],
+  // @noble/ciphers is the AEAD only where node:crypto lacks ChaCha20-Poly1305 (Bun's
+  // build bundles it): on Node it is never loaded, so it stays in node_modules.
+  external: ['yaml', '@noble/ciphers', '@noble/ciphers/*'],
   // The launcher runs the bundles through vm.Script, which has no import(): turn it into require().
   supported: { 'dynamic-import': false },
   logLevel: 'warning',

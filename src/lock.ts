@@ -1,6 +1,5 @@
 import { linkSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync, openSync, closeSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { LsmError, errno, ioError } from './errors.js';
 
 /**
@@ -49,8 +48,13 @@ function ownerAlive(content: string): boolean {
   return true;
 }
 
+// The owner's pid names the temp file; the suffix only has to differ between the tries
+// of one process (a dead process's file of the same name is overwritten, then swept), so
+// a counter does, and `lsm get` spares the set-up of the random generator.
+let tries = 0;
+
 function tryCreate(path: string, content: string): boolean {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const tmp = `${path}.${process.pid}.${(tries++ >>> 0).toString(16).padStart(8, '0')}`;
   try {
     // Inside the try: on a full disk the file is created and then the write fails, and
     // each failed command would leave one more empty file behind.

@@ -1,5 +1,6 @@
 import { makeContext, type ContextOverrides } from './context.js';
 import { reportError } from './report.js';
+import { Output } from './term/output.js';
 
 /**
  * `lsm get` sits inside `$(...)` in scripts, so its plain forms are parsed here by hand
@@ -43,7 +44,8 @@ export function runFastGet(argv: string[], overrides: ContextOverrides = {}): Pr
       const { run } = await import('./commands/get.js');
       return (await run(ctx, fast.args)) ?? 0;
     } catch (err) {
-      return reportError(err);
+      // Synchronous, as every write of the get path: its bundle exits as soon as it is done.
+      return reportError(err, new Output(2));
     }
   })();
 }

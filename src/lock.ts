@@ -99,24 +99,32 @@ function readOwner(path: string): string | undefined {
   }
 }
 
-/** Removes a stale lock, unless someone else is already doing so. */
-function breakStale(path: string, staleContent: string): void {
+/**
+ * Removes a stale lock, unless someone else is already doing so. True when the lock
+ * is gone (removed here or by another rescuer): worth trying again at once.
+ */
+function breakStale(path: string, staleContent: string): boolean {
   const breaker = `${path}.break`;
   let fd: number;
   try {
     fd = openSync(breaker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   } catch (err) {
     if (errno(err) !== 'EEXIST') throw err;
-    // A rescuer holds the breaker for microseconds; one that is old was killed mid-rescue.
     try {
       if (Date.now() - statSync(breaker).mtimeMs > 2000) unlinkSync(breaker);
     } catch { /* raced with its owner */ }
-    return;
+    return false;
   }
   closeSync(fd);
   try {
-    if (readOwner(path) === staleContent) unlinkSync(path);
-  } catch { /* someone else removed it */ } finally {
+    if (readOwner(path) !== staleContent) return true;
+    unlinkSync(path);
+    return true;
+  } catch (err) {
+    // Gone already is done; a lock that cannot be removed (EACCES, EROFS) is waited on
+    // like a live one, until the timeout says so, rather than retried in a busy loop.
+    return errno(err) === 'ENOENT';
+  } finally {
     try { unlinkSync(breaker); } catch { /* ignore */ }
   }
 }
@@ -142,10 +150,7 @@ export function acquire(path: string, opts: LockOptions = {}): Lock {
       if (owner !== undefined) {
         lastOwner = owner;
         // An empty file cannot come from tryCreate (link is atomic), only from tampering.
-        if (!ownerAlive(owner)) {
-          breakStale(path, owner);
-          continue;
-        }
+        if (!ownerAlive(owner) && breakStale(path, owner)) continue;
       }
     } catch (err) {
       throw ioError('lock', path, err);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { initHome, tempDir } from './helpers.js';
 import { Receiver } from './fixtures/otlp/receiver.js';
 import { enableShipping, shippableSeqs, shipperGone } from './fixtures/otlp/ship-env.js';
-import { debris, ok, readStore, rows, run, sealHome, spawnLsm, sealsAvailable, seqProblems, verify, verifyFailures, type Run } from './fixtures/reliability.js';
+import { debris, ok, readStore, rows, run, sealHome, spawnLsm, sealsAvailable, seqProblems, verify, verifyFailures, whereIs, type Run } from './fixtures/reliability.js';
 
 const WORKERS = 16;
 const receivers: Receiver[] = [];
@@ -26,7 +26,9 @@ async function worker(w: number, home: string, scratch: string): Promise<number>
   const step = async (args: string[], input?: string): Promise<Run> => {
     const r = await run(args, { home, input });
     events++;
-    assert.equal(r.code, 0, `worker ${w}: lsm ${args.join(' ')}: ${r.stderr}`);
+    // A lock held past the timeout is a bug to find: say what its holder is doing.
+    const holder = /held by pid (\d+)/.exec(r.stderr)?.[1];
+    assert.equal(r.code, 0, `worker ${w}: lsm ${args.join(' ')}: ${r.stderr}${holder ? `[holder: ${whereIs(Number(holder))}]` : ''}`);
     return r;
   };
   const own = `w${w}`;

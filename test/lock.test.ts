@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquire, withLock } from '../src/lock.js';
 import { LsmError } from '../src/errors.js';
 import { tempDir } from './helpers.js';
+import { unprivileged } from './fixtures/reliability.js';
 
 test('16 processes incrementing under the lock lose no update', async () => {
   const dir = tempDir();
@@ -48,4 +49,26 @@ test('a live owner makes others wait, then time out with a clear error', () => {
   assert.throws(() => acquire(lock, { timeoutMs: 100 }), (e: unknown) => e instanceof LsmError && e.code === 'locked' && /held by pid/.test(e.message));
   held.release();
   acquire(lock, { timeoutMs: 100 }).release();
+});
+
+test('a stale lock that cannot be removed is waited on until the timeout, not retried forever', (t) => {
+  const user = unprivileged();
+  if ('skip' in user) {
+    t.skip(user.skip);
+    return;
+  }
+  // A sticky, world-writable directory (like /tmp): another user may create files in it
+  // but not remove root's, so the stale lock below can be judged stale but not broken.
+  const dir = tempDir();
+  chmodSync(dir, 0o1777);
+  const lock = join(dir, 'x.lock');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  writeFileSync(lock, `${dead} 12345\n`);
+  const r = spawnSync(user.wrap[0], [...user.wrap.slice(1), process.execPath, '--import', 'tsx', 'test/fixtures/scripts/lock-once.ts', lock, '300'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(r.signal, null, 'the locker spun past its timeout');
+  assert.equal(r.stdout, 'locked', r.stderr);
+  assert.equal(readFileSync(lock, 'utf8'), `${dead} 12345\n`);
 });

@@ -172,15 +172,17 @@ export function cleanReason(text: string | undefined): string | undefined {
   return cps.length > REASON_MAX ? `${cps.slice(0, REASON_MAX - 1).join('')}…` : flat;
 }
 
-export type EgressCommand = 'get' | 'dump' | 'edit' | 'exec';
+export type EgressCommand = 'get' | 'dump' | 'edit' | 'exec' | 'gh_push';
 
 /** The refusal: names no value, says what to do instead. */
 export function refusal(verdict: Verdict, cls: CallerClass, command: EgressCommand, env: string, policyError?: string): LsmError {
   const who = cls === 'agent' ? 'an agent' : cls === 'unattended' ? 'an unattended caller (no terminal)' : 'a terminal user';
-  const what = `plaintext of ${env} secrets to ${who}`;
+  const what = command === 'gh_push' ? `pushing ${env} secrets to GitHub by ${who}` : `plaintext of ${env} secrets to ${who}`;
   const instead = command === 'exec'
     ? "leave the output masked (drop --no-mask), ask the user to run it"
-    : "ask the user to run it, use 'lsm exec -- <cmd>' (the secrets reach the command, not you)";
+    : command === 'gh_push'
+      ? 'ask the user to run it'
+      : "ask the user to run it, use 'lsm exec -- <cmd>' (the secrets reach the command, not you)";
   if (policyError) {
     return new LsmError('denied', `refused: the egress policy cannot be read, so no plaintext is given out: ${policyError}`, {
       exit: EXIT.denied,

@@ -222,6 +222,42 @@ describe('gh push', () => {
     assert.equal(audit(p).find((e) => e.event === 'gh_push')!.env, 'prod');
   });
 
+  test('pushing is egress: an agent pushing prod* needs a reason by default; the reason is recorded', () => {
+    const p = project({ secrets: { DEVONLY: 'd' } });
+    assert.equal(lsm(['set', '-e', 'prod', 'PRODONLY', '-'], { home: p.home, cwd: p.dir, input: 'p-value' }).code, 0);
+    const refused = run(p, ['gh', 'push', '--force', '--env', 'prod'], { LSM_AGENT: 'deploy-bot' });
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /^lsm: refused: pushing prod secrets to GitHub by an agent needs a reason \(policy: default agent prod\*=reason\)\n/);
+    assert.deepEqual(sets(p), [], 'nothing was sent');
+    const denied = audit(p).filter((e) => e.event === 'gh_push');
+    assert.equal(denied.length, 1);
+    assert.equal(denied[0]!.outcome, 'denied');
+    assert.equal(denied[0]!.fields?.policy, 'default agent prod*=reason');
+
+    const ok = run(p, ['gh', 'push', '--force', '--env', 'prod', '--reason', 'first deploy'], { LSM_AGENT: 'deploy-bot' });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(sets(p).map((c) => c.argv[2]), ['PRODONLY']);
+    const intent = audit(p).find((e) => e.event === 'gh_push_intent')!;
+    assert.equal(intent.fields?.reason, 'first deploy');
+    assert.equal(intent.fields?.policy, 'default agent prod*=reason');
+    // The dev env stays open to agents under the defaults.
+    assert.equal(run(p, ['gh', 'push', '--force'], { LSM_AGENT: 'deploy-bot' }).code, 0);
+  });
+
+  test('a canary in the store is recorded as read before it is pushed', () => {
+    const p = project({ secrets: { ONE: '1' } });
+    assert.equal(lsm(['canary', 'add', 'widget', 'dev', 'STRIPE_LIVE_KEY'], { home: p.home, cwd: p.dir }).code, 0);
+    const r = run(p, ['gh', 'push', '--force']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(sets(p).map((c) => c.argv[2]), ['ONE', 'STRIPE_LIVE_KEY']);
+    const events = audit(p).map((e) => e.event);
+    const read = audit(p).find((e) => e.event === 'canary.read');
+    assert.ok(read, `no canary.read in ${events.join(', ')}`);
+    assert.equal(read.fields?.command, 'gh_push');
+    assert.equal(read.fields?.key, 'STRIPE_LIVE_KEY');
+    assert.ok(events.indexOf('canary.read') < events.indexOf('gh_push'), 'recorded before the values left');
+  });
+
   test('names GitHub would refuse are rejected before anything is sent', () => {
     const p = project({ secrets: { GITHUB_TOKEN: 'x', OK: 'y' } });
     const r = run(p, ['gh', 'push', '--force']);

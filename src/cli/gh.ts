@@ -21,7 +21,12 @@ export function registerGh(program: Command): void {
     .option('--gh-env <name>', 'a GitHub deployment environment instead of the repository level')
     .option('--prune', 'also delete remote secrets that have no local key (asks again)')
     .option('-y, --force', 'do not ask for confirmation (required off a terminal)')
+    .option('--reason <text>', 'why the values go to GitHub (recorded; the egress policy may ask for it; also LSM_REASON)')
     .addHelpText('after', `${BINDING}
+
+The values leave the machine, so the push is plaintext egress: config.yaml 'policy:'
+decides as for get and dump (an agent pushing a prod* env needs --reason by default),
+and a canary in the store is recorded as read.
 
 Each value goes to 'gh secret set NAME' on its stdin, never on a command line (an
 empty value as an empty stdin). gh drops trailing line breaks from a value: lsm warns.

@@ -1,6 +1,8 @@
 import { LsmError, EXIT } from '../errors.js';
 import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
+import { enforceEgress } from '../policy.js';
+import { recordCanaryReads } from '../canary.js';
 import { confirm } from '../term/prompt.js';
 import { stdinIsTTY } from '../term/tty.js';
 import {
@@ -15,6 +17,7 @@ interface PushOptions {
   ghEnv?: string;
   prune?: boolean;
   force?: boolean;
+  reason?: string;
 }
 
 interface Failure {
@@ -46,6 +49,11 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
   const names = secrets.map(([n]) => n);
   checkPushable(names);
   ghPreflight(ctx);
+  // Values leaving for GitHub are plaintext egress, as for dump: the policy is asked
+  // before the question and before anything is sent; a refusal is recorded and thrown.
+  const egress = await enforceEgress(ctx, {
+    command: 'gh_push', target, fields: { repo: gt.repo, target: auditTarget(gt), names, count: names.length }, keys: names, reason: opts.reason,
+  });
 
   ctx.stdout.write(`About to set ${names.length} secret(s) on ${targetLabel(gt)}:\n${lines(names)}`);
   if (!(await agreed(ctx, opts.force, `Set ${names.length} secret(s) on ${targetLabel(gt)}?`))) {
@@ -59,7 +67,9 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
 
   // The values are about to leave the machine: a push that cannot be recorded does not happen.
   const base = { repo: gt.repo, target: auditTarget(gt) };
-  await record(ctx, { event: 'gh_push_intent', ...target, fields: { ...base, names, count: names.length, prune: Boolean(opts.prune) } }, { failClosed: true });
+  await record(ctx, { event: 'gh_push_intent', ...target, fields: { ...base, names, count: names.length, prune: Boolean(opts.prune), ...egress.fields } }, { failClosed: true });
+  // A canary pushed to GitHub is a canary read, as in dump: recorded (and shipped) before it leaves.
+  await recordCanaryReads(ctx, target, egress.canaries, 'gh_push');
 
   const values = secrets.map(([, v]) => v);
   const set: string[] = [];

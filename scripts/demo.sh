@@ -8,7 +8,9 @@ trap 'rm -rf "$work"' EXIT
 export LSM_DIR="$work/home"
 mkdir -p "$work/myapp" && cd "$work/myapp"
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+# Bold only on a terminal, and never under NO_COLOR, as lsm itself does.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then B=$(printf '\033[1m') R=$(printf '\033[0m'); else B='' R=''; fi
+step() { printf '\n%s$ %s%s\n' "$B" "$*" "$R"; }
 step lsm init;                         lsm init
 step lsm link myapp;                   lsm link myapp
 step "printf %s s3cr3t-value | lsm set API_KEY -"; printf %s s3cr3t-value | lsm set API_KEY -

@@ -1,0 +1,54 @@
+// The Node build as it ships: the launcher, its two bundles and their code caches. A
+// regression here costs no correctness, only start-up, so nothing else would notice it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { cleanEnv, tempDir } from './helpers.js';
+
+const DIST = 'dist';
+const launcher = createRequire(import.meta.url)(join(process.cwd(), DIST, 'lsm.cjs')) as {
+  compile(bundle: string, cachedData?: Buffer): { cachedDataRejected?: boolean };
+};
+
+test('each bundle ships a code cache that this Node accepts', () => {
+  for (const bundle of ['lsm-get', 'lsm-core']) {
+    const script = launcher.compile(bundle, readFileSync(join(DIST, `${bundle}.cache`)));
+    assert.equal(script.cachedDataRejected, false, `${bundle}.cache was made for other sources or another Node`);
+  }
+});
+
+test('the get bundle holds none of commander or of the other commands', () => {
+  const get = readFileSync(join(DIST, 'lsm-get.cjs'), 'utf8');
+  const core = readFileSync(join(DIST, 'lsm-core.cjs'), 'utf8');
+  for (const marker of ['src/program.ts', 'node_modules/commander/', 'src/commands/set.ts', 'src/commands/exec.ts', 'src/audit/verify.ts']) {
+    assert.ok(core.includes(marker), `the check is void: ${marker} is not in lsm-core.cjs either`);
+    assert.ok(!get.includes(marker), `${marker} is in lsm-get.cjs`);
+  }
+  assert.ok(get.length < core.length / 3, `lsm-get.cjs is ${get.length} bytes, lsm-core.cjs ${core.length}`);
+});
+
+test('a plain get runs from lsm-get.cjs alone; anything else needs lsm-core.cjs', () => {
+  // Not through helpers' lsm(): this file is about the Node build whatever LSM_BIN says.
+  const home = join(tempDir('lsm-home-'), 'home');
+  const dist = join(tempDir('lsm-dist-'), 'dist');
+  cpSync(DIST, dist, { recursive: true });
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(dist, 'lsm.cjs'), ...args], {
+    encoding: 'utf8',
+    env: cleanEnv({ LSM_DIR: home }),
+  });
+  assert.equal(run('init').status, 0);
+  assert.equal(run('set', 'app', 'dev', 'KEY', 'v1').status, 0);
+  rmSync(join(dist, 'lsm-core.cjs'));
+  const got = run('get', 'app', 'dev', 'KEY');
+  assert.equal(got.status, 0, got.stderr);
+  assert.equal(got.stdout, 'v1');
+  const missing = run('get', 'app', 'dev', 'NOPE');
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^lsm: key NOPE not found in app\/dev\n/);
+  // A flag the fast path does not know hands the command to the full bundle.
+  assert.notEqual(run('get', '--reason', 'x', 'app', 'dev', 'KEY').status, 0);
+  assert.notEqual(run('list', 'app', 'dev').status, 0);
+});

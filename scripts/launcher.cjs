@@ -36,10 +36,22 @@ function load(bundle) {
   return run(bundle, compile(bundle, cachedData));
 }
 
-if (require.main === module) {
-  const argv = process.argv.slice(2);
+function fastGet(argv) {
+  if (!argv.includes('get')) return false;
+  let entry;
+  try {
+    entry = load('lsm-get');
+  } catch (err) {
+    // A dist/ without the get bundle (an older build copied over) still works, only slower.
+    if (err && err.code === 'ENOENT') return false;
+    throw err;
+  }
   // lsm-get declines (and does nothing) when the arguments are not a plain get.
-  if (!(argv.includes('get') && load('lsm-get').start(argv))) load('lsm-core');
+  return entry.start(argv);
+}
+
+if (require.main === module) {
+  if (!fastGet(process.argv.slice(2))) load('lsm-core');
 } else {
   module.exports = { compile, run, file };
 }

@@ -3,8 +3,6 @@ import type { ContextOverrides } from './context.js';
 import { runFastGet } from './fast.js';
 import { reportError } from './report.js';
 
-export { reportError } from './report.js';
-
 /** Runs lsm with `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: string[], overrides: ContextOverrides = {}): Promise<number> {
   setOverrides(overrides);

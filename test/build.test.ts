@@ -52,3 +52,16 @@ test('a plain get runs from lsm-get.cjs alone; anything else needs lsm-core.cjs'
   assert.notEqual(run('get', '--reason', 'x', 'app', 'dev', 'KEY').status, 0);
   assert.notEqual(run('list', 'app', 'dev').status, 0);
 });
+
+test('without lsm-get.cjs (an older build copied over) a get still works, through the full bundle', () => {
+  const home = join(tempDir('lsm-home-'), 'home');
+  const dist = join(tempDir('lsm-dist-'), 'dist');
+  cpSync(DIST, dist, { recursive: true });
+  rmSync(join(dist, 'lsm-get.cjs'));
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(dist, 'lsm.cjs'), ...args], { encoding: 'utf8', env: cleanEnv({ LSM_DIR: home }) });
+  assert.equal(run('init').status, 0);
+  assert.equal(run('set', 'app', 'dev', 'KEY', 'v2').status, 0);
+  const got = run('get', 'app', 'dev', 'KEY');
+  assert.equal(got.status, 0, got.stderr);
+  assert.equal(got.stdout, 'v2');
+});

@@ -70,7 +70,7 @@ function main() {
   const target = opts.target;
   const outfile = resolve(ROOT, opts.outfile ?? (target ? `dist/lsm-${target.replace(/^bun-/, '')}` : 'dist/lsm'));
   const args = [
-    'build', 'src/bin.ts',
+    'build', 'src/native.ts',
     ...COMPILE_FLAGS.map((f) => (opts['jit-policy'] && f.startsWith('--compile-jit-policy=') ? `--compile-jit-policy=${opts['jit-policy']}` : f)),
     '--define', `LSM_VERSION=${JSON.stringify(pkg.version)}`,
     '--define', `LSM_COMMIT=${JSON.stringify(commit)}`,

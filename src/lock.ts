@@ -110,6 +110,7 @@ function breakStale(path: string, staleContent: string): boolean {
     fd = openSync(breaker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   } catch (err) {
     if (errno(err) !== 'EEXIST') throw err;
+    // A rescuer holds the breaker for microseconds; one that is old was killed mid-rescue.
     try {
       if (Date.now() - statSync(breaker).mtimeMs > 2000) unlinkSync(breaker);
     } catch { /* raced with its owner */ }

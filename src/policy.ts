@@ -174,15 +174,21 @@ export function cleanReason(text: string | undefined): string | undefined {
 
 export type EgressCommand = 'get' | 'dump' | 'edit' | 'exec' | 'gh_push';
 
+/** What a refused caller can do instead, per command. */
+const USE_EXEC = "ask the user to run it, use 'lsm exec -- <cmd>' (the secrets reach the command, not you)";
+const INSTEAD: Record<EgressCommand, string> = {
+  get: USE_EXEC,
+  dump: USE_EXEC,
+  edit: USE_EXEC,
+  exec: 'leave the output masked (drop --no-mask), ask the user to run it',
+  gh_push: 'ask the user to run it',
+};
+
 /** The refusal: names no value, says what to do instead. */
 export function refusal(verdict: Verdict, cls: CallerClass, command: EgressCommand, env: string, policyError?: string): LsmError {
   const who = cls === 'agent' ? 'an agent' : cls === 'unattended' ? 'an unattended caller (no terminal)' : 'a terminal user';
   const what = command === 'gh_push' ? `pushing ${env} secrets to GitHub by ${who}` : `plaintext of ${env} secrets to ${who}`;
-  const instead = command === 'exec'
-    ? "leave the output masked (drop --no-mask), ask the user to run it"
-    : command === 'gh_push'
-      ? 'ask the user to run it'
-      : "ask the user to run it, use 'lsm exec -- <cmd>' (the secrets reach the command, not you)";
+  const instead = INSTEAD[command];
   if (policyError) {
     return new LsmError('denied', `refused: the egress policy cannot be read, so no plaintext is given out: ${policyError}`, {
       exit: EXIT.denied,

@@ -8,6 +8,11 @@ import { LsmError } from '../src/errors.js';
 import { tempDir } from './helpers.js';
 import { unprivileged } from './fixtures/reliability.js';
 
+/** A pid that certainly ran and exited. */
+function deadPid(): string {
+  return spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+}
+
 test('16 processes incrementing under the lock lose no update', async () => {
   const dir = tempDir();
   const file = join(dir, 'counter');
@@ -25,8 +30,7 @@ test('16 processes incrementing under the lock lose no update', async () => {
 test('a lock left by a dead process is taken over at once', () => {
   const dir = tempDir();
   const lock = join(dir, 'x.lock');
-  // A pid that certainly ran and exited.
-  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  const dead = deadPid();
   writeFileSync(lock, `${dead} 12345\n`);
   const t0 = Date.now();
   withLock(lock, () => assert.ok(readFileSync(lock, 'utf8').startsWith(`${process.pid} `)));
@@ -62,7 +66,7 @@ test('a stale lock that cannot be removed is waited on until the timeout, not re
   const dir = tempDir();
   chmodSync(dir, 0o1777);
   const lock = join(dir, 'x.lock');
-  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  const dead = deadPid();
   writeFileSync(lock, `${dead} 12345\n`);
   const r = spawnSync(user.wrap[0], [...user.wrap.slice(1), process.execPath, '--import', 'tsx', 'test/fixtures/scripts/lock-once.ts', lock, '300'], {
     encoding: 'utf8',

@@ -49,11 +49,10 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
   const names = secrets.map(([n]) => n);
   checkPushable(names);
   ghPreflight(ctx);
+  const base = { repo: gt.repo, target: auditTarget(gt) };
   // Values leaving for GitHub are plaintext egress, as for dump: the policy is asked
   // before the question and before anything is sent; a refusal is recorded and thrown.
-  const egress = await enforceEgress(ctx, {
-    command: 'gh_push', target, fields: { repo: gt.repo, target: auditTarget(gt), names, count: names.length }, keys: names, reason: opts.reason,
-  });
+  const egress = await enforceEgress(ctx, { command: 'gh_push', target, fields: { ...base, names, count: names.length }, keys: names, reason: opts.reason });
 
   ctx.stdout.write(`About to set ${names.length} secret(s) on ${targetLabel(gt)}:\n${lines(names)}`);
   if (!(await agreed(ctx, opts.force, `Set ${names.length} secret(s) on ${targetLabel(gt)}?`))) {
@@ -66,7 +65,6 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
   }
 
   // The values are about to leave the machine: a push that cannot be recorded does not happen.
-  const base = { repo: gt.repo, target: auditTarget(gt) };
   await record(ctx, { event: 'gh_push_intent', ...target, fields: { ...base, names, count: names.length, prune: Boolean(opts.prune), ...egress.fields } }, { failClosed: true });
   // A canary pushed to GitHub is a canary read, as in dump: recorded (and shipped) before it leaves.
   await recordCanaryReads(ctx, target, egress.canaries, 'gh_push');

@@ -23,6 +23,7 @@ import {
   useAead,
   type AgeErrorKind,
 } from '../src/age/age.js';
+import { hkdf32 } from '../src/age/hkdf.js';
 import { tempDir } from './helpers.js';
 
 const CHUNK = 64 * 1024;
@@ -155,6 +156,25 @@ for (const backend of ['native', 'noble'] as const) {
     });
   });
 }
+
+// --- HKDF ---------------------------------------------------------------------
+
+describe('hkdf32', () => {
+  test('RFC 5869 test case 3 (SHA-256, empty salt and info), first block', () => {
+    const okm = hkdf32(Buffer.alloc(22, 0x0b), new Uint8Array(0), '');
+    assert.equal(Buffer.from(okm).toString('hex'), '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d');
+  });
+
+  test('equals node:crypto hkdfSync for any key, salt and label', () => {
+    const bytes = fc.uint8Array({ maxLength: 100 });
+    fc.assert(
+      fc.property(bytes, bytes, fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')), (ikm, salt, info) => {
+        assert.ok(bytesEqual(hkdf32(ikm, salt, info), new Uint8Array(crypto.hkdfSync('sha256', ikm, salt, info, 32))));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
 
 // --- Keys ---------------------------------------------------------------------
 

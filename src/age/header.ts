@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { hkdf32 } from './hkdf.js';
 import { decodeUnpadded, encodeUnpadded } from './base64.js';
 import { AgeError } from './error.js';
 
@@ -80,12 +81,12 @@ export function parseHeader(file: Uint8Array): Header {
   }
 }
 
-function macKey(fileKey: Uint8Array): ArrayBuffer {
-  return hkdfSync('sha256', fileKey, new Uint8Array(0), 'header', 32);
+function macKey(fileKey: Uint8Array): Uint8Array {
+  return hkdf32(fileKey, new Uint8Array(0), 'header');
 }
 
 function computeMac(fileKey: Uint8Array, macInput: Uint8Array): Buffer {
-  return createHmac('sha256', new Uint8Array(macKey(fileKey))).update(macInput).digest();
+  return createHmac('sha256', macKey(fileKey)).update(macInput).digest();
 }
 
 export function verifyMac(fileKey: Uint8Array, header: Header): void {

@@ -1,4 +1,5 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hkdf32 } from './hkdf.js';
 import { aead, TAG_SIZE } from './aead.js';
 import { AgeError } from './error.js';
 
@@ -9,7 +10,7 @@ const CHUNK = 64 * 1024;
 const SEALED_CHUNK = CHUNK + TAG_SIZE;
 
 function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+  return hkdf32(fileKey, nonce, 'payload');
 }
 
 // The final flag binds the end of the stream, so a file cut at a chunk boundary

@@ -1,8 +1,9 @@
 import { Buffer } from 'node:buffer';
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { aead } from './aead.js';
 import { decodeUnpadded, encodeUnpadded } from './base64.js';
 import { bech32Decode, bech32Encode } from './bech32.js';
+import { hkdf32 } from './hkdf.js';
 import { AgeError } from './error.js';
 import type { Stanza } from './header.js';
 
@@ -53,7 +54,7 @@ function sharedSecret(privateKey: KeyObject, publicKey: KeyObject): Uint8Array |
 }
 
 function wrapKey(secret: Uint8Array, share: Uint8Array, recipient: Uint8Array): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secret, Buffer.concat([share, recipient]), LABEL, 32));
+  return hkdf32(secret, Buffer.concat([share, recipient]), LABEL);
 }
 
 /** An age1... public key. */

@@ -73,6 +73,21 @@ test('ts is RFC 3339 UTC with the fraction trimmed as Go does', () => {
   assert.equal(formatTs(new Date('2026-05-14T12:00:10.100Z')), '2026-05-14T12:00:10.1Z');
 });
 
+test('ts built from the UTC fields is toISOString trimmed, for every representable time', () => {
+  const trimmed = (d: Date) => d.toISOString().replace(/\.?0*Z$/, 'Z');
+  const max = 8.64e15;
+  fc.assert(
+    fc.property(fc.oneof(fc.integer({ min: -max, max }), fc.integer({ min: -62167219200000, max: 253402300799999 })), (ms) => {
+      const d = new Date(ms);
+      assert.equal(formatTs(d), trimmed(d));
+    }),
+    { numRuns: 5000 },
+  );
+  for (const iso of ['0000-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z', '-000001-12-31T23:59:59.000Z', '+010000-01-01T00:00:00.500Z']) {
+    assert.equal(formatTs(new Date(iso)), trimmed(new Date(iso)));
+  }
+});
+
 test('schema 2 rows encode in the documented order and omit empty optionals', () => {
   const row = {
     schema_version: 2, seq: 3, ts: '2026-05-14T12:00:00Z', event: 'get', app: 'a', env: 'dev', outcome: 'ok' as const,

@@ -1,7 +1,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { stdinDevice } from '../term/tty.js';
 import { agentOfProcess, isInterpreter, isShell, markerFromEnv } from './agents.js';
-import type { Actor, Ancestor } from './event.js';
+import { formatTs, type Actor, type Ancestor } from './event.js';
 
 /**
  * Who is calling lsm, captured at every event: best effort, never throws, and cheap
@@ -38,26 +38,29 @@ const CLK_TCK = 100;
 let bootTime: number | undefined;
 function bootSeconds(): number {
   if (bootTime === undefined) {
-    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'));
+    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
     bootTime = m ? Number(m[1]) : 0;
   }
   return bootTime;
 }
 
 function isoStart(ms: number): string {
-  return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString().replace(/\.?0*Z$/, 'Z') : '';
+  return Number.isFinite(ms) && ms > 0 ? formatTs(new Date(ms)) : '';
 }
 
 function linuxProc(pid: number): ProcInfo | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // utf8 takes Node's native read path; other encodings run its JS path, whose first
+    // use costs a few tenths of a millisecond of every command.
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
   // comm may hold spaces and ')': the fields after it are counted from the last ')'.
   const close = stat.lastIndexOf(')');
-  const comm = Buffer.from(stat.slice(stat.indexOf('(') + 1, close), 'latin1').toString('utf8');
+  // The delimiters are ASCII, so decoding the whole file equals decoding comm's bytes alone.
+  const comm = stat.slice(stat.indexOf('(') + 1, close);
   const rest = stat.slice(close + 2).split(' ');
   const ticks = Number(rest[19]);
   let start = '';

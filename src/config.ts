@@ -86,6 +86,11 @@ export function setting(tree: ConfigTree, ...path: string[]): Plain | undefined 
   return cur;
 }
 
+/** A YAML boolean setting is on: `true` (or the string "true", quoted). */
+export function isTrue(v: unknown): boolean {
+  return v === true || v === 'true';
+}
+
 export const DEFAULT_CONFIG = `# lsm configuration (created by lsm init)
 env: dev
 

@@ -1,4 +1,3 @@
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** Where one lsm home keeps its files. Its audit log lives beside its key. */
@@ -8,6 +7,12 @@ export interface Home {
   config: string;
   audit: string;
   store(app: string, env: string): string;
+}
+
+// $HOME, as os.homedir() reads it first; node:os is loaded only when HOME is unset or
+// empty, which spares its load in every command (the bundles and Bun define require).
+function homedir(): string {
+  return process.env.HOME || (require('node:os') as typeof import('node:os')).homedir();
 }
 
 /** `--dir`, then `LSM_DIR`, then `~/.lsm`. */

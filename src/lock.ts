@@ -24,7 +24,7 @@ let myStart: string | undefined;
 function startTime(pid: number): string {
   if (process.platform !== 'linux') return '';
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // comm (field 2) may hold spaces and ')': fields are counted from the last ')'.
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
   } catch {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { setting, type ConfigTree } from '../config.js';
+import { isTrue, setting, type ConfigTree } from '../config.js';
 
 /**
  * Where and how audit events are mirrored, from config.yaml's `otlp:` block and the
@@ -106,10 +106,6 @@ function stringMap(v: unknown): Record<string, string> | undefined {
     out[k] = String(val);
   }
   return out;
-}
-
-export function isTrue(v: unknown): boolean {
-  return v === true || v === 'true';
 }
 
 /** Reads the shipping configuration; never throws (a bad setting is reported in `problem`). */

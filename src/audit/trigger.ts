@@ -1,12 +1,11 @@
 import { existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tryAcquire, type Lock } from '../lock.js';
-import { parseConfigText, setting } from '../config.js';
+import { isTrue, parseConfigText, setting } from '../config.js';
 import { parseMini } from '../miniyaml.js';
 import { readRegular, writeFileAtomic } from '../atomic.js';
 import { sha256Hex } from './chain.js';
 import { isShippable } from './redact.js';
-import { isTrue } from './otlp-config.js';
 import type { Context } from '../context.js';
 import type { Home } from '../home.js';
 import type { AuditRow } from './event.js';

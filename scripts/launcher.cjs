@@ -11,12 +11,10 @@ const vm = require('vm');
 
 const file = (bundle, ext) => path.join(__dirname, `${bundle}.${ext}`);
 
+// A bundle is one function expression, (function (exports, require, module, ...) {...}),
+// written so by the build.
 function compile(bundle, cachedData) {
-  const source = fs.readFileSync(file(bundle, 'cjs'), 'utf8');
-  return new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: file(bundle, 'cjs'),
-    cachedData,
-  });
+  return new vm.Script(fs.readFileSync(file(bundle, 'cjs'), 'utf8'), { filename: file(bundle, 'cjs'), cachedData });
 }
 
 function run(bundle, script) {

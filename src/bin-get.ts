@@ -1,5 +1,5 @@
 import { runFastGet } from './fast.js';
-import { reportCrashes } from './report.js';
+import { finalExitCode, reportCrashes } from './report.js';
 
 /**
  * The entry of dist/lsm-get.cjs, the bundle the launcher tries first when the arguments
@@ -13,7 +13,7 @@ export function start(argv: string[]): boolean {
   run.then((code) => {
     // Everything the command does is awaited by now and its output written synchronously:
     // exiting here spares the garbage collection V8 would otherwise run before the exit.
-    process.exit(code);
+    process.exit(finalExitCode(code));
   });
   return true;
 }

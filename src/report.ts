@@ -33,10 +33,18 @@ export function reportError(err: unknown, stderr: { write(s: string): unknown } 
  * left to tell, and writing again would only fail again.
  */
 export function reportCrashes(): void {
-  let failing = false;
   process.on('uncaughtException', (err) => {
-    if (failing || (err as { code?: unknown })?.code === 'EPIPE') process.exit(process.exitCode ?? 1);
-    failing = true;
-    process.exitCode = reportError(err);
+    if (crashed !== undefined || (err as { code?: unknown })?.code === 'EPIPE') process.exit(process.exitCode ?? 1);
+    crashed = process.exitCode = reportError(err);
   });
+}
+
+let crashed: number | undefined;
+
+/**
+ * The exit code of a run whose command resolved to `code`: a crash reported on the way
+ * (a throw in a callback while the command went on) is never turned into success.
+ */
+export function finalExitCode(code: number): number {
+  return code === 0 && crashed !== undefined ? crashed : code;
 }

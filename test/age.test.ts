@@ -168,7 +168,7 @@ describe('hkdf32', () => {
   test('equals node:crypto hkdfSync for any key, salt and label', () => {
     const bytes = fc.uint8Array({ maxLength: 100 });
     fc.assert(
-      fc.property(bytes, bytes, fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')), (ikm, salt, info) => {
+      fc.property(bytes, bytes, fc.string({ maxLength: 40, unit: 'grapheme' }), (ikm, salt, info) => {
         assert.ok(bytesEqual(hkdf32(ikm, salt, info), new Uint8Array(crypto.hkdfSync('sha256', ikm, salt, info, 32))));
       }),
       { numRuns: 500 },

@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 export function hkdf32(ikm: Uint8Array, salt: Uint8Array, info: string): Uint8Array {
   // An empty salt is HashLen zero bytes (RFC 5869 2.2): HMAC pads an empty key to the same block.
   const prk = createHmac('sha256', salt).update(ikm).digest();
-  const okm = createHmac('sha256', prk).update(info, 'latin1').update(ONE).digest();
+  const okm = createHmac('sha256', prk).update(info, 'utf8').update(ONE).digest();
   return new Uint8Array(okm.buffer, okm.byteOffset, okm.byteLength);
 }
 

@@ -401,7 +401,11 @@ async function shipLoop(t: { diagnostic(s: string): void }): Promise<void> {
   assert.equal(last.code, 0, last.stderr);
   assert.deepEqual([...acked()].sort((a, b) => a - b), shippableSeqs(home), 'every event arrived');
   assert.deepEqual(receiver.validationErrors(), []);
-  assert.equal(cursor(home)?.seq, rows(home).at(-1).seq);
+  // The cursor is past the last row sent and within the log. Local-only rows at the end
+  // (the log may end with an audit.tail) are covered by a batch's checkpoint when one is
+  // sent after them, never sent alone, so the cursor may stop before them.
+  const end = cursor(home)?.seq ?? 0;
+  assert.ok(end >= shippableSeqs(home).at(-1)! && end <= rows(home).at(-1).seq, `the cursor (seq ${end}) after an undisturbed run`);
   assert.equal(existsSync(join(home, 'ship.lock')), false);
   assertClean(home, 'ship');
   await verifyAfter(home);

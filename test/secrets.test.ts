@@ -69,7 +69,8 @@ test('errors are one clear line and a hint, with exit codes 1 and 2, never a sta
   const home = initHome();
   lsm(['set', 'app1', 'dev', 'A', CANARY], { home });
   const cases: [string[], number, RegExp][] = [
-    [['get', 'app1', 'dev', 'MISSING'], 1, /^lsm: key MISSING not found in app1\/dev\n/],
+    [['get', 'app1', 'dev', 'MISSING'], 1, /^lsm: key MISSING not found in app1\/dev\nhint: 'lsm list app1 dev' shows the keys it has\n$/],
+    [['get', 'app1', 'prod', 'A'], 1, /^lsm: no store for app1\/prod\nhint: 'lsm apps' and 'lsm envs <app>' list what exists\n$/],
     [['get', '../../etc', 'dev', 'A'], 2, /^lsm: invalid app name "\.\.\/\.\.\/etc"/],
     [['get', 'app1', 'dev', '1BAD'], 2, /^lsm: invalid key name/],
     [['get', 'a', 'b', 'c', 'KEY'], 2, /^lsm: too many arguments/],
@@ -85,6 +86,9 @@ test('errors are one clear line and a hint, with exit codes 1 and 2, never a sta
     noLeak(home, r.stdout, r.stderr);
   }
   assert.deepEqual(readdirSync(home).filter((n) => n.endsWith('.age')).sort(), ['app1.dev.age']);
+  // The failed gets are recorded with why: a key the store lacks, or no store at all.
+  const gets = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === 'get');
+  assert.deepEqual(gets.map((r) => [r.env, r.outcome, r.fields.reason]), [['dev', 'error', 'not_found'], ['prod', 'error', 'no_store']]);
 });
 
 test('resolution: link from a subdirectory, .lsm.yaml, default env, flags win', () => {

@@ -107,6 +107,27 @@ test('resolution: link from a subdirectory, .lsm.yaml, default env, flags win', 
   assert.equal(lsm(['envs', 'web'], { home }).stdout, 'dev\n');
 });
 
+test('set KEY off a terminal reads the value from stdin, and refuses an empty one rather than blank the secret', () => {
+  const home = initHome();
+  const proj = tempDir();
+  assert.equal(lsm(['link', 'web'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['set', 'TOKEN', '-'], { home, cwd: proj, input: `${CANARY}\n` }).code, 0);
+  for (const input of ['', '\n']) {
+    const r = lsm(['set', 'TOKEN'], { home, cwd: proj, input });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^lsm: no value for TOKEN on stdin, and stdin is not a terminal to prompt on\nhint: /);
+    assert.equal(lsm(['get', 'TOKEN'], { home, cwd: proj }).stdout, CANARY, 'the secret is kept');
+  }
+  const piped = lsm(['set', 'TOKEN'], { home, cwd: proj, input: 'new-value\n' });
+  assert.equal(piped.code, 0, piped.stderr);
+  assert.equal(lsm(['get', 'TOKEN'], { home, cwd: proj }).stdout, 'new-value');
+  // Asked for explicitly, an empty value is stored: with '' or with - and nothing piped.
+  assert.equal(lsm(['set', 'TOKEN', ''], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['set', 'OTHER', '-'], { home, cwd: proj, input: '' }).code, 0);
+  assert.equal(lsm(['get', 'TOKEN'], { home, cwd: proj }).stdout, '');
+  assert.equal(lsm(['get', 'OTHER'], { home, cwd: proj }).stdout, '');
+});
+
 test('an ambiguous set is refused instead of storing the wrong key', () => {
   const home = initHome();
   lsm(['set', 'myapp', 'dev', 'K', 'v'], { home });

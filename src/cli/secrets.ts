@@ -28,6 +28,7 @@ export function registerSecrets(program: Command): void {
     .addHelpText('after', `
 Forms:
   lsm set KEY                 prompt for the value (no echo) on a terminal, else read stdin
+                              (nothing on stdin is refused: use '' to store an empty value)
   lsm set KEY VALUE           the last two arguments are always KEY VALUE
   lsm set KEY -               read the value from stdin (one trailing newline is dropped)
   lsm set app KEY VALUE       app given, env resolved

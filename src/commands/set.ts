@@ -54,7 +54,15 @@ async function valueOf(ctx: Context, key: string, given: string | undefined): Pr
     throw new LsmError('usage', 'the value read from stdin is not UTF-8 text', { hint: 'store binary data base64-encoded' });
   }
   // `echo value | lsm set KEY` adds one newline that is not part of the value.
-  return [text.replace(/\r?\n$/, ''), 'stdin'];
+  const value = text.replace(/\r?\n$/, '');
+  // KEY alone off a terminal (a script, an agent's shell, stdin on /dev/null) would
+  // otherwise replace the secret with an empty value; `-` or '' asks for one explicitly.
+  if (given === undefined && value === '') {
+    throw new LsmError('usage', `no value for ${key} on stdin, and stdin is not a terminal to prompt on`, {
+      hint: `pass it: lsm set ${key} VALUE, pipe it: ... | lsm set ${key}, or store an empty value with lsm set ${key} ''`,
+    });
+  }
+  return [value, 'stdin'];
 }
 
 async function refuseAmbiguous(ctx: Context, key: string, args: string[]): Promise<void> {

@@ -79,7 +79,7 @@ if (only.length === 0) {
 Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version},
 in ${((Date.now() - started) / 60000).toFixed(1)} minutes${failed.length ? ` (failed: ${failed.join(', ')})` : ''}.
 
-Method: every figure is the median of ${rounds} runs, and the candidates of one table are run
+Method: every figure is the median of ${rounds} runs (the start-up table: ${rounds * 4}), and the candidates of one table are run
 interleaved (A, B, C, A, B, C...) in one process, so that a shared, noisy machine slows them
 alike; the ratios are the result, the milliseconds only context. Suites that read a
 1,000,000-row audit log share one generated log (scripts/gen-audit-log.mjs) and run each

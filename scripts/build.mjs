@@ -62,7 +62,8 @@ try {
   const env = { ...process.env, LSM_DIR: join(home, 'h') };
   const lsm = (...args) => spawnSync(process.execPath, ['dist/lsm.cjs', ...args], { env, stdio: 'ignore' });
   lsm('init');
-  lsm('set', 'app', 'dev', 'KEY', 'value');
+  // Long enough to be masked, so that exec's cache holds the masking path an agent's exec runs.
+  lsm('set', 'app', 'dev', 'KEY', 'a-value-long-enough-to-mask');
   const cache = (bundle, ...args) => {
     const r = spawnSync(process.execPath, ['scripts/code-cache.cjs', 'dist/lsm.cjs', bundle, ...args], { env, stdio: 'ignore' });
     if (r.status !== 0) console.warn(`build: no code cache for ${bundle} (the representative run failed)`);

@@ -71,97 +71,171 @@ export function forms(value: string): Buffer[] {
   return [...out.values()];
 }
 
-/** The automaton: a dense DFA over byte classes (bytes no pattern uses share class 0). */
+/**
+ * The automaton: a DFA over byte classes (bytes no pattern uses share class 0) whose
+ * rows of transitions are built when their state is first reached. Building them all up
+ * front delayed every masked `lsm exec` of a 40-value store by ~14 ms (8,000 states x 65
+ * classes); output rarely goes more than a few bytes into any pattern, so few rows are.
+ */
 export class Matcher {
   readonly classes = new Uint8Array(256);
   readonly width: number;
   /**
-   * Transitions, premultiplied: from the state whose row starts at r, on class c, go to
-   * the row delta[r + c]; a negative entry -(row + 1) is a state where a pattern ends.
-   * The scan loop then costs one load and one sign test per byte.
+   * The built rows, premultiplied: from the row at offset r, on class c, go to the row
+   * at delta[r + c]. A negative entry -(t + 1) names a state t that ends a pattern or
+   * has no row yet: step() takes it. The scan loop costs one load and one sign test per
+   * byte. Grows (a new array) as rows are built.
    */
-  readonly delta: Int32Array;
-  /** By state number: length of the longest pattern that ends there, 0 for none. */
-  readonly matchLen: Int32Array;
-  /** By state number: length of the pattern prefix the state stands for. */
-  readonly depth: Int32Array;
-  readonly states: number;
+  delta: Int32Array;
+  // The trie in flat arrays (a Map per state made a 40-value store's exec spend more
+  // time in the garbage collector than in building it): first child, next sibling, and
+  // the class on the edge into each state.
+  private readonly first: Int32Array;
+  private readonly next: Int32Array;
+  private readonly label: Uint8Array;
+  /** The root's children by class: most failure links end at the root, which has the most children. */
+  private readonly top: Int32Array;
+  private readonly fail: Int32Array;
+  /** By state: length of the longest pattern that ends there (0: none), and of its prefix. */
+  private readonly matchLen: Int32Array;
+  private readonly depth: Int32Array;
+  /** By state, the offset of its row (-1: not built); by row index, its state. */
+  private readonly rowOf: Int32Array;
+  private stateOf: Int32Array;
+  private rows = 0;
 
   constructor(patterns: Buffer[]) {
     let n = 1;
-    for (const p of patterns) for (const b of p) if (this.classes[b] === 0) this.classes[b] = n++;
+    // Index loops: for-of over a Buffer goes through its iterator, slow in code run once.
+    for (const p of patterns) for (let i = 0; i < p.length; i++) if (this.classes[p[i]] === 0) this.classes[p[i]] = n++;
     this.width = n;
-    // The trie, with children in sparse maps while it grows.
-    const kids: Map<number, number>[] = [new Map()];
-    const ownLen: number[] = [0];
-    const depth: number[] = [0];
+    const cap = patterns.reduce((sum, p) => sum + p.length, 1);
+    const first = new Int32Array(cap).fill(-1);
+    const next = new Int32Array(cap).fill(-1);
+    const label = new Uint8Array(cap);
+    const ownLen = new Int32Array(cap);
+    const depth = new Int32Array(cap);
+    this.first = first;
+    this.next = next;
+    this.label = label;
+    this.top = new Int32Array(n).fill(-1);
+    let states = 1;
     for (const p of patterns) {
       let s = 0;
-      for (const b of p) {
-        const c = this.classes[b];
-        let t = kids[s].get(c);
-        if (t === undefined) {
-          t = kids.length;
-          kids.push(new Map());
-          ownLen.push(0);
-          depth.push(depth[s] + 1);
-          kids[s].set(c, t);
+      for (let i = 0; i < p.length; i++) {
+        const c = this.classes[p[i]];
+        let t = this.child(s, c);
+        if (t < 0) {
+          t = states++;
+          label[t] = c;
+          depth[t] = depth[s] + 1;
+          next[t] = first[s];
+          first[s] = t;
+          if (s === 0) this.top[c] = t;
         }
         s = t;
       }
       ownLen[s] = Math.max(ownLen[s], p.length);
     }
-    const states = kids.length;
-    this.states = states;
-    const w = this.width;
-    const delta = new Int32Array(states * w);
-    const matchLen = new Int32Array(states);
+    this.depth = depth;
+    // Failure links and match lengths, breadth first, so that a state's failure state
+    // (shallower) is complete before the state is.
     const fail = new Int32Array(states);
-    // Breadth first, so that a state's failure state is complete before the state is.
-    const queue: number[] = [];
-    for (let c = 0; c < w; c++) {
-      const t = kids[0].get(c);
-      delta[c] = t ?? 0;
-      if (t !== undefined) queue.push(t);
-    }
-    for (let q = 0; q < queue.length; q++) {
+    const matchLen = new Int32Array(states);
+    const queue = new Int32Array(states);
+    let queued = 0;
+    for (let k = first[0]; k >= 0; k = next[k]) queue[queued++] = k;
+    for (let q = 0; q < queued; q++) {
       const s = queue[q];
       matchLen[s] = Math.max(ownLen[s], matchLen[fail[s]]);
-      const base = s * w;
-      const fbase = fail[s] * w;
-      for (let c = 0; c < w; c++) {
-        const t = kids[s].get(c);
-        if (t === undefined) {
-          delta[base + c] = delta[fbase + c];
-        } else {
-          delta[base + c] = t;
-          fail[t] = delta[fbase + c];
-          queue.push(t);
+      for (let t = first[s]; t >= 0; t = next[t]) {
+        let f = fail[s];
+        let g = this.child(f, label[t]);
+        while (g < 0 && f !== 0) {
+          f = fail[f];
+          g = this.child(f, label[t]);
         }
+        fail[t] = g < 0 ? 0 : g;
+        queue[queued++] = t;
       }
     }
-    for (let i = 0; i < delta.length; i++) {
-      const t = delta[i];
-      delta[i] = matchLen[t] !== 0 ? -(t * w) - 1 : t * w;
-    }
-    this.delta = delta;
+    this.fail = fail;
     this.matchLen = matchLen;
-    this.depth = Int32Array.from(depth);
+    this.rowOf = new Int32Array(states).fill(-1);
+    this.stateOf = new Int32Array(16);
+    this.delta = new Int32Array(16 * this.width);
+    this.build(0);
+  }
+
+  private child(s: number, c: number): number {
+    if (s === 0) return this.top[c];
+    for (let k = this.first[s]; k >= 0; k = this.next[k]) if (this.label[k] === c) return k;
+    return -1;
+  }
+
+  /** Length of the longest pattern that ends at the state of row `r` (0: none). */
+  matchLenAt(r: number): number {
+    return this.matchLen[this.stateOf[r / this.width]];
+  }
+
+  /** Bytes that may begin a pattern when the scan is at row `r`: they are held back. */
+  depthAt(r: number): number {
+    return this.depth[this.stateOf[r / this.width]];
+  }
+
+  /**
+   * Takes the transition delta[at] when it is negative: builds the target's row if it has
+   * none. Returns the row offset, negated minus one when the state ends a pattern (the
+   * entry then stays negative, so that every later match comes here too).
+   */
+  step(at: number): number {
+    const t = -this.delta[at] - 1;
+    const r = this.rowOf[t] >= 0 ? this.rowOf[t] : this.build(t);
+    if (this.matchLen[t] !== 0) return -r - 1;
+    this.delta[at] = r;
+    return r;
+  }
+
+  private build(t: number): number {
+    const w = this.width;
+    // A state's row is its failure state's row, with the trie's own edges on top.
+    const f = this.fail[t];
+    const fr = t === 0 ? -1 : this.rowOf[f] >= 0 ? this.rowOf[f] : this.build(f);
+    if (this.rows === this.stateOf.length) {
+      const grown = new Int32Array(this.delta.length * 2);
+      grown.set(this.delta);
+      this.delta = grown;
+      const states = new Int32Array(this.stateOf.length * 2);
+      states.set(this.stateOf);
+      this.stateOf = states;
+    }
+    const r = this.rows++ * w;
+    this.rowOf[t] = r;
+    this.stateOf[r / w] = t;
+    const delta = this.delta;
+    if (fr >= 0) delta.copyWithin(r, fr, fr + w); // the root's row starts as all zeros: back to the root
+    for (let k = this.first[t]; k >= 0; k = this.next[k]) {
+      delta[r + this.label[k]] = this.rowOf[k] >= 0 && this.matchLen[k] === 0 ? this.rowOf[k] : -k - 1;
+    }
+    return r;
   }
 }
 
 let lastState = 0;
+let lastAt = 0;
 
 /**
  * Runs the automaton over chunk[from..] from row `s`. Returns the index of the byte
- * that completes a match (leaving the negative entry in lastState), or -1 at the end
- * of the chunk (leaving the row reached in lastState).
+ * whose transition is negative (leaving its index in delta in lastAt: Matcher.step
+ * takes it), or -1 at the end of the chunk (leaving the row reached in lastState). Kept
+ * this small so that the loop compiles to a few instructions per byte.
  */
 function scan(delta: Int32Array, classes: Uint8Array, chunk: Uint8Array, from: number, s: number): number {
   for (let i = from; i < chunk.length; i++) {
-    s = delta[s + classes[chunk[i]]];
+    const at = s + classes[chunk[i]];
+    s = delta[at];
     if (s < 0) {
-      lastState = s;
+      lastAt = at;
       return i;
     }
   }
@@ -213,14 +287,20 @@ export class MaskStream {
         s = lastState;
         break;
       }
-      s = -lastState - 1;
-      this.mark(start + hit + 1, m.matchLen[s / m.width]);
+      // A state reached for the first time (its row is built now), or the end of a match.
+      const r = m.step(lastAt);
+      if (r < 0) {
+        s = -r - 1;
+        this.mark(start + hit + 1, m.matchLenAt(s));
+      } else {
+        s = r;
+      }
       i = hit + 1;
     }
     this.state = s;
     // A view, not a copy: a chunk handed to push is owned by the stream from then on.
     this.pending = this.pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.pending, chunk]);
-    return this.release(this.base + this.pending.length - m.depth[s / m.width]);
+    return this.release(this.base + this.pending.length - m.depthAt(s));
   }
 
   /** Adds the match [end - len, end) to the masked runs, merged with those it overlaps. */

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LSM_BIN, cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.js';
 import { loadPty, runInPty } from '../src/pty.js';
-import { MASK, MIN_MASK_BYTES, MaskStream, forms, matcherFor } from '../src/mask-stream.js';
+import { MASK, MIN_MASK_BYTES, Matcher, MaskStream, forms, matcherFor } from '../src/mask-stream.js';
 
 // A value with characters that every encoding treats differently: '/', '"', '+', a space,
 // a backslash, a newline and two-byte and four-byte UTF-8.
@@ -113,6 +113,42 @@ test('chunking never changes the output (property)', () => {
     assert.deepEqual(chunked, whole);
     for (const v of values) assert.ok(!whole.includes(Buffer.from(v)), `${v} leaked`);
   }), { numRuns: 300 });
+});
+
+/**
+ * What MaskStream must print, by brute force: at each end position the longest pattern
+ * that ends there marks [end - length, end); marks that overlap merge into one mask.
+ */
+function maskedByHand(patterns: string[], text: string, mask: string): string {
+  const runs: [number, number][] = [];
+  for (let end = 1; end <= text.length; end++) {
+    const len = Math.max(0, ...patterns.filter((p) => p.length <= end && text.slice(end - p.length, end) === p).map((p) => p.length));
+    if (len === 0) continue;
+    let from = end - len;
+    while (runs.length > 0 && runs[runs.length - 1][1] > from) from = Math.min(from, runs.pop()![0]);
+    runs.push([from, end]);
+  }
+  let out = '';
+  let at = 0;
+  for (const [from, end] of runs) {
+    out += text.slice(at, from) + mask;
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
+test('the automaton, its rows built as the scan reaches them, masks what brute force does (property)', () => {
+  // A small alphabet makes patterns overlap, nest and share prefixes and suffixes, so that
+  // failure links run deep and rows are built in every order.
+  const word = (max: number) => fc.string({ unit: fc.constantFrom('a', 'b', 'c'), minLength: 1, maxLength: max });
+  fc.assert(fc.property(fc.uniqueArray(word(6), { minLength: 1, maxLength: 8 }), fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd'), maxLength: 120 }), fc.array(fc.nat(200), { maxLength: 6 }), (patterns, text, cuts) => {
+    const matcher = new Matcher(patterns.map((p) => Buffer.from(p, 'latin1')));
+    const buf = Buffer.from(text, 'latin1');
+    const at = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
+    const ms = new MaskStream(matcher, '#');
+    const got = Buffer.concat([...split(buf, ...at).map((c) => ms.push(c)), ms.end()]).toString('latin1');
+    assert.equal(got, maskedByHand(patterns, text, '#'));
+  }), { numRuns: 1000 });
 });
 
 test('only what may begin a secret is held back; the rest is shown at once', () => {

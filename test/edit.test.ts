@@ -151,14 +151,31 @@ test('VISUAL wins over EDITOR, and the command is split into words like a shell 
   assert.match(args[2], /lsm-edit-\d+-\w+\/app\.dev\.env$/);
 });
 
-test('the temp directory of an edit killed with SIGKILL is swept by the next edit', () => {
+test('the temp directory of an edit killed with SIGKILL is swept by the next command, and the sweep recorded once', () => {
   const { home } = setup();
+  const stale = (pid: number, name: string) => {
+    const dir = join(home, `lsm-edit-${pid}-${name}`);
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, 'app.dev.env'), `API_KEY=${CANARY}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, '.app.dev.env.swp'), CANARY, { mode: 0o600 });
+  };
   const dead = spawnSync('true').pid!;
-  const stale = join(home, `lsm-edit-${dead}-abc123`);
-  mkdirSync(stale, { mode: 0o700 });
-  writeFileSync(join(stale, 'app.dev.env'), `API_KEY=${CANARY}\n`, { mode: 0o600 });
-  assert.equal(lsm(['edit', 'app', 'dev'], { home, env: { EDITOR: 'true' } }).code, 0);
-  noLeftovers(home);
+  stale(dead, 'abc123');
+  // A running edit's directory (this test process stands in for its lsm) is left alone.
+  stale(process.pid, 'live01');
+  // A plain get stays minimal and does not sweep; the next other command does.
+  assert.equal(lsm(['get', 'app', 'dev', 'API_KEY'], { home }).code, 0);
+  assert.ok(existsSync(join(home, `lsm-edit-${dead}-abc123`)));
+  assert.equal(lsm(['list', 'app', 'dev'], { home }).code, 0);
+  assert.deepEqual(readdirSync(home).filter((n) => n.startsWith('lsm-edit-')), [`lsm-edit-${process.pid}-live01`]);
+  assert.equal(lsm(['apps'], { home }).code, 0);
+  const rows = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const swept = rows.filter((r) => r.event === 'edit.swept');
+  assert.equal(swept.length, 1, 'one event for one directory');
+  assert.deepEqual([swept[0].app, swept[0].env, swept[0].fields.edit_pid, swept[0].local_only], ['app', 'dev', dead, true]);
+  assert.match(swept[0].fields.since, /^\d{4}-\d\d-\d\dT/);
+  assertNoLeak(CANARY, home);
+  rmSync(join(home, `lsm-edit-${process.pid}-live01`), { recursive: true });
 });
 
 test('on a terminal, text that does not parse can be edited again', { skip: !hasScript && 'util-linux script is not installed' }, () => {

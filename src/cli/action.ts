@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { makeContext, type Context, type ContextOverrides } from '../context.js';
+import { sweepAndRecord } from '../edit-temp.js';
 
 /** A command module: everything after argument parsing. Returns the exit code. */
 export interface CommandModule {
@@ -27,6 +28,8 @@ export function action(load: () => Promise<CommandModule>) {
     const opts = cmd.opts();
     const all = cmd.optsWithGlobals();
     const ctx = makeContext({ app: all.app, env: all.env, dir: all.dir }, process.argv.slice(2), overrides);
+    // A killed edit's plaintext is removed by whichever command runs next (src/edit-temp.ts).
+    await sweepAndRecord(ctx);
     const mod = await load();
     const code = await mod.run(ctx, cmd.args, opts, cmd);
     exitCode = typeof code === 'number' ? code : 0;

@@ -1,4 +1,4 @@
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { constants as os } from 'node:os';
@@ -9,7 +9,8 @@ import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { confirm } from '../term/prompt.js';
 import { stdinIsTTY } from '../term/tty.js';
-import { decodeEnv, refuseNul, wipeFile } from '../envfiles.js';
+import { decodeEnv, refuseNul } from '../envfiles.js';
+import { makeEditTemp, removeEditTemp } from '../edit-temp.js';
 import { findOnPath, inForeground } from './exec.js';
 import { changeStore, identityOf, targetOf } from './common.js';
 import { enforceEgress } from '../policy.js';
@@ -17,13 +18,12 @@ import { recordCanaryReads } from '../canary.js';
 import type { Context } from '../context.js';
 
 const SHOWN = 'edited text';
-const TEMP_PREFIX = 'lsm-edit-';
 
 /**
  * `edit [app] [env]`: the store's .env text in $VISUAL, $EDITOR or vi. The plaintext
  * lives only in a 0600 file in a fresh 0700 directory inside the lsm home, and that
  * directory is zeroed and removed however the edit ends (editor failure, a signal to
- * lsm, an error); one killed with SIGKILL is swept by the next `lsm edit`.
+ * lsm, an error); one killed with SIGKILL is swept by the next lsm command (src/edit-temp.ts).
  *
  * The edit is saved under the store's lock. If the store changed while the editor was
  * open (a `set` from another shell), the two are merged key by key when they touched
@@ -41,7 +41,6 @@ export async function run(ctx: Context, args: string[], opts: { reason?: string 
   const { doc: before, exists } = await loadStore(ctx.home, target, id);
   const original = before.serialize();
   if (!exists) ctx.stderr.write(`${target.app}/${target.env} does not exist yet: saving creates it.\n`);
-  sweepStale(ctx.home.dir);
   const base = { event: 'edit', ...target };
   // opening the editor reveals every value: the egress policy first, canaries recorded as read.
   const egress = await enforceEgress(ctx, { command: 'edit', target, fields: { stage: 'open', count: before.size, keys: before.keys() }, keys: before.keys(), reason: opts.reason });
@@ -52,7 +51,7 @@ export async function run(ctx: Context, args: string[], opts: { reason?: string 
   let dir: string | undefined;
   let saving = false;
   try {
-    dir = mkdtempSync(join(ctx.home.dir, `${TEMP_PREFIX}${process.pid}-`));
+    dir = makeEditTemp(ctx.home.dir);
     const file = join(dir, `${target.app}.${target.env}.env`);
     writeNew(file, original);
     const edited = await editUntilValid(ctx, editor, file, original, guard);
@@ -82,7 +81,7 @@ export async function run(ctx: Context, args: string[], opts: { reason?: string 
     if (err instanceof Interrupted) ctx.stderr.write(`lsm: ${err.message}\n`);
     throw err;
   } finally {
-    if (dir !== undefined) removeTemp(dir);
+    if (dir !== undefined) removeEditTemp(dir);
     guard.release();
   }
 }
@@ -200,50 +199,6 @@ function writeNew(file: string, text: string): void {
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Zeroes and removes everything in the temp directory (editors leave swap and backup files there too), then the directory. */
-function removeTemp(dir: string): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch { /* gone */ }
-  for (const n of names) {
-    try {
-      wipeFile(join(dir, n));
-    } catch {
-      rmSync(join(dir, n), { recursive: true, force: true });
-    }
-  }
-  try {
-    rmdirSync(dir);
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Removes the temp directories of edits whose lsm no longer runs (killed with SIGKILL, power loss). */
-function sweepStale(home: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(home);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const m = /^lsm-edit-(\d+)-/.exec(n);
-    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
-    removeTemp(join(home, n));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM';
   }
 }
 

@@ -58,7 +58,8 @@ function sweepOrphans(dir: string, name: string): void {
   }
 }
 
-function running(pid: number): boolean {
+/** Whether a process runs (EPERM: it does, as another user), for sweeping a dead one's leftovers. */
+export function running(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

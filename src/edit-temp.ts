@@ -1,5 +1,6 @@
 import { mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { running } from './atomic.js';
 import { wipeFile } from './envfiles.js';
 import { formatTs } from './audit/event.js';
 import { record } from './audit/record.js';
@@ -52,15 +53,6 @@ export interface AbandonedEdit {
   env?: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM';
-  }
-}
-
 /**
  * Removes the directories of edits whose lsm no longer runs. Each is first renamed into
  * this process's name, so that of two commands sweeping at once only one removes (and
@@ -76,7 +68,7 @@ export function sweepAbandonedEdits(home: string): AbandonedEdit[] {
   const swept: AbandonedEdit[] = [];
   for (const n of names) {
     const pid = Number(OWNED.exec(n)?.[1]);
-    if (!pid || pid === process.pid || alive(pid)) continue;
+    if (!pid || pid === process.pid || running(pid)) continue;
     const claimed = join(home, `${PREFIX}${process.pid}-swept-${n.slice(PREFIX.length)}`);
     let since = '';
     try {

@@ -281,7 +281,8 @@ export class MaskStream {
     let s = this.state;
     let i = 0;
     for (;;) {
-      // The hot loop stays tiny (a match is rare): scan to the next match, handle it, go on.
+      // The hot loop stays tiny: scan to the next negative entry (a match, rare, or a state
+      // reached for the first time), handle it, go on.
       const hit = scan(m.delta, m.classes, chunk, i, s);
       if (hit < 0) {
         s = lastState;

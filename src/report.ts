@@ -27,6 +27,9 @@ export function reportError(err: unknown, stderr: { write(s: string): unknown } 
   return EXIT.failure;
 }
 
+/** The exit code of a crash reported by reportCrashes, if one was. */
+let crashed: number | undefined;
+
 /**
  * Reports what escapes every await (a throw in a callback) the same way, once. The
  * reader of stdout/stderr going away (`lsm ... | head`) is no error: there is no one
@@ -38,8 +41,6 @@ export function reportCrashes(): void {
     crashed = process.exitCode = reportError(err);
   });
 }
-
-let crashed: number | undefined;
 
 /**
  * The exit code of a run whose command resolved to `code`: a crash reported on the way

@@ -273,11 +273,11 @@ async function editLoop(t: { diagnostic(s: string): void }): Promise<void> {
     writeFileSync(src, `# edit ${i}\n${[...expect].map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
     return { args: ['edit', 'app', 'dev'], opts: { home, env: { EDITOR: editor, VISUAL: undefined, EDIT_SRC: src } }, expect, event: 'edit' };
   });
-  // The plaintext of an edit killed with SIGKILL stays in the home until the next edit sweeps it.
+  // The plaintext of an edit killed with SIGKILL stays in the home until the next command (an edit here) sweeps it.
   const src = join(bin, 'src-final');
   writeFileSync(src, 'FINAL=1\n');
   await ok(['edit', 'app', 'dev'], { home, env: { EDITOR: editor, VISUAL: undefined, EDIT_SRC: src } });
-  assert.deepEqual(readdirSync(home).filter((n) => n.startsWith('lsm-edit-')), [], 'the next edit swept every killed edit\'s plaintext');
+  assert.deepEqual(readdirSync(home).filter((n) => n.startsWith('lsm-edit-')), [], 'the next command swept every killed edit\'s plaintext');
   assertClean(home, 'edit');
   await verifyAfter(home);
 }

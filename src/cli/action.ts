@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { makeContext, type Context, type ContextOverrides } from '../context.js';
-import { sweepAndRecord } from '../edit-temp.js';
 
 /** A command module: everything after argument parsing. Returns the exit code. */
 export interface CommandModule {
@@ -28,7 +27,10 @@ export function action(load: () => Promise<CommandModule>) {
     const opts = cmd.opts();
     const all = cmd.optsWithGlobals();
     const ctx = makeContext({ app: all.app, env: all.env, dir: all.dir }, process.argv.slice(2), overrides);
-    // A killed edit's plaintext is removed by whichever command runs next (src/edit-temp.ts).
+    // A killed edit's plaintext is removed by whichever command runs next. Imported here, not
+    // at the top: this module loads with the command tree, and the sweep pulls in the audit
+    // log, which `lsm --version` and `--help` never touch (2-3 ms of their start-up).
+    const { sweepAndRecord } = await import('../edit-temp.js');
     await sweepAndRecord(ctx);
     const mod = await load();
     const code = await mod.run(ctx, cmd.args, opts, cmd);

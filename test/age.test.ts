@@ -247,6 +247,17 @@ describe('keys', () => {
 // --- Round trips, tampering, truncation ---------------------------------------------
 
 describe('encrypt and decrypt', () => {
+  test('encrypting never deadlocks in node:crypto (a keygen job freed by a GC while its key is exported)', () => {
+    // generateKeyPairSync used to make the ephemeral key: this loop hung in under 10,000 runs.
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '--min-semi-space-size=1', '--import', 'tsx', 'test/fixtures/scripts/wrap-loop.ts', '30000'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.signal, null, 'the encrypting loop hung (killed after 60 s)');
+    assert.equal(r.stdout, 'done', r.stderr);
+  });
+
+
   const alice = generateIdentity();
   const bob = generateIdentity();
 

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
 import { aead } from './aead.js';
 import { decodeUnpadded, encodeUnpadded } from './base64.js';
 import { bech32Decode, bech32Encode } from './bech32.js';
@@ -35,10 +35,6 @@ function privateKeyObject(scalar: Uint8Array): KeyObject {
 function publicKeyObject(point: Uint8Array | string): KeyObject {
   const x = typeof point === 'string' ? point : base64url(point);
   return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
-}
-
-function rawPublicKey(key: KeyObject): Uint8Array {
-  return Buffer.from(key.export({ format: 'jwk' }).x!, 'base64url');
 }
 
 // OpenSSL refuses to derive an all-zero secret (low-order points); the explicit
@@ -80,9 +76,14 @@ export class X25519Recipient {
   }
 
   wrap(fileKey: Uint8Array): Stanza {
-    const ephemeral = generateKeyPairSync('x25519');
-    const share = rawPublicKey(ephemeral.publicKey);
-    const secret = sharedSecret(ephemeral.privateKey, publicKeyObject(this.publicKey));
+    // Not generateKeyPairSync: on Node 20 a key it made can deadlock the process for
+    // good. Its job's destructor, run by a GC, takes the key's mutex, and exporting the
+    // key holds that mutex while it allocates (so may GC): test/age.test.ts hits it.
+    const scalar = randomBytes(KEY_SIZE);
+    const ephemeral = privateKeyObject(scalar);
+    scalar.fill(0);
+    const share = diffieHellman({ privateKey: ephemeral, publicKey: publicKeyObject(BASEPOINT) });
+    const secret = sharedSecret(ephemeral, publicKeyObject(this.publicKey));
     if (secret === undefined) throw new AgeError('bad_key', 'invalid recipient: low-order public key');
     const body = aead().seal(wrapKey(secret, share, this.publicKey), new Uint8Array(12), fileKey);
     return { args: ['X25519', encodeUnpadded(share)], body };

@@ -11,8 +11,9 @@ const sha256 = crypto.hash
   ? (s) => crypto.hash('sha256', s, 'hex')
   : (s) => crypto.createHash('sha256').update(s).digest('hex');
 
-// A small deterministic PRNG (mulberry32), so a seed gives the same file every time.
-function rng(seed) {
+// A small deterministic PRNG (mulberry32), so a seed gives the same file every time;
+// test/crash.test.ts draws its kill schedule from it too.
+export function rng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

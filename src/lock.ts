@@ -1,14 +1,14 @@
-import { linkSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync, openSync, closeSync, constants } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, openSync, closeSync, constants } from 'node:fs';
 import { LsmError, errno, ioError } from './errors.js';
 
 /**
- * An inter-process lock made of a file that names its owner (`pid starttime`).
- * Node has no flock, so the file is created atomically with link(2) (fails if it
- * exists) and judged stale when its owner is gone: the pid no longer runs, or runs
- * with another start time (pid reuse). A stale lock is taken over at once rather
- * than waited on; a second, short-lived `.break` lock keeps two rescuers from
- * deleting each other's fresh lock.
+ * An inter-process lock that names its owner (`pid starttime`). Node has no flock, so
+ * the lock is a symbolic link whose target is that text: symlink(2) creates it with its
+ * content in one atomic step and fails if it exists, and a killed locker leaves nothing
+ * but the lock. It is judged stale when its owner is gone: the pid no longer runs, or
+ * runs with another start time (pid reuse). A stale lock is taken over at once rather
+ * than waited on; a second, short-lived `.break` lock keeps two rescuers from deleting
+ * each other's fresh lock.
  */
 export interface LockOptions {
   /** Give up after this long (ms); the default suits a CLI that many agents call at once. */
@@ -48,49 +48,29 @@ function ownerAlive(content: string): boolean {
   return true;
 }
 
-// The owner's pid names the temp file; the suffix only has to differ between the tries
-// of one process (a dead process's file of the same name is overwritten, then swept), so
-// a counter does, and `lsm get` spares the set-up of the random generator.
-let tries = 0;
-
+// The link is never followed: its target is only read back with readlink(2).
 function tryCreate(path: string, content: string): boolean {
-  const tmp = `${path}.${process.pid}.${(tries++ >>> 0).toString(16).padStart(8, '0')}`;
   try {
-    // Inside the try: on a full disk the file is created and then the write fails, and
-    // each failed command would leave one more empty file behind.
-    writeFileSync(tmp, content, { mode: 0o600 });
-    linkSync(tmp, path);
+    symlinkSync(content, path);
     return true;
   } catch (err) {
     if (errno(err) === 'EEXIST') return false;
     throw err;
-  } finally {
-    try { unlinkSync(tmp); } catch { /* gone already */ }
   }
 }
 
 /**
- * Removes `<lock>.<pid>.<hex>` files of lockers killed between writing and linking
- * them; nothing else ever would. Runs while the lock is held, so no rescuer races it.
+ * The owner named by the lock at `path`, or undefined when there is none. A regular
+ * file is a lock taken by an earlier lsm, which linked a file in place: its text names
+ * the owner the same way, so both kinds exclude each other while they overlap.
  */
-function sweepDebris(path: string): void {
-  const dir = dirname(path);
-  const prefix = `${basename(path)}.`;
-  let names: string[];
+export function readOwner(path: string): string | undefined {
   try {
-    names = readdirSync(dir);
-  } catch {
-    return;
+    return readlinkSync(path);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return undefined;
+    if (errno(err) !== 'EINVAL') throw err;
   }
-  for (const n of names) {
-    if (!n.startsWith(prefix)) continue;
-    const m = /^(\d+)\.[0-9a-f]{8}$/.exec(n.slice(prefix.length));
-    if (!m || Number(m[1]) === process.pid || ownerAlive(m[1])) continue;
-    try { unlinkSync(join(dir, n)); } catch { /* gone already */ }
-  }
-}
-
-function readOwner(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -137,20 +117,17 @@ export interface Lock {
 export function acquire(path: string, opts: LockOptions = {}): Lock {
   const timeout = opts.timeoutMs ?? 15000;
   myStart ??= startTime(process.pid);
-  const content = `${process.pid} ${myStart}\n`;
+  const content = `${process.pid} ${myStart}`;
   const deadline = Date.now() + timeout;
   let wait = 1;
   let lastOwner = '';
   for (;;) {
     try {
-      if (tryCreate(path, content)) {
-        sweepDebris(path);
-        break;
-      }
+      if (tryCreate(path, content)) break;
       const owner = readOwner(path);
       if (owner !== undefined) {
         lastOwner = owner;
-        // An empty file cannot come from tryCreate (link is atomic), only from tampering.
+        // An empty or foreign owner cannot come from tryCreate, only from tampering: stale.
         if (!ownerAlive(owner) && breakStale(path, owner)) continue;
       }
     } catch (err) {

@@ -303,7 +303,7 @@ for (const kind of ['down', 'black-holed', 'slow', 'garbage 200', 'garbage bytes
 
 // ---- Every durable step of a command, failed or killed, deterministically (strace)
 
-const TRACED = ['openat', 'write', 'pwrite64', 'fsync', 'fdatasync', 'rename', 'link', 'unlink', 'ftruncate'];
+const TRACED = ['openat', 'write', 'pwrite64', 'fsync', 'fdatasync', 'rename', 'link', 'symlink', 'unlink', 'ftruncate'];
 
 interface Step {
   call: string;
@@ -314,7 +314,7 @@ interface Step {
 
 /**
  * The steps of one run that touch the home, from an strace of it: opens for writing,
- * writes, syncs, renames, links and unlinks, each with its ordinal among the calls of
+ * writes, syncs, renames, links (a lock is a symlink) and unlinks, each with its ordinal among the calls of
  * its name, so that a rerun can fail or kill exactly that one.
  */
 function homeSteps(trace: string, home: string): Step[] {
@@ -329,11 +329,12 @@ function homeSteps(trace: string, home: string): Step[] {
     const [, , call, args, ret] = m;
     const n = (counts.get(call) ?? 0) + 1;
     counts.set(call, n);
-    const path = /"([^"]*)"/.exec(args)?.[1];
+    // symlink(target, path): the target of a lock is its owner's text, not a path.
+    const path = [...args.matchAll(/"([^"]*)"/g)][call === 'symlink' ? 1 : 0]?.[1];
     if (call === 'openat') {
       if (path && Number(ret) >= 0) fds.set(ret, path);
       if (path?.startsWith(home) && /O_CREAT|O_WRONLY|O_RDWR/.test(args)) steps.push({ call, n, what: `open ${path.slice(home.length + 1) || '.'}` });
-    } else if (['rename', 'link', 'unlink'].includes(call)) {
+    } else if (['rename', 'link', 'symlink', 'unlink'].includes(call)) {
       if (path?.startsWith(home)) steps.push({ call, n, what: `${call} ${path.slice(home.length + 1)}` });
     } else {
       const target = fds.get(args.split(',')[0]);

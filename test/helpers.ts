@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
@@ -58,6 +58,16 @@ export function lsm(args: string[], opts: RunOptions = {}): RunResult {
 export function lsmCommand(): [string, string[]] {
   const isNode = LSM_BIN.endsWith('.cjs') || LSM_BIN.endsWith('.js');
   return isNode ? [process.execPath, [LSM_BIN]] : [LSM_BIN, []];
+}
+
+/** Whether anything is at `path`, a dangling symbolic link (as a lock is) included. */
+export function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A throwaway directory, removed when the test file ends. */

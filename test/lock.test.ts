@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquire, withLock } from '../src/lock.js';
 import { LsmError } from '../src/errors.js';
-import { tempDir } from './helpers.js';
+import { present, tempDir } from './helpers.js';
 import { unprivileged } from './fixtures/reliability.js';
 
 /** A pid that certainly ran and exited. */
@@ -24,25 +24,65 @@ test('16 processes incrementing under the lock lose no update', async () => {
     }));
   assert.deepEqual(await Promise.all(procs), Array(16).fill(0));
   assert.equal(readFileSync(file, 'utf8'), String(16 * 25));
-  assert.equal(existsSync(`${file}.lock`), false);
+  assert.equal(present(`${file}.lock`), false);
 });
 
-test('a lock left by a dead process is taken over at once', () => {
+test('the lock is a symbolic link naming its owner, and nothing else is created beside it', () => {
   const dir = tempDir();
   const lock = join(dir, 'x.lock');
-  const dead = deadPid();
-  writeFileSync(lock, `${dead} 12345\n`);
-  const t0 = Date.now();
-  withLock(lock, () => assert.ok(readFileSync(lock, 'utf8').startsWith(`${process.pid} `)));
-  assert.ok(Date.now() - t0 < 2000);
-  assert.equal(existsSync(lock), false);
+  withLock(lock, () => {
+    assert.match(readlinkSync(lock), new RegExp(`^${process.pid} \\d+$`));
+    assert.deepEqual(readdirSync(dir), ['x.lock']);
+  });
+  assert.deepEqual(readdirSync(dir), []);
 });
 
-test('a lock held by a live process with another start time (pid reuse) is stale', () => {
+// Locks by an earlier lsm are files holding the same text; each kind must respect the other.
+for (const kind of ['symlink', 'file (earlier lsm)'] as const) {
+  const place = (lock: string, owner: string) => (kind === 'symlink' ? symlinkSync(owner, lock) : writeFileSync(lock, `${owner}\n`));
+
+  test(`a ${kind} lock left by a dead process is taken over at once`, () => {
+    const dir = tempDir();
+    const lock = join(dir, 'x.lock');
+    place(lock, `${deadPid()} 12345`);
+    const t0 = Date.now();
+    withLock(lock, () => assert.ok(readlinkSync(lock).startsWith(`${process.pid} `)));
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(present(lock), false);
+  });
+
+  test(`a ${kind} lock held by a live process with another start time (pid reuse) is stale`, () => {
+    const dir = tempDir();
+    const lock = join(dir, 'x.lock');
+    place(lock, `${process.pid} 1`);
+    withLock(lock, () => {});
+    assert.equal(present(lock), false);
+  });
+
+  test(`a ${kind} lock of a live owner is waited on, not broken`, () => {
+    const dir = tempDir();
+    const lock = join(dir, 'x.lock');
+    const mine = acquire(lock);
+    const owner = readlinkSync(lock);
+    mine.release();
+    place(lock, owner);
+    assert.throws(() => acquire(lock, { timeoutMs: 50 }), (e: unknown) => e instanceof LsmError && e.code === 'locked');
+    assert.equal(present(lock), true);
+  });
+}
+
+test('a lock planted as a link to a real file is judged by its target text and never followed', () => {
   const dir = tempDir();
   const lock = join(dir, 'x.lock');
-  writeFileSync(lock, `${process.pid} 1\n`);
-  withLock(lock, () => {});
+  const mine = acquire(lock);
+  const alive = `${readlinkSync(lock)}\n`; // this process, as a file lock would name it
+  mine.release();
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, alive);
+  symlinkSync(victim, lock);
+  withLock(lock, () => {}, { timeoutMs: 200 });
+  assert.equal(readFileSync(victim, 'utf8'), alive);
+  assert.equal(present(lock), false);
 });
 
 test('a live owner makes others wait, then time out with a clear error', () => {
@@ -67,12 +107,12 @@ test('a stale lock that cannot be removed is waited on until the timeout, not re
   chmodSync(dir, 0o1777);
   const lock = join(dir, 'x.lock');
   const dead = deadPid();
-  writeFileSync(lock, `${dead} 12345\n`);
+  symlinkSync(`${dead} 12345`, lock);
   const r = spawnSync(user.wrap[0], [...user.wrap.slice(1), process.execPath, '--import', 'tsx', 'test/fixtures/scripts/lock-once.ts', lock, '300'], {
     encoding: 'utf8',
     timeout: 20_000,
   });
   assert.equal(r.signal, null, 'the locker spun past its timeout');
   assert.equal(r.stdout, 'locked', r.stderr);
-  assert.equal(readFileSync(lock, 'utf8'), `${dead} 12345\n`);
+  assert.equal(readlinkSync(lock), `${dead} 12345`);
 });

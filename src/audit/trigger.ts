@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { tryAcquire, type Lock } from '../lock.js';
+import { readOwner, tryAcquire, type Lock } from '../lock.js';
 import { isTrue, parseConfigText, setting } from '../config.js';
 import { parseMini } from '../miniyaml.js';
 import { readRegular, writeFileAtomic } from '../atomic.js';
@@ -30,7 +30,7 @@ export function tryShipLock(home: Home): Lock | undefined {
 /** Pid of a running shipper, from its lock file, or undefined. For display only. */
 export function runningShipper(home: Home): number | undefined {
   try {
-    const pid = Number(readFileSync(shipLock(home), 'utf8').trim().split(' ')[0]);
+    const pid = Number((readOwner(shipLock(home)) ?? '').trim().split(' ')[0]);
     if (!Number.isInteger(pid) || pid <= 0) return undefined;
     process.kill(pid, 0);
     return pid;
@@ -91,7 +91,7 @@ function shipperCommand(home: Home): [string, string[]] {
 /** Starts a detached shipper unless one runs or is starting; `urgent` ignores the quiet period. */
 export async function startShipper(ctx: Context, urgent = false): Promise<boolean> {
   const home = ctx.home;
-  if (existsSync(shipLock(home))) {
+  if (readOwner(shipLock(home)) !== undefined) {
     const probe = tryShipLock(home);
     if (!probe) return false; // it looks at the log again after it lets go
     probe.release();

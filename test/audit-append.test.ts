@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { appendEvent, appendFailure, REPAIR_EVENT } from '../src/audit/log.js';
 import { verifyLog } from '../src/audit/verify.js';
 import { LsmError } from '../src/errors.js';
+import { present } from './helpers.js';
 import { ACTOR, VECTOR_1, VECTOR_2, clock, logFile, writeLines, writeLog } from './audit-fixtures.js';
 
 function rows(path: string): any[] {
@@ -23,7 +24,7 @@ test('appends chained schema-2 rows with contiguous seqs, in a 0600 file', () =>
   assert.equal(rs[0].ts, '2026-05-14T12:00:00Z');
   assert.equal(rs[1].ts, '2026-05-14T12:00:01Z');
   assert.equal(statSync(path).mode & 0o777, 0o600);
-  assert.equal(existsSync(`${path}.lock`), false);
+  assert.equal(present(`${path}.lock`), false);
   const r = verifyLog(path);
   assert.deepEqual(r.problems, []);
   assert.equal(r.events, 3);
@@ -88,13 +89,20 @@ test('a torn last line is not chained onto: an audit.repair event names it, and 
   assert.equal(r.notes[0].seq, 3);
 });
 
-test('a torn line whose newline made it to disk is repaired the same way', () => {
-  const path = writeLog(logFile(), [{}]);
-  appendFileSync(path, '{"schema_version":2,"se\n');
+test('a last line that ends in a newline and is not a row is passed over, not repaired: verify keeps reporting it', () => {
+  // One write() carries a row with its newline, so such a line was put there: here an edit
+  // that blanked the last event, which a repair would have turned into a note.
+  const path = writeLog(logFile(), [{}, {}]);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines[1] = 'x';
+  writeFileSync(path, lines.join('\n'));
   writeLog(path, [{}]);
-  const r = verifyLog(path);
-  assert.deepEqual(r.problems, []);
-  assert.equal(r.notes[0].kind, 'repaired_tail');
+  const rs = readFileSync(path, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  assert.deepEqual(rs.map((e) => [e.seq, e.event]), [[1, 'get'], [2, 'get']]);
+  assert.equal(rs[1].prev, rs[0].hash);
+  const r = verifyLog(path, { all: true });
+  assert.deepEqual(r.problems.map((p) => [p.kind, p.line]), [['malformed', 2]]);
+  assert.deepEqual(r.notes, []);
 });
 
 test('a repair covers the last line only: older junk stays a problem, appending goes on', () => {
@@ -160,10 +168,20 @@ test('a log that cannot be written fails with an io error that says why', () => 
   mkdirSync(asDir);
   assert.throws(() => appendEvent(asDir, { event: 'get' }, { actor: ACTOR }), (e: unknown) =>
     e instanceof LsmError && e.code === 'io' && /is a directory/.test(e.message));
-  // A symlink to /dev/null would make every event vanish: refused.
+  // A symlink to /dev/null would make every event vanish, one to another file would take
+  // them there: no link is written through. A FIFO or device in the log's place is refused.
   const devnull = join(dir, 'null.jsonl');
   symlinkSync('/dev/null', devnull);
-  assert.throws(() => appendEvent(devnull, { event: 'get' }, { actor: ACTOR }), /not a regular file/);
+  assert.throws(() => appendEvent(devnull, { event: 'get' }, { actor: ACTOR }), /it is a symbolic link/);
+  const elsewhere = join(dir, 'elsewhere.jsonl');
+  writeFileSync(elsewhere, '');
+  const linked = join(dir, 'linked.jsonl');
+  symlinkSync(elsewhere, linked);
+  assert.throws(() => appendEvent(linked, { event: 'get' }, { actor: ACTOR }), /it is a symbolic link/);
+  assert.equal(readFileSync(elsewhere, 'utf8'), '');
+  const fifo = join(dir, 'fifo.jsonl');
+  spawnSync('mkfifo', [fifo]);
+  assert.throws(() => appendEvent(fifo, { event: 'get' }, { actor: ACTOR }), /not a regular file/);
   assert.throws(() => appendEvent(join(dir, 'no', 'such', 'audit.jsonl'), { event: 'get' }, { actor: ACTOR }), (e: unknown) =>
     e instanceof LsmError && appendFailure(e) === 'the directory does not exist');
 });

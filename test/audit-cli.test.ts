@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendEvent } from '../src/audit/log.js';
 import { ACTOR, VECTOR_1, VECTOR_2, clock, writeLines, writeLog } from './audit-fixtures.js';
@@ -201,6 +201,33 @@ test('reading a log that does not exist is an error naming it', () => {
   const r = lsm(['audit', 'tail', '--file', `${file}.none`], { home });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /audit log not found at .*\.none/);
+});
+
+test('a FIFO, a device or a link in the log\'s place is refused by every reader at once, exit 1', () => {
+  const { home, file } = setup(3);
+  const log = join(home, 'audit.jsonl');
+  const plants: Array<[string, () => void]> = [
+    ['a FIFO', () => spawnSync('mkfifo', [log])],
+    ['a link to /dev/zero', () => symlinkSync('/dev/zero', log)],
+    ['a link to a valid log', () => symlinkSync(file, log)],
+  ];
+  const readers = [['verify'], ['tail'], ['show', '1'], ['query'], ['suspicious'], ['stats'], ['seal', 'status']];
+  for (const [what, plant] of plants) {
+    rmSync(log, { force: true });
+    plant();
+    for (const reader of readers) {
+      const r = lsm(['audit', ...reader], { home, timeout: 10_000 });
+      const label = `audit ${reader.join(' ')} with ${what}`;
+      assert.equal(r.signal, null, `${label}: still running after 10 s`);
+      assert.equal(r.code, 1, `${label}: ${r.stdout} ${r.stderr}`);
+      assert.match(r.stderr, what === 'a FIFO' ? /not a regular file/ : /it is a symbolic link \(to "[^"]+"\)/, label);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, label);
+    }
+  }
+  // Appending never goes through the link either: the file it points to is unchanged.
+  const before = readFileSync(file, 'utf8');
+  lsm(['audit', 'verify'], { home });
+  assert.equal(readFileSync(file, 'utf8'), before);
 });
 
 test('tail -f prints what other processes append and reports a truncation', async () => {

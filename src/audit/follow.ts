@@ -1,6 +1,6 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, readSync } from 'node:fs';
 import { errno } from '../errors.js';
-import { isBlankLine, lineNumberAt, parseRow, type ParsedRow, type SkipReporter } from './reader.js';
+import { isBlankLine, lineNumberAt, openLog, parseRow, type ParsedRow, type SkipReporter } from './reader.js';
 
 /**
  * `audit tail -f`: polls the file, prints each complete line other processes append,
@@ -42,9 +42,13 @@ export async function follow(path: string, from: { offset: number; ino: number }
     if (h.signal.aborted) break;
     let st;
     try {
-      st = statSync(path);
+      st = lstatSync(path);
+      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
     } catch (err) {
-      if (errno(err) === 'ENOENT' && !missing) h.warn(`${path} was removed; waiting for it to come back`);
+      if (!missing) {
+        if (errno(err) === 'ENOENT') h.warn(`${path} was removed; waiting for it to come back`);
+        else if (errno(err) === 'ENOTREG') h.warn(`${path} was replaced by something that is not a regular file (lsm writes none); waiting for the log to come back`);
+      }
       missing = true;
       continue;
     }
@@ -60,7 +64,7 @@ export async function follow(path: string, from: { offset: number; ino: number }
     if (st.size <= offset) continue;
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      fd = openLog(path);
     } catch {
       continue;
     }

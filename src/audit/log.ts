@@ -84,7 +84,8 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
     () => {
       let fd: number;
       try {
-        fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
+        // Never through a link: one to a file of the caller's choosing would take the events there.
+        fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
       } catch (err) {
         throw appendError(path, err);
       }
@@ -146,6 +147,7 @@ export function appendFailure(err: unknown): string {
     case 'EROFS': return 'read-only file system';
     case 'EISDIR': return 'it is a directory';
     case 'ENOTREG': return 'it is not a regular file';
+    case 'ELOOP': return 'it is a symbolic link, and lsm writes its log only as a regular file';
     case 'EIO': return 'input/output error';
     default: return code ?? (err instanceof Error ? err.message : String(err));
   }

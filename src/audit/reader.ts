@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, readlinkSync } from 'node:fs';
 import { LsmError, errno, ioError } from '../errors.js';
 import { toRow, type AuditRow } from './event.js';
 import { linesBackward } from './tailstate.js';
@@ -21,16 +21,42 @@ export interface RawLine {
   terminated: boolean;
 }
 
+/**
+ * Opens a log for reading. lsm writes its log only as a regular file, never through a
+ * link, so a reader takes nothing else for one: a FIFO planted in its place would block
+ * every reader (and so the nightly `audit verify`) forever, a link to /dev/zero would
+ * never end, and a link to another file would vouch for a log lsm never wrote.
+ */
 export function openLog(path: string): number {
+  let fd: number;
   try {
-    return openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
     if (errno(err) === 'ENOENT') {
       throw new LsmError('not_found', `audit log not found at ${path}`, {
         hint: 'nothing has been recorded yet, or pass --file PATH / --dir DIR',
       });
     }
+    if (errno(err) === 'ELOOP') {
+      throw new LsmError('io', `cannot read ${path}: it is a symbolic link${linkTarget(path)}, and lsm writes its log only as a regular file`, {
+        hint: 'someone replaced the log; pass the file itself with --file PATH to read it',
+      });
+    }
     throw ioError('read', path, err);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw ioError('read', path, { code: st.isDirectory() ? 'EISDIR' : 'ENOTREG' });
+  }
+  return fd;
+}
+
+function linkTarget(path: string): string {
+  try {
+    return ` (to ${JSON.stringify(readlinkSync(path))})`;
+  } catch {
+    return '';
   }
 }
 

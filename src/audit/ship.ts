@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { errno, ioError } from '../errors.js';
+import { LsmError, errno, ioError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { Context } from '../context.js';
 import type { AuditRow } from './event.js';
@@ -9,7 +9,7 @@ import { loadSalt } from './salt.js';
 import { readCursor, readState, writeCursor, writeState, type Cursor, type ShipState } from './cursor.js';
 import { linesBackward } from './tailstate.js';
 import { GENESIS } from './chain.js';
-import { isBlankLine, parseRow, readLinesFd } from './reader.js';
+import { isBlankLine, openLog, parseRow, readLinesFd } from './reader.js';
 import { record } from './record.js';
 import type { ShipConfig } from './otlp-config.js';
 
@@ -150,10 +150,10 @@ function startPoint(fd: number, cursor: Cursor | undefined): Start {
 
 function openLogFd(path: string): number | undefined {
   try {
-    return openSync(path, 'r');
+    return openLog(path);
   } catch (err) {
-    if (errno(err) === 'ENOENT') return undefined;
-    throw ioError('read', path, err);
+    if (err instanceof LsmError && err.code === 'not_found') return undefined;
+    throw err;
   }
 }
 

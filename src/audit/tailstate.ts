@@ -56,8 +56,9 @@ export interface ChainEnd {
   /** The file's last byte is "\n" (or the file is empty). */
   endsWithNewline: boolean;
   /**
-   * A last line that is not a row (a write cut short, or junk): the next append must not
-   * chain onto it but name it in an `audit.repair` event.
+   * Bytes after the last newline that are not a row (a write cut short): the next append
+   * must not chain onto them but end them with a newline and name them in an
+   * `audit.repair` event.
    */
   fragment?: Buffer;
 }
@@ -95,8 +96,11 @@ export function findChainEnd(fd: number, size: number): ChainEnd {
     // A whole row that lacks only its newline is a row: JSON cut short never parses.
     const point = chainPoint(line.bytes);
     if (point) return { ...point, endsWithNewline, fragment };
-    // Only the last non-blank line can be a torn write; junk further up is verify's to report.
-    fragment ??= line.bytes;
+    // Only bytes after the last newline can be a torn write: one write() carries a whole
+    // line with its newline. A line that ends in one and is not a row was put there (an
+    // edit that blanked the last event, say): it is passed over, not repaired, so that
+    // verify goes on reporting it as tampering.
+    if (!line.terminated) fragment = line.bytes;
   }
   return { seq: 0, hash: GENESIS, endsWithNewline, fragment };
 }

@@ -6,6 +6,7 @@ import { appendEvent } from '../audit/log.js';
 import { record } from '../audit/record.js';
 import { readAnchors, type AnchorSet } from '../audit/anchors.js';
 import { findChainEnd } from '../audit/tailstate.js';
+import { openLog } from '../audit/reader.js';
 import {
   SEAL_INIT_EVENT, formatVerificationKey, keyIdOf, parseVerificationKey, readKeyFile, rootFromSeed, sealKeyPath,
   type KeyFile, type VerificationKey,
@@ -78,14 +79,14 @@ async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Pr
   const kf = currentKey(keyPath);
   let lastSeq = 0;
   try {
-    const fd = openSync(path, 'r');
+    const fd = openLog(path);
     try {
       lastSeq = findChainEnd(fd, fstatSync(fd).size).seq;
     } finally {
       closeSync(fd);
     }
   } catch (err) {
-    if (errno(err) !== 'ENOENT') throw ioError('read', path, err);
+    if (!(err instanceof LsmError && err.code === 'not_found')) throw err;
   }
   const sealed = kf !== undefined && kf !== 'garbled';
   const written = sealed ? kf.nextSeq - 1 : 0;

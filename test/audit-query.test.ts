@@ -25,7 +25,12 @@ test('times: now, RFC 3339, a date, a duration ago', () => {
   assert.equal(parseTime('90m', NOW), NOW.getTime() - 90 * 60_000);
   assert.equal(parseTime('1w', NOW), NOW.getTime() - 7 * 86_400_000);
   assert.equal(parseTime('2026-05-13', NOW), new Date(2026, 4, 13).getTime());
-  for (const bad of ['yesterday', '2026-05-14T10:00:00', '14/05/2026', '']) {
+  assert.equal(parseTime('2024-02-29', NOW), new Date(2024, 1, 29).getTime());
+  assert.equal(parseTime('2026-12-31T23:59:59-23:59', NOW), Date.parse('2026-12-31T23:59:59-23:59'));
+  // Dates that Date would roll over into another day are refused, not moved.
+  const impossible = ['2026-13-45', '2026-99-99', '2026-02-29', '2026-02-30', '2026-11-31', '2026-00-00', '2026-05-00',
+    '2026-11-31T00:00:00Z', '2026-11-29T24:00:00Z', '2026-11-29T08:60:00Z', '2026-11-29T08:46:99Z', '2026-11-29T08:46:16+25:00', '2026-11-29T08:46:16+01:60'];
+  for (const bad of ['yesterday', '2026-05-14T10:00:00', '14/05/2026', '', ...impossible]) {
     assert.throws(() => parseTime(bad, NOW, '--until'), (e: unknown) => e instanceof LsmError && e.exit === 2 && e.message.startsWith('--until:'), bad);
   }
 });

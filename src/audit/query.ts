@@ -41,8 +41,16 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+// Date would roll 2026-02-30 over to March 2 and 2026-13-45 into 2027: a typo in a cron
+// job's --since must be an error, not another window that finds nothing.
+function realDate(m: RegExpExecArray): boolean {
+  const [y, mo, d, h = 0, mi = 0, s = 0, oh = 0, om = 0] = [...m.slice(1, 7), m[8], m[9]].map((x) => Number(x ?? 0));
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate(); // the last day of month mo
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= days && h <= 23 && mi <= 59 && s <= 59 && oh <= 23 && om <= 59;
+}
 
 /**
  * A point in time for --since/--until: `now`, RFC 3339, a date (local midnight), or a
@@ -51,12 +59,13 @@ const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 export function parseTime(text: string, now: Date, flag = '--since'): number {
   const s = text.trim();
   if (s.toLowerCase() === 'now') return now.getTime();
-  if (RFC3339.test(s)) {
+  const full = RFC3339.exec(s);
+  if (full && realDate(full)) {
     const t = Date.parse(s.replace(' ', 'T'));
     if (!Number.isNaN(t)) return t;
   }
   const day = DATE_ONLY.exec(s);
-  if (day) {
+  if (day && realDate(day)) {
     const t = new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3])).getTime();
     if (!Number.isNaN(t)) return t;
   }

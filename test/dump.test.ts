@@ -133,6 +133,13 @@ test('-o, --stdout and their errors; a missing store and an empty one', () => {
   assert.ok(!existsSync(join(cwd, '.env')), '--stdout writes no file');
   assert.equal(lsm(['dump', 'app', 'dev', '--stdout', '-o', 'x'], { home, cwd }).code, 2);
   assert.equal(lsm(['dump', 'app', 'dev', '-o', 'sub'], { home, cwd }).code, 1);
+  // A directory that does not exist: one event, an error, not an ok followed by an error.
+  const rowsBefore = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').length;
+  const nodir = lsm(['dump', 'app', 'dev', '-o', 'no/such/dir/x.env'], { home, cwd });
+  assert.equal(nodir.code, 1);
+  assert.match(nodir.stderr, /^lsm: cannot write \S+no\/such\/dir\/x\.env: no such file or directory$/m);
+  const added = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').slice(rowsBefore).map((l) => JSON.parse(l));
+  assert.deepEqual(added.map((r) => [r.event, r.outcome, r.fields.reason]), [['dump', 'error', 'write_failed']]);
   const missing = lsm(['dump', 'nope', 'dev'], { home, cwd });
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no store for nope\/dev/);

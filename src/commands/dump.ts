@@ -1,7 +1,7 @@
-import { appendFileSync, lstatSync, readFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, lstatSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LsmError, errno, usage } from '../errors.js';
+import { LsmError, errno, ioError, usage } from '../errors.js';
 import { loadStore } from '../store.js';
 import { writeFileAtomic } from '../atomic.js';
 import { record } from '../audit/record.js';
@@ -66,6 +66,14 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
     await record(ctx, { event: 'dump', ...target, outcome: 'error', fields: { ...fields(name), reason: 'not_confirmed' } }, { failClosed: false });
     ctx.stderr.write(`Aborted: ${opts.output ?? '.env'} was not overwritten.\n`);
     return 1;
+  }
+  // A directory that is missing or not writable fails here, with one event, rather than
+  // after the dump's own event has said it happened.
+  try {
+    accessSync(dirname(path), constants.W_OK);
+  } catch (err) {
+    await record(ctx, { event: 'dump', ...target, outcome: 'error', fields: { ...fields(name), reason: 'write_failed' } }, { failClosed: false });
+    throw ioError('write', path, err);
   }
   // Recorded before the plaintext exists anywhere: a dump that cannot be recorded does not happen.
   await record(ctx, { event: 'dump', ...target, fields: fields(name) }, { failClosed: true });

@@ -146,9 +146,16 @@ test('seal init again (--force): the old key covers the rows up to the re-init, 
   const init2 = JSON.parse(lines(path)[v2.initSeq - 1]);
   assert.match(init2.seal, new RegExp(`^${v1.keyId}:`));
   assert.equal(status(verifySealed(path, { keys: [v1, v2] })), 'ok/ok/ok');
+  // With the old key alone, the rows after the re-init could be anyone's (whoever can run
+  // lsm can re-init): they fail, naming the key to give.
   const onlyOld = verifySealed(path, { keys: [v1] });
-  assert.equal(status(onlyOld), 'ok/ok/ok');
-  assert.match(onlyOld.verdicts.seals.summary, new RegExp(`seq 6\\.\\.8 sealed by key ${v2.keyId}: not checked \\(give its verification key\\)`));
+  assert.equal(status(onlyOld), 'ok/fail/ok');
+  assert.deepEqual(onlyOld.verdicts.seals.findings.map((f) => [f.kind, f.seq]), [['key_taken_over', 6]]);
+  assert.match(onlyOld.verdicts.seals.findings[0].message, new RegExp(`rows 6\\.\\.8 are sealed by key ${v2.keyId}, started after the range of the key given`));
+  // With the new key alone, the rows before it are an older range: not checked, not failed.
+  const onlyNew = verifySealed(path, { keys: [v2] });
+  assert.equal(status(onlyNew), 'ok/ok/ok');
+  assert.match(onlyNew.verdicts.seals.summary, new RegExp(`sealed by key ${v1.keyId}: not checked \\(give its verification key\\)`));
   // A forged re-init that the old key did not seal does not end its range.
   const ls = lines(path);
   const forged = JSON.parse(ls[v2.initSeq - 1]);

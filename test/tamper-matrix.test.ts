@@ -13,7 +13,7 @@ import { Receiver } from './fixtures/otlp/receiver.js';
 import { enableShipping, lsmAsync, ship } from './fixtures/otlp/ship-env.js';
 import { computeHash } from '../src/audit/chain.js';
 import { encodeLine, toRow, type AuditRow } from '../src/audit/event.js';
-import { parseVerificationKey, readKeyFile, sealOf } from '../src/audit/seal.js';
+import { parseVerificationKey, readKeyFile, sealOf, writeKeyFile } from '../src/audit/seal.js';
 
 const ROWS = 130;
 /** The row the middle attacks aim at: sealed, and before several anchors. */
@@ -89,6 +89,12 @@ const moveTs = (r: AuditRow) => {
   r.ts = '2020-01-01T00:00:00Z';
 };
 
+function cutAndRewind(home: string, n: number): void {
+  editLines(home, (l) => l.slice(0, -n));
+  const kf = readKeyFile(join(home, 'audit.seal'))!;
+  writeKeyFile(join(home, 'audit.seal'), { ...kf, nextSeq: ROWS - n + 1 }, { replace: true });
+}
+
 const ATTACKS: Record<string, (home: string) => void> = {
   none: () => {},
   'edit a field': (home) => editLines(home, (l) => {
@@ -118,6 +124,14 @@ const ATTACKS: Record<string, (home: string) => void> = {
   },
   'truncate 1 row': (home) => editLines(home, (l) => l.slice(0, -1)),
   'truncate 100 rows': (home) => editLines(home, (l) => l.slice(0, -100)),
+  // The key file's check is a plain hash: its index can be rewritten to match the cut.
+  'truncate 1 row, key file index rewritten': (home) => cutAndRewind(home, 1),
+  'truncate 100 rows, key file index rewritten': (home) => cutAndRewind(home, 100),
+  // Whoever runs lsm can start a key of their own and seal from there on.
+  'seal init --force, then 2 reads': (home) => {
+    ok(lsm(['audit', 'seal', 'init', '--force', '--format', 'json'], { home }));
+    for (let i = 0; i < 2; i++) ok(lsm(['get', 'app', 'dev', 'API_KEY'], { home }));
+  },
   'delete the log': (home) => rmSync(logOf(home)),
   'delete the key file': (home) => rmSync(join(home, 'audit.seal')),
   'replace log and key file with a fresh seal init': (home) => {
@@ -185,6 +199,11 @@ const EXPECT: Record<string, () => [Cell, Cell, Cell]> = {
   'truncate 100 rows': () => [
     cell('ok', 'unchecked', `fail@${ROWS - 99}`), cell('ok', 'ok', `fail@${ROWS - 99}`), cell('ok', 'unchecked', `fail@${ROWS - 99}`),
   ],
+  'truncate 1 row, key file index rewritten': () => [cell('ok', 'unchecked', 'ok'), cell('ok', 'ok', `fail@${ROWS}`), cell('ok', 'unchecked', `fail@${firstAnchorFrom(ROWS)}`)],
+  'truncate 100 rows, key file index rewritten': () => [
+    cell('ok', 'unchecked', 'ok'), cell('ok', 'ok', `fail@${ROWS - 99}`), cell('ok', 'unchecked', `fail@${firstAnchorFrom(ROWS - 99)}`),
+  ],
+  'seal init --force, then 2 reads': () => [cell('ok', 'unchecked', 'ok'), cell('ok', `fail@${ROWS + 2}`, 'ok'), cell('ok', 'unchecked', 'ok')],
   'delete the log': () => [cell('unchecked', 'unchecked', 'fail@1'), cell('unchecked', 'unchecked', 'fail@1'), cell('unchecked', 'unchecked', 'fail@1')],
   'delete the key file': () => [cell('ok', 'unchecked', 'fail@0'), cell('ok', 'ok', 'fail@0'), cell('ok', 'unchecked', 'fail@0')],
   'replace log and key file with a fresh seal init': () => [
@@ -197,9 +216,10 @@ const EXPECT: Record<string, () => [Cell, Cell, Cell]> = {
 const table: string[] = [];
 for (const [attack, expect] of Object.entries(EXPECT)) {
   test(`tamper matrix: ${attack}`, () => {
-    const got = (['none', 'key', 'anchors'] as Mode[]).map((m) => verify(attack, m).cell);
+    const runs = (['none', 'key', 'anchors'] as Mode[]).map((m) => verify(attack, m));
+    const got = runs.map((r) => r.cell);
     table.push(`| ${attack} | ${got.map((c) => `${c.integrity} / ${c.seals} / ${c.completeness}`).join(' | ')} |`);
-    assert.deepEqual(got, expect());
+    assert.deepEqual(got, expect(), `checkpoints at ${anchored}; ${runs.map((r) => JSON.stringify(r.json.verdicts.completeness.summary)).join(' | ')}`);
   });
 }
 

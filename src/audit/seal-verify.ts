@@ -147,6 +147,8 @@ const SHORT: Record<string, string> = {
   seal_key_changed: 'key changed without a seal init',
   key_file_orphan: 'seal key file without a seal init in the log',
   key_file_mismatch: 'seal key file of another key',
+  key_taken_over: 'sealed by a key not given, started after it',
+  key_file_rewound: "seal key file's key is not the key of its index",
   truncated: 'rows cut off',
   gap: 'rows missing (recorded gap)',
   key_file_missing: 'seal key file deleted',
@@ -320,6 +322,16 @@ export function verifySealed(path: string, opts: SealVerifyOptions = {}): SealVe
       seals.add('key_file_mismatch', 0, `the seal key file holds key ${keyFile.keyId}, but the log's last ${SEAL_INIT_EVENT} names ${currentId}: the key file was replaced`);
     }
   }
+  // Whoever can run lsm can `seal init --force` and go on with a key of their own: rows
+  // after the range of a key given here, sealed by a key not given, fail rather than
+  // pass as "not checked". One who rotated the key gives both.
+  const lastChecked = Math.max(0, ...ranges.filter((r) => r.checked).map((r) => r.to));
+  if (keys.length > 0 && lastChecked > 0) {
+    for (const r of ranges.filter((x) => !x.checked && x.from > lastChecked)) {
+      if (seals.list.some((f) => f.seq <= r.from && (f.seqTo ?? f.seq) >= r.from)) continue; // said already
+      seals.add('key_taken_over', r.from, `${r.from === r.to ? `row ${r.from} is` : `rows ${r.from}..${r.to} are`} sealed by key ${r.keyId}, started after the range of the key given by a 'seal init --force': give its verification key too if that was you; if not, someone else took over sealing`);
+    }
+  }
   const sealsVerdict: Verdicts['seals'] = { status: 'ok', summary: '', findings: seals.list, more: seals.more, ranges };
   if (firstInit > 1) sealsVerdict.unsealedBefore = { from: 1, to: firstInit };
   const describe = (r: SealedRange) => `seq ${r.from}..${r.to} sealed by key ${r.keyId}`;
@@ -365,6 +377,16 @@ export function verifySealed(path: string, opts: SealVerifyOptions = {}): SealVe
         ? 'an interrupted append, caught up by the next one'
         : 'rows were added by something that does not seal, or the key file was put back from a copy';
       witnesses.push(`the log ends at seq ${last}, ${plural(last - written, 'row')} past the seal key file's index: ${why}`);
+    }
+    // The index alone is no witness against someone who read the code: the file's check is
+    // a plain hash, so a cut tail can come with a rewritten index. A key that has evolved
+    // past that index cannot be taken back, and the verification key shows it.
+    const own = keys.find((k) => k.vk.keyId === keyFile!.keyId);
+    const expected = own?.walker.at(keyFile.nextSeq);
+    if (expected !== undefined && expected !== keyFile.key) {
+      complete.add('key_file_rewound', Math.min(keyFile.nextSeq, last + 1), `the seal key file says seq ${keyFile.nextSeq} comes next, but its key is not the key of seq ${keyFile.nextSeq}: the index was rewritten (rows cut off after it?) or the file put back from a copy`);
+    } else if (expected !== undefined) {
+      witnesses.push(`the seal key file's key is the verification key's for seq ${keyFile.nextSeq}`);
     }
   } else if (expectSealed && opts.keyFileExpected) {
     complete.add('key_file_missing', 0, `the log is sealed (key ${currentId}), but the seal key file ${keyPath} is gone: it was deleted, and the tail cannot be checked against it`);

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { constants as os } from 'node:os';
 import { MaskStream, type Matcher } from './mask-stream.js';
-import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { Context } from './context.js';
 
 /**
@@ -62,16 +62,17 @@ export const IDLE_RELEASE_MS = 150;
  * (`| head`), the child's pipe is closed too, so it meets EPIPE/SIGPIPE as it would
  * have without lsm in between.
  */
-export function maskPipes(child: ChildProcess, matcher: Matcher, ctx: Context): void {
-  const pairs = [[child.stdout, ctx.stdout], [child.stderr, ctx.stderr]] as const;
-  for (const [src, dst] of pairs) {
-    if (!src) continue;
+export function maskPipes([out, err]: Readable[], matcher: Matcher, ctx: Context): Promise<void> {
+  const pairs = [[out, ctx.stdout], [err, ctx.stderr]] as const;
+  return Promise.all(pairs.map(([src, dst]) => new Promise<void>((resolve) => {
     const ms = new MaskStream(matcher);
     src.on('data', (b: Buffer) => {
       if (!dst.write(ms.push(b))) src.destroy();
     });
     src.on('end', () => dst.write(ms.end()));
-  }
+    src.on('error', () => src.destroy());
+    src.on('close', () => resolve());
+  }))).then(() => undefined);
 }
 
 const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LSM_BIN, cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.js';
 import { loadPty, runInPty } from '../src/pty.js';
@@ -320,6 +320,26 @@ test('masked exec keeps exit codes, signals and stdin; the masking default for c
   const head = spawnSync('sh', ['-c', `"$0" "$@" | head -c 5`, node, ...pre, 'exec', 'app', 'dev', '--', 'sh', '-c', 'yes "$TOKEN"'], { env: cleanEnv({ LSM_DIR: home }), encoding: 'utf8', timeout: 20000 });
   assert.equal(head.stdout, MASK.slice(0, 5));
   assert.equal(head.status, 0);
+});
+
+test('masked output goes through real pipes: /dev/stdout opens, a reader that stops is SIGPIPE, nothing left in TMPDIR', () => {
+  // Node's 'pipe' stdio is a socket pair: open("/dev/stdout") fails with ENXIO on one, and a
+  // closed reader gives the writer ECONNRESET ("Connection reset by peer", exit 1).
+  const home = secretHome();
+  const tmp = tempDir();
+  const env = { TMPDIR: tmp };
+  const r = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "out $TOKEN" > /dev/stdout && echo err > /dev/stderr && stat -L -c %F /proc/self/fd/1 /proc/self/fd/2'], { home, env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `out ${MASK}\nfifo\nfifo\n`);
+  assert.equal(r.stderr, 'err\n');
+  const [node, pre] = lsmCommand();
+  const head = spawnSync('bash', ['-c', 'set -o pipefail; "$0" "$@" | head -1', node, ...pre, 'exec', 'app', 'dev', '--', 'seq', '1', '10000000'], {
+    env: cleanEnv({ LSM_DIR: home, ...env }), encoding: 'utf8', timeout: 20000,
+  });
+  assert.equal(head.stdout, '1\n');
+  assert.equal(head.status, 141, `the child died of SIGPIPE, and lsm with it: ${head.stderr}`);
+  assert.equal(head.stderr, '');
+  assert.deepEqual(readdirSync(tmp), [], 'the pipes were unlinked');
 });
 
 test('--no-mask is plaintext egress: an agent on prod needs a reason; the choice is recorded', () => {

@@ -1,5 +1,6 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { Socket } from 'node:net';
 import { constants as os } from 'node:os';
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { EXIT, LsmError, errno, usage } from '../errors.js';
@@ -10,6 +11,7 @@ import { isTerminal } from '../term/tty.js';
 import { identityOf, targetOf } from './common.js';
 import { guardExec } from '../policy.js';
 import { recordCanaryReads } from '../canary.js';
+import { closeFifos, makeFifos, type Fifo } from '../fifo.js';
 import type { Context } from '../context.js';
 
 interface Opts {
@@ -49,6 +51,22 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   }
   const lead = args.slice(0, args.length - command.length);
   if (lead.length > 2) throw usage('too many arguments before --', 'lsm exec [app] [env] -- command [args...]');
+  // Masked output off a terminal goes through pipes that take a mkfifo(1) to make:
+  // started now, it runs while the store is decrypted.
+  const early = !ctx.stdout.isTTY && opts.mask !== false ? makeFifos(2) : undefined;
+  let taken = false;
+  const fifos = () => {
+    taken = true;
+    return early ?? makeFifos(2);
+  };
+  try {
+    return await runCommand(ctx, lead, command, opts, fifos);
+  } finally {
+    if (!taken && early) closeFifos(await early);
+  }
+}
+
+async function runCommand(ctx: Context, lead: string[], command: string[], opts: Opts, fifos: () => Promise<Fifo[] | undefined>): Promise<number> {
   const { target } = await targetOf(ctx, lead, 0);
   const only = opts.only === undefined ? undefined : parseOnly(opts.only);
   const id = await identityOf(ctx);
@@ -89,9 +107,15 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
     const pty = ctx.stdout.isTTY ? loadPty() : undefined;
     const ran = pty && runInPty(pty, file, command, env, matcher, ctx);
     if (ran) return ran;
-    const child = spawnChild(file, command, env, ['inherit', 'pipe', 'pipe']);
-    maskPipes(child, matcher, ctx);
-    return supervise(child, command[0]);
+    const pipes = await fifos();
+    let child: ChildProcess;
+    try {
+      child = spawnChild(file, command, env, pipes ? ['inherit', pipes[0].write, pipes[1].write] : ['inherit', 'pipe', 'pipe']);
+    } finally {
+      closeFifos(pipes, 'write'); // the child holds its ends: lsm's reads end when it is done
+    }
+    const drained = maskPipes(pipes ? pipes.map((p) => new Socket({ fd: p.read, readable: true, writable: false })) : [child.stdout!, child.stderr!], matcher, ctx);
+    return supervise(child, command[0], drained);
   }
   return supervise(spawnChild(file, command, env, 'inherit'), command[0]);
 }
@@ -170,7 +194,7 @@ export function inForeground(): boolean {
 }
 
 /** Relays signals while the child runs, then mirrors how it ended. */
-function supervise(child: ChildProcess, name: string): Promise<number> {
+function supervise(child: ChildProcess, name: string, drained?: Promise<void>): Promise<number> {
   return new Promise((resolveExit, reject) => {
     const handlers = RELAYED.map((sig) => {
       const h = () => {
@@ -183,12 +207,14 @@ function supervise(child: ChildProcess, name: string): Promise<number> {
     const release = () => { for (const [sig, h] of handlers) process.off(sig, h); };
     child.once('error', (err) => {
       release();
+      drained?.catch(() => {});
       const code = errno(err);
       reject(code === 'ENOENT' ? notFound(name) : code === 'EACCES' ? notExecutable(name) : new LsmError('exec', `cannot start ${shown(name)}: ${code ?? 'error'}`));
     });
-    // 'close', not 'exit': with masked pipes the last output is shown before lsm ends.
-    child.once('close', (code, signal) => {
+    // 'close', not 'exit', and the masked output drained: its last bytes are shown before lsm ends.
+    child.once('close', async (code, signal) => {
       release();
+      await drained;
       if (signal) {
         // Die as the child died, so a shell or supervisor sees the same thing; if this
         // signal cannot kill lsm (ignored since start, like SIGPIPE in Node), 128+n.

@@ -1,0 +1,76 @@
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, rmSync, constants } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Kernel pipes for a masked child's stdout and stderr. Node gives a child 'pipe' stdio as
+ * a Unix socket pair, and a socket is not a pipe: opening /dev/stdout on it fails (ENXIO),
+ * and a reader that goes away hands the writer ECONNRESET instead of EPIPE/SIGPIPE, so
+ * `lsm exec -- seq 1 1e7 | head -1` ended in an error message rather than quietly.
+ * Node has no pipe(2) and no mkfifo(3): FIFOs made by mkfifo(1) in a private directory,
+ * opened at both ends and unlinked at once, are pipes in every respect that matters.
+ */
+const MKFIFO = ['/usr/bin/mkfifo', '/bin/mkfifo'];
+
+export interface Fifo {
+  /** lsm's end, non-blocking. */
+  read: number;
+  /** The child's end. */
+  write: number;
+}
+
+/**
+ * Starts making `n` pipes; resolves to them, or to undefined where mkfifo(1) cannot
+ * run (the caller falls back to Node's socket pairs). Async so that the mkfifo process
+ * runs while lsm decrypts. Nothing is left on disk whatever happens.
+ */
+export function makeFifos(n: number): Promise<Fifo[] | undefined> {
+  // Never looked up in PATH, which the caller sets: a `mkfifo` of theirs that made links
+  // to a file instead would have the child's unmasked output written there.
+  const mkfifo = MKFIFO.find((p) => existsSync(p));
+  if (!mkfifo) return Promise.resolve(undefined);
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'lsm-exec-'));
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  const paths = Array.from({ length: n }, (_, i) => join(dir, String(i)));
+  return new Promise<Fifo[] | undefined>((resolve) => {
+    const done = (fifos: Fifo[] | undefined) => {
+      try { rmSync(dir, { recursive: true, force: true }); } catch { /* a temp dir */ }
+      resolve(fifos);
+    };
+    const mk = spawn(mkfifo, ['-m', '600', ...paths], { stdio: 'ignore', env: {} });
+    mk.once('error', () => done(undefined));
+    mk.once('exit', (code) => {
+      if (code !== 0) return done(undefined);
+      const fifos: Fifo[] = [];
+      try {
+        for (const p of paths) {
+          // The read end first, without blocking: then opening the write end does not block either.
+          const read = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+          fifos.push({ read, write: -1 });
+          const write = openSync(p, constants.O_WRONLY | constants.O_NOFOLLOW);
+          fifos[fifos.length - 1].write = write;
+          const [r, w] = [fstatSync(read), fstatSync(write)];
+          if (!r.isFIFO() || r.ino !== w.ino || r.dev !== w.dev) throw new Error('not the FIFO made');
+        }
+      } catch {
+        closeFifos(fifos);
+        return done(undefined);
+      }
+      done(fifos);
+    });
+  });
+}
+
+export function closeFifos(fifos: Fifo[] | undefined, which: 'both' | 'write' = 'both'): void {
+  for (const f of fifos ?? []) {
+    for (const fd of which === 'both' ? [f.read, f.write] : [f.write]) {
+      if (fd < 0) continue;
+      try { closeSync(fd); } catch { /* closed */ }
+    }
+  }
+}

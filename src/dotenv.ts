@@ -54,6 +54,15 @@ function formatValue(value: string): string {
   return `"${value.replace(/[\\"\n\r]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\${c}`))}"`;
 }
 
+/** In a comment: a name, then = or :, then something: `OLD_KEY=abc`, `token: abc`. */
+const VALUE_LIKE = /[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]\s*\S/;
+
+function countNewlines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 export class EnvDocument {
   private lines: Line[];
   /** Line ending for appended lines: the document's own when it has one. */
@@ -129,6 +138,30 @@ export class EnvDocument {
   serialize(): string {
     let out = '';
     for (const l of this.lines) out += l.raw;
+    return out;
+  }
+
+  /** Keys assigned more than once with another value before the last: what a Map would lose. */
+  shadowed(): string[] {
+    const last = this.visible();
+    const out = new Set<string>();
+    for (const l of this.lines) if (l.key !== undefined && l.value !== last.get(l.key)) out.add(l.key);
+    return [...out];
+  }
+
+  /**
+   * 1-based numbers of the lines whose comment looks like it keeps a value (`# OLD_KEY=...`,
+   * `# token: ...`), whole-line or after a value: text the entries do not carry.
+   */
+  commentedValues(): number[] {
+    const out: number[] = [];
+    let no = 1;
+    for (const l of this.lines) {
+      const rest = l.key === undefined ? l.raw : l.raw.slice(l.valueEnd);
+      const hash = rest.indexOf('#');
+      if (hash >= 0 && VALUE_LIKE.test(rest.slice(hash + 1))) out.push(no + countNewlines(l.raw.slice(0, l.key === undefined ? hash : l.valueEnd + hash)));
+      no += countNewlines(l.raw);
+    }
     return out;
   }
 

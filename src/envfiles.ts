@@ -13,6 +13,8 @@ export interface EnvFile {
   path: string;
   /** The name is a symbolic link (to a regular file). */
   symlink: boolean;
+  /** Hard links to the file: zeroing one with more would zero the others. */
+  links: number;
 }
 
 const TEMPLATE = /\.(example|sample|template)$/;
@@ -35,7 +37,8 @@ export function findEnvFiles(dir: string): EnvFile[] {
       const link = lstatSync(path).isSymbolicLink();
       // A link to a directory or to nothing is not a .env file; a link to a file is
       // reported as one, so that each command can decide whether to follow it.
-      if (statSync(path).isFile()) out.push({ name, path, symlink: link });
+      const st = statSync(path);
+      if (st.isFile()) out.push({ name, path, symlink: link, links: st.nlink });
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw ioError('read', path, err);
     }
@@ -88,7 +91,10 @@ export function wipeFile(path: string): void {
   let fd = -1;
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    // Another hard link shares these bytes (one made since the file was judged): zeroing
+    // them would zero a file lsm was not asked to touch. Only the name goes.
+    const size = st.nlink > 1 ? 0 : st.size;
     const zeros = Buffer.alloc(Math.min(size, 1 << 20));
     let off = 0;
     while (off < size) off += writeSync(fd, zeros, 0, Math.min(zeros.length, size - off), off);

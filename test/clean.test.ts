@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readFileSync, readSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv, initHome, lsm, lsmCommand, tempDir, assertNoLeak } from './helpers.ts';
 
@@ -58,14 +58,46 @@ test('only files whose every key has the same value in the store are removed; th
 test('the removed file is overwritten with zeros before it is unlinked', () => {
   const text = `API_KEY=${CANARY}\n`;
   const { home, cwd } = setup({ '.env': text });
-  // A second name for the same inode shows what happened to the bytes.
-  const witness = join(tempDir(), 'witness');
-  linkSync(join(cwd, '.env'), witness);
-  assert.equal(lsm(['clean', 'app', 'dev', '--force'], { home, cwd }).code, 0);
-  assert.ok(!existsSync(join(cwd, '.env')));
-  const after = readFileSync(witness);
-  assert.equal(after.length, Buffer.byteLength(text));
-  assert.ok(after.every((b) => b === 0), 'all zeros');
+  // A descriptor held open on the inode shows what happened to its bytes after the unlink.
+  const fd = openSync(join(cwd, '.env'), 'r');
+  try {
+    assert.equal(lsm(['clean', 'app', 'dev', '--force'], { home, cwd }).code, 0);
+    assert.ok(!existsSync(join(cwd, '.env')));
+    const after = Buffer.alloc(Buffer.byteLength(text) + 1);
+    assert.equal(readSync(fd, after, 0, after.length, 0), Buffer.byteLength(text));
+    assert.ok(after.subarray(0, -1).every((b) => b === 0), 'all zeros');
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test('kept: a file with another hard link, a shadowed duplicate, or a comment that may hold a value', () => {
+  const { home, cwd } = setup({
+    '.env': `API_KEY=${CANARY}\n# OLD_API_KEY=sk-old-value\n`,
+    '.env.dup': `API_KEY=sk-before-rotation\nAPI_KEY=${CANARY}\n`,
+    '.env.inline': 'DB_URL=postgres://db/x # prod was: postgres://prod/x\n',
+    '.env.linked': `API_KEY=${CANARY}\n`,
+    '.env.plain': `# copied from the store\nAPI_KEY=${CANARY}\n`,
+  });
+  // Zeroing a hard-linked file would zero the other name too (here one outside the project).
+  const other = join(tempDir(), 'shared.env');
+  linkSync(join(cwd, '.env.linked'), other);
+  const r = lsm(['clean', 'app', 'dev', '--force'], { home, cwd });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [
+    'Safe to remove (every value is in app/dev):',
+    '  .env.plain  (1 key, all identical in the store)',
+    'Keeping:',
+    '  .env  (a comment may hold a value: line 2)',
+    '  .env.dup  (an earlier line holds another value of API_KEY)',
+    '  .env.inline  (a comment may hold a value: line 1)',
+    '  .env.linked  (1 other hard link: the plaintext would stay there)',
+    'Removed .env.plain',
+    '',
+  ].join('\n'));
+  assert.equal(readFileSync(other, 'utf8'), `API_KEY=${CANARY}\n`);
+  assert.deepEqual(readdirSync(cwd).sort(), ['.env', '.env.dup', '.env.inline', '.env.linked']);
+  noLeak(home, r.stdout, r.stderr);
 });
 
 test('without a terminal and without --force nothing is removed (exit 1)', () => {

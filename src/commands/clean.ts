@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LsmError, usage } from '../errors.js';
-import { parseEnv } from '../dotenv.js';
+import { parseEnv, type EnvDocument } from '../dotenv.js';
 import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { confirm } from '../term/prompt.js';
@@ -21,7 +21,8 @@ interface Verdict {
  * `clean [app] [env] [--force]`: removes the cwd's .env files whose every key is in the
  * store with the very same value, so removing them loses nothing (the original compared
  * key names only and deleted files with other values). A file without keys, one that
- * does not parse and a symbolic link are kept. Files are zeroed before being unlinked,
+ * does not parse, a symbolic link, one with other hard links, an earlier value of a key
+ * or a comment that looks like a value (`# OLD_KEY=...`) are kept. Files are zeroed before being unlinked,
  * and a file that changed after it was judged is kept.
  */
 export async function run(ctx: Context, args: string[], opts: { force?: boolean }): Promise<number> {
@@ -94,13 +95,20 @@ function judge(file: EnvFile, stored: Map<string, string>): Verdict {
   } catch (err) {
     return { file, safe: false, why: `(cannot read: ${(err as { code?: string }).code ?? 'error'})` };
   }
-  let entries: [string, string][];
+  let doc: EnvDocument;
   try {
-    entries = parseEnv(decodeEnv(bytes, file.name), file.name).entries();
+    doc = parseEnv(decodeEnv(bytes, file.name), file.name);
   } catch (err) {
     return { file, safe: false, why: `(${err instanceof LsmError ? err.message : 'does not parse'})` };
   }
+  const entries = doc.entries();
   if (entries.length === 0) return { file, safe: false, why: '(no keys)' };
+  if (file.links > 1) return { file, safe: false, why: `(${plural(file.links - 1, 'other hard link')}: the plaintext would stay there)` };
+  // What the entries do not carry, and an import would not bring into the store.
+  const shadowed = doc.shadowed();
+  if (shadowed.length > 0) return { file, safe: false, why: `(an earlier line holds another value of ${shadowed.join(', ')})` };
+  const commented = doc.commentedValues();
+  if (commented.length > 0) return { file, safe: false, why: `(a comment may hold a value: line ${commented.join(', ')})` };
   const missing = entries.filter(([k]) => !stored.has(k)).map(([k]) => k);
   const differs = entries.filter(([k, v]) => stored.has(k) && stored.get(k) !== v).map(([k]) => k);
   if (missing.length === 0 && differs.length === 0) return { file, bytes, safe: true, why: `(${plural(entries.length, 'key')}, all identical in the store)` };

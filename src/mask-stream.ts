@@ -31,7 +31,8 @@ function jsonForms(value: string): string[] {
   const ascii = j.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return [
     j,
-    j.replace(/\//g, '\\/'), // PHP's json_encode
+    j.replace(/\//g, '\\/'), // PHP's json_encode with JSON_UNESCAPED_UNICODE
+    ascii.replace(/\//g, '\\/'), // PHP's json_encode
     ascii, // Python's json.dumps (ensure_ascii)
     ascii.replace(/\\u([0-9a-f]{4})/g, (_, h: string) => `\\u${h.toUpperCase()}`),
     j.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), // Go's encoding/json

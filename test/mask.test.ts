@@ -41,6 +41,8 @@ function encodings(value: string): Record<string, string> {
     raw: `value=${value};`,
     json: `{"v":${JSON.stringify(value)}}`,
     jsonSlashes: `{"v":"${JSON.stringify(value).slice(1, -1).replace(/\//g, '\\/')}"}`,
+    // PHP's json_encode by default: slashes and every non-ASCII UTF-16 unit escaped.
+    php: `{"v":"${JSON.stringify(value).slice(1, -1).replace(/\//g, '\\/').replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"}`,
     url: `https://x.test/?v=${encodeURIComponent(value)}&z=1`,
     form: `a=1&${new URLSearchParams({ v: value })}`,
     base64: `Basic ${b64(raw)}`,

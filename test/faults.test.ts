@@ -58,6 +58,22 @@ function fill(dir: string): string {
   return path;
 }
 
+/**
+ * Fills the slack of `file`'s last page with spaces (a blank line to readers): a full
+ * disk still takes an append that fits in the page the file already has, and a lock no
+ * longer needs a page of its own (it is a symlink), so without this a short event could
+ * still be recorded, rightly, and the command go ahead.
+ */
+function fillSlack(file: string): void {
+  for (let n = 2048; n >= 1; n >>= 1) {
+    try {
+      for (;;) appendFileSync(file, ' '.repeat(n));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOSPC') throw err;
+    }
+  }
+}
+
 function free(filler: string, bytes: number): void {
   const fd = openSync(filler, 'r+');
   try {
@@ -104,6 +120,7 @@ test('disk full (tmpfs): reveal and change commands fail closed, list warns, not
   await homeAt(home, 20_000);
   const before = readStore(home, 'app', 'dev');
   const filler = fill(m.dir);
+  fillSlack(join(home, 'audit.jsonl'));
   await assertFailsClosed(home, /^no space left on device$/, { alsoLock: true });
 
   // Room for the event but not for the store: the audit append succeeds, the save fails
@@ -122,6 +139,7 @@ test('disk full (tmpfs): reveal and change commands fail closed, list warns, not
   free(filler, Infinity);
   appendFileSync(join(home, 'config.yaml'), '\naudit:\n  on_failure: open\n');
   fill(m.dir);
+  fillSlack(join(home, 'audit.jsonl'));
   const open = await run(['get', 'app', 'dev', 'A'], { home });
   assert.equal(open.code, 0, open.stderr);
   assert.equal(open.stdout, VALUE);

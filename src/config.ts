@@ -1,4 +1,5 @@
 import { LsmError, errno, ioError } from './errors.js';
+import { isName, shown } from './names.js';
 import { parseMini, type Plain } from './miniyaml.js';
 import { readRegular, writeFileAtomic } from './atomic.js';
 import { withLockAsync } from './lock.js';
@@ -65,15 +66,31 @@ function fromTree(tree: ConfigTree, path: string): Config {
   if (env !== undefined && env !== null && typeof env !== 'string') {
     throw new LsmError('config', `${path}: 'env' must be a string`);
   }
+  // Names from this file become file names (<app>.<env>.age) as surely as typed ones: one
+  // with a slash or '..' would put a store outside the home.
+  if (env) checkNameIn(path, 'env', env);
   const apps: Record<string, string> = {};
   const rawApps = tree.apps;
   if (rawApps !== undefined && rawApps !== null) {
-    if (typeof rawApps !== 'object') throw new LsmError('config', `${path}: 'apps' must be a mapping of app name to directory`);
+    if (typeof rawApps !== 'object' || Array.isArray(rawApps)) {
+      throw new LsmError('config', `${path}: 'apps' must be a mapping of app name to directory`);
+    }
     for (const [name, dir] of Object.entries(rawApps)) {
+      checkNameIn(path, 'app', name);
       if (typeof dir === 'string') apps[name] = dir;
     }
   }
   return { env: env || undefined, apps, tree };
+}
+
+/** A name read from a file, refused as the command line refuses it, naming the file. */
+export function checkNameIn(path: string, kind: 'app' | 'env', name: string): string {
+  if (!isName(name)) {
+    throw new LsmError('config', `${path}: ${shown(name)} is not a valid ${kind} name`, {
+      hint: `${kind} names use letters, digits, '_' and '-' (at most 64, not starting with '-'); fix or remove it in that file`,
+    });
+  }
+  return name;
 }
 
 /** Reads a nested setting, e.g. get(tree, 'audit', 'on_failure'). */
@@ -124,6 +141,8 @@ export async function editConfig(home: Home, mutate: (doc: import('yaml').Docume
     }
     const doc = YAML.parseDocument(text, { uniqueKeys: true });
     if (doc.errors.length > 0) await parseFull(text, home.config); // throws the located error
+    // A file whose apps or env a reader would refuse is not edited either: say what is wrong.
+    fromTree(await parseConfigText(text, home.config), home.config);
     if (doc.contents === null) doc.contents = doc.createNode({}) as never;
     mutate(doc);
     const indent = detectIndent(text);

@@ -53,7 +53,7 @@ export function byteOrder(a: string, b: string): number {
  * project's secrets by a flag or by a file checked into the repository.
  */
 export async function resolveGhProject(ctx: Context): Promise<{ target: Target; config: Config }> {
-  if (ctx.flags.app) {
+  if (ctx.flags.app !== undefined) {
     throw usage('gh commands do not accept --app; the app is the lsm project linked to the current directory',
       "cd into the project (run 'lsm link <app>' there once)");
   }

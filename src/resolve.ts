@@ -2,7 +2,7 @@ import { readRegular } from './atomic.js';
 import { join, sep } from 'node:path';
 import { LsmError, errno, ioError, usage } from './errors.js';
 import { checkName } from './names.js';
-import { parseConfigText, readConfig, type Config } from './config.js';
+import { checkNameIn, parseConfigText, readConfig, type Config } from './config.js';
 import type { Context } from './context.js';
 
 /**
@@ -30,13 +30,13 @@ export interface Positional {
 export function splitPositional(args: string[], required: number, flags: Context['flags']): Positional {
   const extra = args.length - required;
   if (extra <= 0) return { rest: args };
-  const max = (flags.app ? 0 : 1) + (flags.env ? 0 : 1);
+  const max = (flags.app !== undefined ? 0 : 1) + (flags.env !== undefined ? 0 : 1);
   if (extra > max) {
     throw usage('too many arguments', max === 0 ? 'both --app and --env are given, so no positional app or env is expected' : undefined);
   }
   const lead = args.slice(0, extra);
   const rest = args.slice(extra);
-  if (!flags.app) {
+  if (flags.app === undefined) {
     return { app: checkName('app', lead[0]), env: lead[1] === undefined ? undefined : checkName('env', lead[1]), rest };
   }
   return { env: checkName('env', lead[0]), rest };
@@ -61,7 +61,7 @@ async function readProjectFile(cwd: string): Promise<ProjectFile> {
     const v = tree[k];
     if (v === undefined || v === null || v === '') return undefined;
     if (typeof v !== 'string') throw new LsmError('config', `${path}: '${k}' must be a string`);
-    return checkName(k, v);
+    return checkNameIn(path, k, v);
   };
   return { app: pick('app'), env: pick('env') };
 }
@@ -82,8 +82,9 @@ export function appForDir(config: Config, cwd: string): string | undefined {
 }
 
 export async function resolveTarget(ctx: Context, pos: Positional, config?: Config): Promise<Target> {
-  let app = ctx.flags.app ? checkName('app', ctx.flags.app) : pos.app;
-  let env = ctx.flags.env ? checkName('env', ctx.flags.env) : pos.env;
+  // An empty --app '' (an unset variable in a script) is refused, not taken as no flag.
+  let app = ctx.flags.app !== undefined ? checkName('app', ctx.flags.app) : pos.app;
+  let env = ctx.flags.env !== undefined ? checkName('env', ctx.flags.env) : pos.env;
   if (app && env) return { app, env };
   const project = await readProjectFile(ctx.cwd);
   app ??= project.app;
@@ -91,7 +92,7 @@ export async function resolveTarget(ctx: Context, pos: Positional, config?: Conf
   if (!app || !env) {
     config ??= await readConfig(ctx.home);
     app ??= appForDir(config, ctx.cwd);
-    env ??= config.env ? checkName('env', config.env) : undefined;
+    env ??= config.env;
   }
   if (!app) {
     throw new LsmError('no_app', 'cannot determine the app', {

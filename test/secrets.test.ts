@@ -107,6 +107,38 @@ test('resolution: link from a subdirectory, .lsm.yaml, default env, flags win', 
   assert.equal(lsm(['envs', 'web'], { home }).stdout, 'dev\n');
 });
 
+test('names from config.yaml and .lsm.yaml are checked like typed ones; an empty --app or --env is refused, not ignored', () => {
+  const home = initHome();
+  const proj = tempDir();
+  const outside = join(home, '..');
+  const config = readFileSync(join(home, 'config.yaml'), 'utf8');
+  // A linked app named "../evil" would have put evil.dev.age beside the home.
+  writeFileSync(join(home, 'config.yaml'), `${config}apps:\n  "../evil": ${proj}\n`);
+  for (const args of [['set', 'K', CANARY], ['get', 'K'], ['apps'], ['link', 'other']]) {
+    const r = lsm(args, { home, cwd: proj });
+    assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /^lsm: \S+config\.yaml: "\.\.\/evil" is not a valid app name\n/, args[0]);
+  }
+  assert.deepEqual(readdirSync(outside).filter((n) => n.endsWith('.age')), []);
+  writeFileSync(join(home, 'config.yaml'), `${config}apps: [1, 2]\n`);
+  const list = lsm(['link', 'web'], { home, cwd: proj });
+  assert.equal(list.code, 1);
+  assert.match(list.stderr, /'apps' must be a mapping of app name to directory/);
+  writeFileSync(join(home, 'config.yaml'), config.replace('env: dev', 'env: ../etc'));
+  assert.match(lsm(['get', 'web', 'K'], { home }).stderr, /config\.yaml: "\.\.\/etc" is not a valid env name/);
+  writeFileSync(join(home, 'config.yaml'), config);
+  writeFileSync(join(proj, '.lsm.yaml'), 'app: ../evil2\n');
+  assert.match(lsm(['get', 'K'], { home, cwd: proj }).stderr, /\.lsm\.yaml: "\.\.\/evil2" is not a valid app name/);
+  // `-e "$STAGE"` with STAGE unset must not fall back to the default env.
+  assert.equal(lsm(['set', 'web', 'dev', 'K', 'v'], { home }).code, 0);
+  for (const args of [['get', '-e', '', 'web', 'K'], ['get', '--env=', 'web', 'K'], ['set', '-a', '', 'K', 'v2'], ['get', '-a', '', '-e', 'dev', 'K']]) {
+    const r = lsm(args, { home });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, /^lsm: invalid (app|env) name ""/, args.join(' '));
+  }
+  noLeak(home);
+});
+
 test('set KEY off a terminal reads the value from stdin, and refuses an empty one rather than blank the secret', () => {
   const home = initHome();
   const proj = tempDir();

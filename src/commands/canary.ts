@@ -73,7 +73,7 @@ async function list(ctx: Context, args: string[]): Promise<number> {
   if (args.length > 2) throw usage('too many arguments', 'lsm canary list [app] [env]');
   requireHome(ctx);
   const app = ctx.flags.app ?? args[0];
-  const env = ctx.flags.env ?? (ctx.flags.app ? args[0] : args[1]);
+  const env = ctx.flags.env ?? (ctx.flags.app !== undefined ? args[0] : args[1]);
   if (app !== undefined) checkName('app', app);
   if (env !== undefined) checkName('env', env);
   const all = readRegistry(ctx.home).filter((c) => (app === undefined || c.app === app) && (env === undefined || c.env === env));

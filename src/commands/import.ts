@@ -66,7 +66,7 @@ function reasonOf(err: unknown): string {
  * original took `lsm import secrets.env` and `lsm import -` as app names.
  */
 function splitArgs(ctx: Context, args: string[]) {
-  const room = (ctx.flags.app ? 0 : 1) + (ctx.flags.env ? 0 : 1);
+  const room = (ctx.flags.app !== undefined ? 0 : 1) + (ctx.flags.env !== undefined ? 0 : 1);
   const last = args.at(-1);
   if (last === undefined) return { file: undefined, pos: splitPositional(args, 0, ctx.flags) };
   if (last === '-' || !isName(last) || args.length > room) {

@@ -28,10 +28,17 @@ export function checkName(kind: 'app' | 'env', s: string): string {
   return s;
 }
 
+/**
+ * A key name, or a usage error that does not repeat the argument: what stands where a key
+ * goes may be a value (`lsm set API_KEY=sk-...`), and errors end up in agents' logs.
+ */
 export function checkKey(s: string): string {
   if (!isKey(s)) {
-    throw new LsmError('invalid_name', `invalid key name ${shown(s)}`, {
-      hint: 'keys are environment variable names: letters, digits and _, not starting with a digit',
+    const assignment = /^[A-Za-z_][A-Za-z0-9_]*=/.test(s);
+    throw new LsmError('invalid_name', assignment ? 'invalid key name: KEY=VALUE is not a form lsm takes' : 'invalid key name', {
+      hint: assignment
+        ? 'pass the value as its own argument (lsm set KEY VALUE), on stdin (lsm set KEY -), or be prompted (lsm set KEY)'
+        : 'keys are environment variable names: letters, digits and _, not starting with a digit (the argument is not repeated here: it may be a value)',
     });
   }
   return s;

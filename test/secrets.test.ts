@@ -40,7 +40,8 @@ test('set and get round-trip tricky values exactly; get adds no newline when pip
   const home = initHome();
   const values = [CANARY, 'abc #def', '  padded  ', `say "hi" it's`, 'multi\nline\nvalue', 'ünïcødé ✓ 🔑', 'a=b=c', '', '\\n not a newline', '$HOME ${X}'];
   values.forEach((v, i) => {
-    const s = lsm(['set', 'app1', 'dev', `K${i}`, '-'], { home, input: `${v}\n` });
+    // An empty value is given as one: from stdin it would be refused (a failed producer).
+    const s = v === '' ? lsm(['set', 'app1', 'dev', `K${i}`, ''], { home }) : lsm(['set', 'app1', 'dev', `K${i}`, '-'], { home, input: `${v}\n` });
     assert.equal(s.code, 0, s.stderr);
   });
   values.forEach((v, i) => {
@@ -139,7 +140,7 @@ test('names from config.yaml and .lsm.yaml are checked like typed ones; an empty
   noLeak(home);
 });
 
-test('set KEY off a terminal reads the value from stdin, and refuses an empty one rather than blank the secret', () => {
+test('set KEY or KEY - off a terminal reads the value from stdin, and refuses an empty one rather than blank the secret', () => {
   const home = initHome();
   const proj = tempDir();
   assert.equal(lsm(['link', 'web'], { home, cwd: proj }).code, 0);
@@ -150,14 +151,40 @@ test('set KEY off a terminal reads the value from stdin, and refuses an empty on
     assert.match(r.stderr, /^lsm: no value for TOKEN on stdin, and stdin is not a terminal to prompt on\nhint: /);
     assert.equal(lsm(['get', 'TOKEN'], { home, cwd: proj }).stdout, CANARY, 'the secret is kept');
   }
+  // `printf %s "$TOKEN" | lsm set TOKEN -` with TOKEN unset, or a producer that failed.
+  for (const input of ['', '\n', '\r\n']) {
+    const r = lsm(['set', 'TOKEN', '-'], { home, cwd: proj, input });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^lsm: the value for TOKEN read from stdin is empty; nothing was changed\nhint: .*lsm set TOKEN ''/);
+    assert.equal(lsm(['get', 'TOKEN'], { home, cwd: proj }).stdout, CANARY, 'the secret is kept');
+  }
   const piped = lsm(['set', 'TOKEN'], { home, cwd: proj, input: 'new-value\n' });
   assert.equal(piped.code, 0, piped.stderr);
   assert.equal(lsm(['get', 'TOKEN'], { home, cwd: proj }).stdout, 'new-value');
-  // Asked for explicitly, an empty value is stored: with '' or with - and nothing piped.
+  // An empty value is stored only when given as one.
   assert.equal(lsm(['set', 'TOKEN', ''], { home, cwd: proj }).code, 0);
-  assert.equal(lsm(['set', 'OTHER', '-'], { home, cwd: proj, input: '' }).code, 0);
   assert.equal(lsm(['get', 'TOKEN'], { home, cwd: proj }).stdout, '');
-  assert.equal(lsm(['get', 'OTHER'], { home, cwd: proj }).stdout, '');
+});
+
+test('an argument where a key goes is not repeated in the error: it may be a value', () => {
+  const home = initHome();
+  for (const args of [['set', `API_KEY=${CANARY}`], ['get', 'app', 'dev', `API_KEY=${CANARY}`], ['get', 'app', 'dev', `${CANARY}`], ['delete', 'app', 'dev', `x.${CANARY}`]]) {
+    const r = lsm(args, { home, cwd: tempDir() });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^lsm: invalid key name/);
+    noLeak(home, r.stdout, r.stderr);
+  }
+  assert.match(lsm(['set', `API_KEY=${CANARY}`], { home }).stderr, /KEY=VALUE is not a form lsm takes\nhint: pass the value as its own argument/);
+  // The ambiguous form names the store, never the last argument (a value, or a key).
+  lsm(['set', 'myapp', 'dev', 'K', 'v'], { home });
+  const amb = lsm(['set', 'myapp', CANARY], { home, cwd: tempDir() });
+  assert.equal(amb.code, 2);
+  noLeak(home, amb.stdout, amb.stderr);
+  const three = lsm(['set', 'myapp', 'dev', 'K2'], { home, cwd: tempDir(), input: CANARY });
+  assert.equal(three.code, 2);
+  assert.match(three.stderr, /^lsm: ambiguous: "dev" is an app or env name, so this would store a key named "dev"/);
+  assert.match(three.stderr, /lsm set myapp dev KEY - {4}\(the value on stdin\)/);
+  noLeak(home, three.stdout, three.stderr);
 });
 
 test('an ambiguous set is refused instead of storing the wrong key', () => {

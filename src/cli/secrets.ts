@@ -30,7 +30,8 @@ Forms:
   lsm set KEY                 prompt for the value (no echo) on a terminal, else read stdin
                               (nothing on stdin is refused: use '' to store an empty value)
   lsm set KEY VALUE           the last two arguments are always KEY VALUE
-  lsm set KEY -               read the value from stdin (one trailing newline is dropped)
+  lsm set KEY -               read the value from stdin (one trailing newline is dropped;
+                              an empty stdin is refused, so a failed producer blanks nothing)
   lsm set app KEY VALUE       app given, env resolved
   lsm set app env KEY VALUE   both given
 A VALUE on the command line lands in shell history; prefer the prompt or stdin.

@@ -55,11 +55,14 @@ async function valueOf(ctx: Context, key: string, given: string | undefined): Pr
   }
   // `echo value | lsm set KEY` adds one newline that is not part of the value.
   const value = text.replace(/\r?\n$/, '');
-  // KEY alone off a terminal (a script, an agent's shell, stdin on /dev/null) would
-  // otherwise replace the secret with an empty value; `-` or '' asks for one explicitly.
-  if (given === undefined && value === '') {
-    throw new LsmError('usage', `no value for ${key} on stdin, and stdin is not a terminal to prompt on`, {
-      hint: `pass it: lsm set ${key} VALUE, pipe it: ... | lsm set ${key}, or store an empty value with lsm set ${key} ''`,
+  // An empty stdin is a failed producer far more often than a wish (`printf %s "$TOKEN" |
+  // lsm set KEY -` with TOKEN unset, `sops -d` failing): it would silently blank the
+  // secret. An empty value is stored only when given as one: lsm set KEY ''.
+  if (value === '') {
+    throw new LsmError('usage', given === undefined
+      ? `no value for ${key} on stdin, and stdin is not a terminal to prompt on`
+      : `the value for ${key} read from stdin is empty; nothing was changed`, {
+      hint: `pass it: lsm set ${key} VALUE, pipe it: ... | lsm set ${key} -, or store an empty value with lsm set ${key} ''`,
     });
   }
   return [value, 'stdin'];
@@ -74,8 +77,12 @@ async function refuseAmbiguous(ctx: Context, key: string, args: string[]): Promi
     names.add(s.env);
   }
   if (!names.has(key)) return;
-  throw usage(`ambiguous: ${shown(key)} is an app or env name, so 'lsm set ${args.join(' ')}' would store a key named ${shown(key)}`, [
-    'the last two arguments of set are KEY VALUE; to be prompted for a value, name the store with flags:',
-    `  lsm set --app ${key} KEY    (or: lsm set ${key} <env> KEY -  to read the value from stdin)`,
+  // The arguments before the last are names (checked); the last may be a value: not repeated.
+  const store = args.slice(0, -1);
+  const [a, e] = store.length === 2 ? store : [store[0], '<env>'];
+  throw usage(`ambiguous: ${shown(key)} is an app or env name, so this would store a key named ${shown(key)} (the last two arguments of set are KEY VALUE)`, [
+    'to name the store and then the key:',
+    `  lsm set ${a} ${e} KEY -    (the value on stdin)`,
+    `  lsm set --app ${a} --env ${e} KEY    (prompted for on a terminal)`,
   ].join('\n'));
 }

@@ -166,6 +166,17 @@ test('set KEY or KEY - off a terminal reads the value from stdin, and refuses an
   assert.equal(lsm(['get', 'TOKEN'], { home, cwd: proj }).stdout, '');
 });
 
+test('stdout that cannot be written (/dev/full) is an error that says so, exit 1, not a crash', { skip: !existsSync('/dev/full') && 'no /dev/full' }, () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'K', CANARY], { home });
+  const [node, pre] = lsmCommand();
+  for (const args of [['get', 'app', 'dev', 'K'], ['list', 'app', 'dev'], ['version'], ['dump', 'app', 'dev', '--stdout']]) {
+    const r = spawnSync('sh', ['-c', '"$@" > /dev/full', node, ...pre, ...args], { env: cleanEnv({ LSM_DIR: home }), encoding: 'utf8' });
+    assert.equal(r.status, 1, `${args[0]}: ${r.stderr}`);
+    assert.equal(r.stderr, 'lsm: cannot write to stdout: no space left on device\n', args[0]);
+  }
+});
+
 test('an argument where a key goes is not repeated in the error: it may be a value', () => {
   const home = initHome();
   for (const args of [['set', `API_KEY=${CANARY}`], ['get', 'app', 'dev', `API_KEY=${CANARY}`], ['get', 'app', 'dev', `${CANARY}`], ['delete', 'app', 'dev', `x.${CANARY}`]]) {

@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import { errno } from '../errors.js';
+import { errno, ioError } from '../errors.js';
 import { isTerminal } from './tty.js';
 
 /**
@@ -38,7 +38,8 @@ export class Output {
         }
         // The reader went away (`lsm ... | head`): nothing more can be said there.
         if (errno(err) === 'EPIPE') return false;
-        throw err;
+        // /dev/full, a closed descriptor, a full disk under a redirect: an error to report, not a crash.
+        throw ioError('write to', this.fd === 1 ? 'stdout' : this.fd === 2 ? 'stderr' : `descriptor ${this.fd}`, err);
       }
     }
     return true;

@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { LsmError, errno, ioError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Home } from './home.js';
@@ -14,6 +14,15 @@ export interface Identity {
   parsed?: import('./age/age.js').X25519Identity;
 }
 
+/** How many <app>.<env>.age files the home holds; 0 when it cannot be read. */
+export function storeCount(home: Home): number {
+  try {
+    return readdirSync(home.dir).filter((n) => /^[A-Za-z0-9_][A-Za-z0-9_-]*\.[A-Za-z0-9_][A-Za-z0-9_-]*\.age$/.test(n)).length;
+  } catch {
+    return 0;
+  }
+}
+
 export async function loadIdentity(home: Home): Promise<Identity> {
   const path = home.key;
   let st;
@@ -21,7 +30,12 @@ export async function loadIdentity(home: Home): Promise<Identity> {
     st = lstatSync(path);
   } catch (err) {
     if (errno(err) === 'ENOENT') {
-      throw new LsmError('key_missing', `key file not found: ${path}`, { hint: "run 'lsm init' to create one" });
+      const stores = storeCount(home);
+      throw new LsmError('key_missing', `key file not found: ${path}`, {
+        hint: stores > 0
+          ? `restore it from your backup: the ${stores} store file${stores === 1 ? '' : 's'} here ${stores === 1 ? 'is' : 'are'} encrypted to it, and a new key ('lsm init --force') cannot read ${stores === 1 ? 'it' : 'them'}`
+          : "run 'lsm init' to create one",
+      });
     }
     throw ioError('read', path, err);
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, truncateSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, truncateSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { initHome, lsm, lsmCommand, tempDir, cleanEnv, assertNoLeak } from './helpers.js';
 
@@ -34,6 +34,26 @@ test('init --force keeps the old key as a backup', () => {
   assert.equal(backups.length, 1);
   assert.equal(readFileSync(join(home, backups[0]), 'utf8'), before);
   assert.notEqual(readFileSync(join(home, 'key.txt'), 'utf8'), before);
+});
+
+test('a lost key.txt with stores left: the hint says to restore it, and init will not quietly make a new one', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'K', CANARY], { home });
+  const key = readFileSync(join(home, 'key.txt'));
+  rmSync(join(home, 'key.txt'));
+  const get = lsm(['get', 'app', 'dev', 'K'], { home });
+  assert.equal(get.code, 1);
+  assert.match(get.stderr, /^lsm: key file not found: \S+\nhint: restore it from your backup: the 1 store file here is encrypted to it/);
+  const init = lsm(['init'], { home });
+  assert.equal(init.code, 1);
+  assert.match(init.stderr, /has no key\.txt but 1 store file, encrypted to the missing key\nhint: restore key\.txt/);
+  assert.equal(existsSync(join(home, 'key.txt')), false);
+  writeFileSync(join(home, 'key.txt'), key, { mode: 0o600 });
+  assert.equal(lsm(['get', 'app', 'dev', 'K'], { home }).stdout, CANARY);
+  rmSync(join(home, 'key.txt'));
+  const forced = lsm(['init', '--force'], { home });
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stderr, /warning: 1 existing store\(s\) were encrypted to the previous key/);
 });
 
 test('set and get round-trip tricky values exactly; get adds no newline when piped', () => {

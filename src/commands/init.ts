@@ -16,6 +16,14 @@ export async function run(ctx: Context, _args: string[], opts: { force?: boolean
     throw ioError('create', home.dir, err);
   }
   let backup: string | undefined;
+  // No key but stores: the key was lost or moved, and a new one would leave every store
+  // unreadable while looking like a fresh start. Restoring it is the way back.
+  const stores = listStores(home).length;
+  if (!existsSync(home.key) && stores > 0 && !opts.force) {
+    throw new LsmError('exists', `${home.dir} has no key.txt but ${stores} store file${stores === 1 ? '' : 's'}, encrypted to the missing key`, {
+      hint: 'restore key.txt from your backup; --force makes a new key, and those stores stay unreadable with it',
+    });
+  }
   if (existsSync(home.key)) {
     if (!opts.force) {
       throw new LsmError('exists', `key already exists at ${home.key}`, {
@@ -36,10 +44,7 @@ export async function run(ctx: Context, _args: string[], opts: { force?: boolean
   if (!existsSync(home.config)) writeFileAtomic(home.config, DEFAULT_CONFIG, 0o600);
   await record(ctx, { event: 'init', fields: { force: Boolean(opts.force), replaced: backup !== undefined } }, { failClosed: false });
   ctx.stdout.write(`Created key at ${home.key}\nPublic key: ${id.recipient}\n`);
-  if (backup) {
-    const orphaned = listStores(home).length;
-    ctx.stderr.write(`lsm: the previous key was moved to ${backup}\n`);
-    if (orphaned > 0) ctx.stderr.write(`lsm: warning: ${orphaned} existing store(s) were encrypted to the previous key and cannot be read with the new one\n`);
-  }
+  if (backup) ctx.stderr.write(`lsm: the previous key was moved to ${backup}\n`);
+  if (stores > 0) ctx.stderr.write(`lsm: warning: ${stores} existing store(s) were encrypted to the previous key and cannot be read with the new one\n`);
   return 0;
 }

@@ -38,7 +38,8 @@ const TRICKY: [string, string][] = [
 ];
 
 function storeWith(home: string, app = 'app', entries = TRICKY) {
-  for (const [k, v] of entries) assert.equal(lsm(['set', app, 'dev', k, '-'], { home, input: `${v}\n` }).code, 0);
+  // An empty value is given as one: an empty stdin is refused.
+  for (const [k, v] of entries) assert.equal((v === '' ? lsm(['set', app, 'dev', k, ''], { home }) : lsm(['set', app, 'dev', k, '-'], { home, input: `${v}\n` })).code, 0);
 }
 
 test('mask: by code point, fixed width, a prefix only for long plain values', () => {

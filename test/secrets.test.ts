@@ -36,6 +36,24 @@ test('init --force keeps the old key as a backup', () => {
   assert.notEqual(readFileSync(join(home, 'key.txt'), 'utf8'), before);
 });
 
+test('delete names a missing store or key with a hint; relinking an app elsewhere says where it was', () => {
+  const home = initHome();
+  const nostore = lsm(['delete', 'nosuch', 'dev', 'K'], { home });
+  assert.equal(nostore.code, 1);
+  assert.match(nostore.stderr, /^lsm: no store for nosuch\/dev\nhint: /);
+  lsm(['set', 'app', 'dev', 'X', '1'], { home });
+  const nokey = lsm(['delete', 'app', 'dev', 'K'], { home });
+  assert.equal(nokey.code, 1);
+  assert.match(nokey.stderr, /^lsm: key K not found in app\/dev\nhint: 'lsm list app dev' shows the keys it has/);
+  const [one, two] = [tempDir(), tempDir()];
+  assert.equal(lsm(['link', 'web'], { home, cwd: one }).stderr, '');
+  const moved = lsm(['link', 'web'], { home, cwd: two });
+  assert.equal(moved.code, 0);
+  assert.equal(moved.stderr, `lsm: web was linked to ${one}; that directory is no longer linked to it\n`);
+  assert.equal(lsm(['link', 'web'], { home, cwd: two }).stderr, '', 'linking again in place says nothing');
+  assert.equal(lsm(['dump', 'app', 'dev', '-o', ''], { home }).code, 2);
+});
+
 test('a lost key.txt with stores left: the hint says to restore it, and init will not quietly make a new one', () => {
   const home = initHome();
   lsm(['set', 'app', 'dev', 'K', CANARY], { home });
@@ -312,7 +330,9 @@ test('version, completion and help with examples on every command', () => {
   const help = lsm(['--help']);
   const names = [...help.stdout.matchAll(/^  ([a-z][\w-]*)(?:\|\w+)?\b/gm)].map((m) => m[1]).filter((n) => n !== 'help');
   assert.ok(names.includes('get') && names.includes('set'));
-  for (const name of ['init', 'link', 'set', 'get', 'delete', 'list', 'apps', 'envs', 'completion']) {
+  // Every command the top-level help lists, so a new one without examples fails here.
+  assert.ok(names.length >= 15, names.join(' '));
+  for (const name of names) {
     const h = lsm([name, '--help']);
     assert.equal(h.code, 0, name);
     assert.match(h.stdout, /Examples:\n  \$ /, name);

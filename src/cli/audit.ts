@@ -43,7 +43,7 @@ export function registerAudit(program: Command): Command {
     .description('Read and verify the audit log of every access')
     // Also accepted before the subcommand, as the original's persistent flag was.
     .option('--format <format>', 'auto, json or text, for every subcommand')
-    .addHelpText('after', AUDIT_HELP);
+    .addHelpText('after', `${AUDIT_HELP}${examples('$ lsm audit tail -n 20', '$ lsm audit query --since 12h --agent any', '$ lsm audit suspicious --since 1d', '$ lsm audit verify')}`);
 
   auditSubcommand(audit, 'tail', 'Print the latest events; -f keeps printing new ones')
     .option('-n, --num <n>', 'how many events', '20')

@@ -86,6 +86,7 @@ ${examples('$ lsm get API_KEY', '$ curl -H "Authorization: Bearer $(lsm get myap
   program
     .command('version')
     .description('print version and build information')
+    .addHelpText('after', examples('$ lsm version', '$ lsm --version'))
     .action(action(() => import('../commands/version.js')));
 
   program

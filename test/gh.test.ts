@@ -61,7 +61,8 @@ function project(opts: { remote?: string | null; secrets?: Record<string, string
   if (opts.remoteState) writeFileSync(p.state, JSON.stringify(opts.remoteState));
   assert.equal(lsm(['link', 'widget'], { home, cwd: dir }).code, 0);
   for (const [k, v] of Object.entries(opts.secrets ?? SECRETS)) {
-    const r = lsm(['set', k, '-'], { home, cwd: dir, input: v });
+    // An empty value is given as one: an empty stdin is refused.
+    const r = v === '' ? lsm(['set', k, ''], { home, cwd: dir }) : lsm(['set', k, '-'], { home, cwd: dir, input: v });
     assert.equal(r.code, 0, r.stderr);
   }
   return p;

@@ -26,6 +26,8 @@ export interface Fifo {
  * runs while lsm decrypts. Nothing is left on disk whatever happens.
  */
 export function makeFifos(n: number): Promise<Fifo[] | undefined> {
+  // Bun (the native build) reads nothing from a net.Socket made on a FIFO's descriptor.
+  if (process.versions.bun) return Promise.resolve(undefined);
   // Never looked up in PATH, which the caller sets: a `mkfifo` of theirs that made links
   // to a file instead would have the child's unmasked output written there.
   const mkfifo = MKFIFO.find((p) => existsSync(p));

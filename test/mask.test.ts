@@ -324,7 +324,9 @@ test('masked exec keeps exit codes, signals and stdin; the masking default for c
   assert.equal(head.status, 0);
 });
 
-test('masked output goes through real pipes: /dev/stdout opens, a reader that stops is SIGPIPE, nothing left in TMPDIR', () => {
+const nodeBundle = /\.c?js$/.test(LSM_BIN);
+
+test('masked output goes through real pipes: /dev/stdout opens, a reader that stops is SIGPIPE, nothing left in TMPDIR', { skip: !nodeBundle && 'the native build keeps the runtime\'s socket pairs (README)' }, () => {
   // Node's 'pipe' stdio is a socket pair: open("/dev/stdout") fails with ENXIO on one, and a
   // closed reader gives the writer ECONNRESET ("Connection reset by peer", exit 1).
   const home = secretHome();

@@ -1,4 +1,5 @@
 import { readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, openSync, closeSync, constants } from 'node:fs';
+import { readRegular } from './atomic.js';
 import { LsmError, errno, ioError } from './errors.js';
 
 /**
@@ -72,9 +73,12 @@ export function readOwner(path: string): string | undefined {
     if (errno(err) !== 'EINVAL') throw err;
   }
   try {
-    return readFileSync(path, 'utf8');
+    return readRegular(path).toString('utf8');
   } catch (err) {
     if (errno(err) === 'ENOENT') return undefined;
+    // A FIFO planted as the lock would block a plain read for ever: it names no owner, so
+    // it is stale and removed like any lock whose owner is gone.
+    if (errno(err) === 'ENOTREG') return '';
     throw err;
   }
 }

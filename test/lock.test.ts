@@ -71,6 +71,16 @@ for (const kind of ['symlink', 'file (earlier lsm)'] as const) {
   });
 }
 
+test('a FIFO planted as the lock is removed as stale, not read (a read would block for ever)', () => {
+  const dir = tempDir();
+  const lock = join(dir, 'x.lock');
+  assert.equal(spawnSync('mkfifo', [lock]).status, 0);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/scripts/lock-once.ts', lock, '2000'], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(r.signal, null, 'the locker hung on the FIFO');
+  assert.equal(r.stdout, 'acquired', r.stderr);
+  assert.equal(present(lock), false);
+});
+
 test('a lock planted as a link to a real file is judged by its target text and never followed', () => {
   const dir = tempDir();
   const lock = join(dir, 'x.lock');

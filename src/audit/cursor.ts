@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errno } from '../errors.js';
-import { writeFileAtomic } from '../atomic.js';
+import { errno, ioError } from '../errors.js';
+import { readRegular, writeFileAtomic } from '../atomic.js';
 import { HASH_RE } from './chain.js';
 import type { Home } from '../home.js';
 
@@ -35,10 +34,10 @@ export const statePath = (home: Home): string => join(home.dir, 'ship.state');
 
 function readJson(path: string): Record<string, unknown> | undefined {
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    const v = JSON.parse(readRegular(path).toString('utf8')) as unknown; // never blocks on a FIFO
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch (err) {
-    if (errno(err) !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
+    if (errno(err) !== 'ENOENT' && !(err instanceof SyntaxError)) throw ioError('read', path, err);
     return undefined;
   }
 }

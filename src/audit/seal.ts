@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
-import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { LsmError, errno, usage } from '../errors.js';
-import { writeFileAtomic } from '../atomic.js';
+import { readRegular, writeFileAtomic } from '../atomic.js';
 import { hashRow, sha256Hex } from './chain.js';
 import type { AuditRow } from './event.js';
 import { linesBackward, type ChainEnd } from './tailstate.js';
@@ -131,7 +131,8 @@ export function sealKeyPath(logPath: string): string {
 export function readKeyFile(path: string): KeyFile | undefined {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Not a plain read: a FIFO planted here would block every append for ever.
+    text = readRegular(path).toString('utf8');
   } catch (err) {
     if (errno(err) === 'ENOENT') return undefined;
     throw err;

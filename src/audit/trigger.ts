@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readOwner, tryAcquire, type Lock } from '../lock.js';
 import { isTrue, parseConfigText, setting } from '../config.js';
@@ -72,7 +72,7 @@ async function shippingEnabled(home: Home): Promise<boolean> {
   const cache = join(home.dir, 'ship.cache');
   const digest = sha256Hex(text);
   try {
-    const [d, v] = readFileSync(cache, 'utf8').trim().split(' ');
+    const [d, v] = readRegular(cache).toString('utf8').trim().split(' ');
     if (d === digest) return v === '1';
   } catch { /* not cached yet */ }
   const on = isTrue(setting(await parseConfigText(text, home.config), 'otlp', 'enabled'));

@@ -1,9 +1,9 @@
-import { accessSync, appendFileSync, constants, lstatSync, readFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, lstatSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LsmError, errno, ioError, usage } from '../errors.js';
 import { loadStore } from '../store.js';
-import { writeFileAtomic } from '../atomic.js';
+import { readRegular, writeFileAtomic } from '../atomic.js';
 import { record } from '../audit/record.js';
 import { confirm } from '../term/prompt.js';
 import { stdinIsTTY } from '../term/tty.js';
@@ -133,7 +133,7 @@ function ensureIgnored(ctx: Context, path: string): void {
   const ignoreFile = join(dir, '.gitignore');
   let before = '';
   try {
-    before = readFileSync(ignoreFile, 'utf8');
+    before = readRegular(ignoreFile).toString('utf8');
   } catch { /* created below */ }
   try {
     appendFileSync(ignoreFile, `${before === '' || before.endsWith('\n') ? '' : '\n'}${ignorePattern(name)}\n`);

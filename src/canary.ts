@@ -134,6 +134,14 @@ export async function updateRegistry<R>(home: Home, fn: (list: Canary[]) => { li
   });
 }
 
+/** Drops the registry entries of `names` in store `t`: their decoys are gone. */
+export async function retireCanaries(home: Home, t: Target, names: string[]): Promise<void> {
+  await updateRegistry(home, (list) => ({
+    list: list.filter((c) => !(c.app === t.app && c.env === t.env && names.includes(c.name))),
+    result: undefined,
+  }));
+}
+
 export const CANARY_READ = 'canary.read';
 
 /**

@@ -157,6 +157,35 @@ test('exec leaves canaries out unless --with-canaries; asking for them is a cana
   assert.deepEqual(reads(home).map((e) => e.fields!.command), ['exec']);
 });
 
+test('a decoy replaced or removed by set, delete or import stops being a canary; a real secret under its name is not one', () => {
+  const { home } = withCanary();
+  const registered = () => JSON.parse(readFileSync(join(home, 'canaries.json'), 'utf8')).canaries.map((c: { name: string }) => c.name);
+  const del = lsm(['delete', 'app', 'prod', 'AWS_SECRET_ACCESS_KEY'], { home });
+  assert.equal(del.code, 0, del.stderr);
+  assert.equal(del.stderr, 'lsm: AWS_SECRET_ACCESS_KEY was a canary; it is no longer (the decoy was replaced or removed)\n');
+  assert.deepEqual(registered(), []);
+  assert.deepEqual(rows(home).filter((r) => r.event === 'delete').at(-1)!.fields, { key: 'AWS_SECRET_ACCESS_KEY', canaries_retired: ['AWS_SECRET_ACCESS_KEY'] });
+  // The real secret set under the old name: injected by exec, read without a canary.read,
+  // and `canary remove` refuses rather than deleting it.
+  assert.equal(lsm(['set', 'app', 'prod', 'AWS_SECRET_ACCESS_KEY', REAL], { home }).code, 0);
+  const env = lsm(['exec', 'app', 'prod', '--no-mask', '--', process.execPath, '-e', 'process.stdout.write(process.env.AWS_SECRET_ACCESS_KEY ?? "missing")'], { home });
+  assert.equal(env.stdout, REAL, env.stderr);
+  assert.equal(lsm(['get', 'app', 'prod', 'AWS_SECRET_ACCESS_KEY'], { home }).stdout, REAL);
+  assert.deepEqual(reads(home), []);
+  assert.equal(lsm(['canary', 'remove', 'app', 'prod', 'AWS_SECRET_ACCESS_KEY'], { home }).code, 1);
+  assert.equal(lsm(['get', 'app', 'prod', 'AWS_SECRET_ACCESS_KEY'], { home }).stdout, REAL);
+  // set and import over a decoy retire it too; a change to another key leaves it be.
+  for (const change of [['set', 'app', 'prod', 'STRIPE_LIVE_KEY', 'mine'], ['import', 'app', 'prod', '-']]) {
+    assert.equal(lsm(['canary', 'add', 'app', 'prod', 'STRIPE_LIVE_KEY'], { home }).code, 0);
+    assert.equal(lsm(['set', 'app', 'prod', 'OTHER', 'x'], { home }).stderr, '');
+    assert.deepEqual(registered(), ['STRIPE_LIVE_KEY']);
+    const r = lsm(change, { home, input: 'STRIPE_LIVE_KEY=mine\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(registered(), [], change[0]);
+    assert.equal(lsm(['delete', 'app', 'prod', 'STRIPE_LIVE_KEY'], { home }).code, 0);
+  }
+});
+
 test('a malformed registry does not stop a get; it says canary reads are not detected', () => {
   const { home } = withCanary();
   writeFileSync(join(home, 'canaries.json'), '{"canaries": [{"app": 1}]}');

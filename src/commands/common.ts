@@ -4,6 +4,7 @@ import { resolveTarget, splitPositional, type Target } from '../resolve.js';
 import { loadIdentity, type Identity } from '../identity.js';
 import { updateStore } from '../store.js';
 import { record } from '../audit/record.js';
+import { canaryNames, retireCanaries } from '../canary.js';
 import type { EnvDocument } from '../dotenv.js';
 import type { Context } from '../context.js';
 
@@ -33,7 +34,10 @@ export async function identityOf(ctx: Context): Promise<Identity> {
 /**
  * Changes a store and records it: the event is written under the store's lock just
  * before the save (a change that cannot be recorded does not happen), and a save that
- * then fails is recorded as an error.
+ * then fails is recorded as an error. A canary whose decoy the change replaced or
+ * removed stops being one (its registry entry goes, the event names it in
+ * `canaries_retired`): a real secret set later under that name must not be left out
+ * of exec, recorded as a canary read, or deleted by `canary remove`.
  */
 export async function changeStore<R>(
   ctx: Context,
@@ -44,12 +48,26 @@ export async function changeStore<R>(
   mutate: (doc: EnvDocument) => { changed: boolean; result: R; replace?: EnvDocument },
 ): Promise<R> {
   let recorded: Record<string, unknown> | undefined;
+  const decoys = event.startsWith('canary.') ? new Set<string>() : canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
+  let retired: string[] = [];
+  const watched = (doc: EnvDocument) => {
+    const before = [...decoys].map((n) => doc.get(n));
+    const r = mutate(doc);
+    const after = r.replace ?? doc;
+    retired = [...decoys].filter((n, i) => after.get(n) !== before[i]);
+    return r;
+  };
   try {
-    return await updateStore(ctx.home, target, id, mutate, async (result) => {
-      const f = fields(result);
+    const result = await updateStore(ctx.home, target, id, watched, async (res) => {
+      const f = retired.length > 0 ? { ...fields(res), canaries_retired: retired } : fields(res);
       await record(ctx, { event, ...target, fields: f }, { failClosed: true });
       recorded = f;
     });
+    if (retired.length > 0) {
+      await retireCanaries(ctx.home, target, retired);
+      ctx.stderr.write(`lsm: ${retired.join(', ')} ${retired.length === 1 ? 'was a canary; it is' : 'were canaries; they are'} no longer (the decoy was replaced or removed)\n`);
+    }
+    return result;
   } catch (err) {
     if (recorded) {
       await record(ctx, { event, ...target, outcome: 'error', fields: { ...recorded, reason: 'write_failed' } }, { failClosed: false }).catch(() => {});

@@ -65,6 +65,12 @@ function countNewlines(s: string): number {
 
 export class EnvDocument {
   private lines: Line[];
+  /**
+   * Each key's last line and how many lines assign it, built on the first lookup: a scan
+   * per lookup made an import of n new keys, and an edit's diff, cost n² (300,000 keys:
+   * minutes).
+   */
+  private index?: Map<string, { entry: Entry; count: number }>;
   /** Line ending for appended lines: the document's own when it has one. */
   private readonly eol: string;
 
@@ -99,7 +105,9 @@ export class EnvDocument {
       const tail = this.lines.at(-1);
       if (tail !== undefined && !tail.raw.endsWith('\n')) tail.raw += this.eol;
       const raw = `${key}=${formatValue(value)}${this.eol}`;
-      this.lines.push({ raw, key, value, valueStart: key.length + 1, valueEnd: raw.length - this.eol.length });
+      const added: Entry = { raw, key, value, valueStart: key.length + 1, valueEnd: raw.length - this.eol.length };
+      this.lines.push(added);
+      this.indexed().set(key, { entry: added, count: 1 });
       return 'added';
     }
     if (entry.value === value) return 'unchanged';
@@ -110,15 +118,20 @@ export class EnvDocument {
     entry.raw = entry.raw.slice(0, entry.valueStart) + text + rest;
     entry.valueEnd = entry.valueStart + text.length;
     entry.value = value;
-    this.lines = this.lines.filter((l) => l === entry || l.key !== key);
+    const at = this.indexed().get(key)!;
+    if (at.count > 1) {
+      this.lines = this.lines.filter((l) => l === entry || l.key !== key);
+      at.count = 1;
+    }
     return 'changed';
   }
 
   /** Removes every occurrence of key (its comment lines stay). */
   delete(key: string): boolean {
-    const before = this.lines.length;
+    if (!this.indexed().has(key)) return false;
     this.lines = this.lines.filter((l) => l.key !== key);
-    return this.lines.length !== before;
+    this.index!.delete(key);
+    return true;
   }
 
   /** Unique keys, ordered by their visible (last) occurrence. */
@@ -166,11 +179,19 @@ export class EnvDocument {
   }
 
   private last(key: string): Entry | undefined {
-    for (let i = this.lines.length - 1; i >= 0; i--) {
-      const l = this.lines[i]!;
-      if (l.key === key) return l;
+    return this.indexed().get(key)?.entry;
+  }
+
+  private indexed(): Map<string, { entry: Entry; count: number }> {
+    if (this.index === undefined) {
+      this.index = new Map();
+      for (const l of this.lines) {
+        if (l.key === undefined) continue;
+        const seen = this.index.get(l.key);
+        this.index.set(l.key, { entry: l, count: (seen?.count ?? 0) + 1 });
+      }
     }
-    return undefined;
+    return this.index;
   }
 
   private visible(): Map<string, string> {

@@ -426,3 +426,31 @@ describe('corpus: agreement with dotenv', () => {
     });
   }
 });
+
+test('property: set, delete, get and has agree with a plain Map, duplicates in the text included', () => {
+  // The document keeps an index of each key's last line: it must never go stale.
+  const op = fc.oneof(
+    fc.tuple(fc.constant('set' as const), fc.constantFrom('A', 'B', 'C', 'D'), fc.constantFrom('1', '2', 'x y', '')),
+    fc.tuple(fc.constant('delete' as const), fc.constantFrom('A', 'B', 'C', 'D'), fc.constant('')),
+  );
+  fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('A', 'B', 'C'), fc.constantFrom('0', '9'))), fc.array(op, { maxLength: 30 }), (start, ops) => {
+    const text = start.map(([k, v]) => `${k}=${v}\n# note\n`).join('');
+    const doc = parseEnv(text, 't.env');
+    const model = new Map(start);
+    for (const [kind, k, v] of ops) {
+      if (kind === 'set') {
+        const expect = !model.has(k) ? 'added' : model.get(k) === v ? 'unchanged' : 'changed';
+        assert.equal(doc.set(k, v), expect);
+        model.set(k, v);
+      } else {
+        assert.equal(doc.delete(k), model.delete(k));
+      }
+      for (const key of ['A', 'B', 'C', 'D']) {
+        assert.equal(doc.get(key), model.get(key));
+        assert.equal(doc.has(key), model.has(key));
+      }
+    }
+    // And the text says the same once parsed again.
+    assert.deepEqual(parseEnv(doc.serialize(), 't.env').toMap(), doc.toMap());
+  }), { numRuns: 500 });
+});

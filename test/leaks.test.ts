@@ -154,10 +154,9 @@ test('a canary value and key name pushed through every command leak nowhere', { 
   const proto = await Receiver.start();
   receivers.push(proto);
   const config = join(home, 'config.yaml');
-  writeFileSync(config, readFileSync(config, 'utf8').replace(json.url, proto.url));
+  writeFileSync(config, readFileSync(config, 'utf8').replace(json.url, proto.url).replace(/^otlp:\n/m, 'otlp:\n  protocol: http/protobuf\n'));
   writeFileSync(join(home, 'audit.cursor'), '{}'); // send the whole log again, as protobuf
-  // config.yaml names no protocol, so the variable decides it.
-  await step(['audit', 'ship'], { expect: 0, env: { OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf' } });
+  await step(['audit', 'ship'], { expect: 0 });
   assert.equal(proto.requests[0]?.contentType, 'application/x-protobuf');
 
   // ---- what must hold

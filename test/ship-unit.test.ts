@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeJson, encodeProtobuf, readResponse, SCOPE } from '../src/audit/otlp.js';
 import { isShippable, projectCheckpoint, projectEvent, pseudonym, unixNanos } from '../src/audit/redact.js';
-import { shipConfig, shownEndpoint, parseKeyValues, parseDuration } from '../src/audit/otlp-config.js';
+import { shipConfig, shownEndpoint, parseDuration } from '../src/audit/otlp-config.js';
 import { retryAfterMs } from '../src/audit/ship.js';
 import { loadSalt } from '../src/audit/salt.js';
 import { resolveHome } from '../src/home.js';
@@ -133,64 +133,85 @@ test('event time: every fraction digit, any offset; unreadable is 0', () => {
   assert.equal(unixNanos('yesterday'), '0');
 });
 
-const cfg = (otlp: Record<string, unknown> | undefined, env: NodeJS.ProcessEnv = {}) => shipConfig(otlp ? { otlp } as never : {}, env);
+const cfg = (otlp: Record<string, unknown> | undefined) => shipConfig(otlp ? { otlp } as never : {});
 
-test('config: only config.yaml turns shipping on; a variable cannot', () => {
-  assert.equal(cfg(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://evil:4318' }).enabled, false);
+test('config: only config.yaml turns shipping on', () => {
+  assert.equal(cfg(undefined).enabled, false);
   assert.equal(cfg({ enabled: false }).enabled, false);
   assert.equal(cfg({ enabled: true }).enabled, true);
   assert.equal(cfg({ enabled: true }).endpoint, 'http://localhost:4318/v1/logs');
 });
 
-test('config: endpoint precedence is config.yaml, then the _LOGS_ variable as is, then the base + /v1/logs', () => {
-  const env = { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://logs:9/custom', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://base:4318/prefix/' };
-  assert.equal(cfg({ enabled: true, endpoint: 'http://mine:4318' }, env).endpoint, 'http://mine:4318/v1/logs');
-  assert.equal(cfg({ enabled: true, endpoint: 'http://mine:4318/otlp/v1/logs' }, env).endpoint, 'http://mine:4318/otlp/v1/logs');
-  assert.equal(cfg({ enabled: true }, env).endpoint, 'http://logs:9/custom');
-  assert.equal(cfg({ enabled: true }, env).endpointSource, 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT');
-  assert.equal(cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://base:4318/prefix/' }).endpoint, 'http://base:4318/prefix/v1/logs');
-  assert.equal(cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://base:4318' }).endpoint, 'http://base:4318/v1/logs');
-  assert.equal(cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_ENDPOINT: '' }).endpoint, 'http://localhost:4318/v1/logs');
+test('config: no environment variable is read (an agent or a stray export would redirect, rename or stop the mirror)', () => {
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://evil:4318', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://evil:9/x', OTEL_EXPORTER_OTLP_HEADERS: 'x-env=1',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TIMEOUT: '1', OTEL_SERVICE_NAME: 'other', OTEL_RESOURCE_ATTRIBUTES: 'service.name=a,team=x',
+  });
+  try {
+    const c = cfg({ enabled: true });
+    assert.deepEqual([c.enabled, c.endpoint, c.headers, c.protocol, c.timeoutMs, c.resource], [true, 'http://localhost:4318/v1/logs', {}, 'http/json', 10_000, { 'service.name': 'lsm' }]);
+    assert.equal(cfg(undefined).enabled, false);
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+  }
+  // And the module has no other way in: it never reads process.env.
+  assert.doesNotMatch(readFileSync('src/audit/otlp-config.ts', 'utf8'), /process\.env/);
 });
 
-test('config: headers go only to the endpoint they were written for', () => {
-  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://evil:4318', OTEL_EXPORTER_OTLP_HEADERS: 'x-env=1' };
+test('config: the endpoint is config.yaml\'s, with /v1/logs added to a bare base; anything but a URL string is refused', () => {
+  assert.equal(cfg({ enabled: true, endpoint: 'http://mine:4318' }).endpoint, 'http://mine:4318/v1/logs');
+  assert.equal(cfg({ enabled: true, endpoint: 'http://mine:4318/otlp/v1/logs' }).endpoint, 'http://mine:4318/otlp/v1/logs');
+  // A number or a list used to fall back to localhost:4318 with the headers (the token) sent there.
+  for (const endpoint of [14318, ['a'], { u: 1 }, '', 'not a url', 'file:///tmp/x']) {
+    const c = cfg({ enabled: true, endpoint, headers: { Authorization: 'Bearer t' } });
+    assert.equal(c.enabled, false, JSON.stringify(endpoint));
+    assert.match(c.why, /otlp\.endpoint is not/);
+  }
+});
+
+test('config: headers must be a mapping of valid names and values, and are never quoted', () => {
   const headers = { Authorization: 'Bearer token-1' };
-  assert.deepEqual(cfg({ enabled: true, endpoint: 'http://mine:4318', headers }, env).headers, headers);
-  assert.deepEqual(cfg({ enabled: true, headers }, env).headers, { 'x-env': '1' });
-  assert.deepEqual(cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_HEADERS: 'a=b%20c,d=e;p=1', OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'z=1' }).headers, { z: '1' });
-  assert.deepEqual(cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_HEADERS: 'a=b%20c,d=e;p=1' }).headers, { a: 'b c', d: 'e' });
+  assert.deepEqual(cfg({ enabled: true, endpoint: 'http://mine:4318', headers }).headers, headers);
+  for (const bad of ['notamap', ['a', 'b'], 3]) {
+    const c = cfg({ enabled: true, endpoint: 'http://mine:4318', headers: bad });
+    assert.equal(c.enabled, false, JSON.stringify(bad));
+    assert.match(c.why, /otlp\.headers must be a mapping/);
+  }
   const bad = cfg({ enabled: true, endpoint: 'http://mine:4318', headers: { 'X-Token': 'tok-SECRET\r\nX-Injected: 1' } });
   assert.equal(bad.enabled, false);
   assert.match(bad.why, /header X-Token holds characters HTTP does not allow/);
   assert.ok(!bad.why.includes('SECRET'));
 });
 
-test('config: protocol, timeout, batch size and retries; config.yaml first, then variables', () => {
+test('config: protocol, timeout, batch size and retries, each bounded', () => {
   assert.equal(cfg({ enabled: true }).protocol, 'http/json');
-  assert.equal(cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }).protocol, 'http/protobuf');
-  assert.equal(cfg({ enabled: true, protocol: 'http/json' }, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }).protocol, 'http/json');
-  const grpc = cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+  assert.equal(cfg({ enabled: true, protocol: 'http/protobuf' }).protocol, 'http/protobuf');
+  const grpc = cfg({ enabled: true, protocol: 'grpc' });
   assert.equal(grpc.enabled, false);
   assert.match(grpc.why, /grpc.*not supported/);
-  assert.equal(cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_TIMEOUT: '2500' }).timeoutMs, 2500);
-  assert.equal(cfg({ enabled: true }, { OTEL_EXPORTER_OTLP_TIMEOUT: '2500', OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '700' }).timeoutMs, 700);
-  assert.equal(cfg({ enabled: true, timeout: '3s' }, { OTEL_EXPORTER_OTLP_TIMEOUT: '2500' }).timeoutMs, 3000);
+  assert.equal(cfg({ enabled: true, timeout: '3s' }).timeoutMs, 3000);
   assert.equal(cfg({ enabled: true, timeout: 'soon' }).enabled, false);
+  // Past 2^31 ms Node fires the timer at once: every request would "time out".
+  assert.match(cfg({ enabled: true, timeout: 3_000_000 }).why, /timeout is over 5m/);
+  assert.equal(cfg({ enabled: true, timeout: '5m' }).timeoutMs, 300_000);
   assert.equal(cfg({ enabled: true, max_retries: 0 }).maxRetries, 0);
   assert.equal(cfg({ enabled: true }).maxRetries, 5);
   assert.equal(cfg({ enabled: true, batch_size: 0 }).enabled, false);
+  assert.equal(cfg({ enabled: true, batch_size: 10_001 }).enabled, false);
+  assert.equal(cfg({ enabled: true, batch_size: 10_000 }).batchSize, 10_000);
   assert.equal(parseDuration('250ms'), 250);
   assert.equal(parseDuration('2m'), 120000);
   assert.equal(parseDuration(4), 4000);
 });
 
-test('config: service.name from OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES; a bad variable is ignored whole', () => {
-  assert.equal(cfg({ enabled: true }).resource['service.name'], 'lsm');
-  assert.deepEqual(cfg({ enabled: true }, { OTEL_RESOURCE_ATTRIBUTES: 'service.name=a,team=sec%2Cops' }).resource, { 'service.name': 'a', team: 'sec,ops' });
-  assert.equal(cfg({ enabled: true }, { OTEL_RESOURCE_ATTRIBUTES: 'service.name=a', OTEL_SERVICE_NAME: 'b' }).resource['service.name'], 'b');
-  assert.deepEqual(cfg({ enabled: true }, { OTEL_RESOURCE_ATTRIBUTES: 'team=%zz' }).resource, { 'service.name': 'lsm' });
-  assert.equal(parseKeyValues('novalue'), undefined);
+test('config: resource attributes from otlp.resource; service.name defaults to lsm; lsm\'s own cannot be set', () => {
+  assert.deepEqual(cfg({ enabled: true }).resource, { 'service.name': 'lsm' });
+  assert.deepEqual(cfg({ enabled: true, resource: { team: 'sec,ops', 'deployment.environment': 'laptop' } }).resource, { team: 'sec,ops', 'deployment.environment': 'laptop', 'service.name': 'lsm' });
+  const own = cfg({ enabled: true, resource: { 'host.name': 'elsewhere' } });
+  assert.equal(own.enabled, false);
+  assert.match(own.why, /cannot set host\.name/);
+  assert.equal(cfg({ enabled: true, resource: 'x' }).enabled, false);
 });
 
 test('an endpoint is shown without credentials', () => {

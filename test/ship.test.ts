@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lsm } from './helpers.js';
+import { acquire } from '../src/lock.js';
 import { Receiver, OK, blackHole } from './fixtures/otlp/receiver.js';
 import {
   CANARY_KEY, CANARY_VALUE, appendRow, cursor, enableShipping, homeWithEvents, lsmAsync, rows, ship, shippableSeqs, shipperGone, waitFor,
@@ -182,6 +183,41 @@ test('fault: the collector is down (connection refused), then comes back on the 
   assert.equal(res.code, 1);
   assert.match(res.stderr, /connection refused/);
   await r.listen();
+  assert.equal((await ship(home)).code, 0);
+  assert.deepEqual(r.deliveredSeqs(), shippableSeqs(home));
+});
+
+test('while another shipper holds the lock, a run says so and does not claim there was nothing to send', async () => {
+  const r = await receiver();
+  const home = homeWithEvents();
+  enableShipping(home, { enabled: true, endpoint: r.url, ...FAST });
+  const held = acquire(join(home, 'ship.lock')); // this process, alive: a running shipper
+  try {
+    for (const args of [[], ['--heartbeat']]) {
+      const res = await ship(home, ...args);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(res.stdout, '');
+      assert.match(res.stderr, new RegExp(`another shipper is running \\(pid ${process.pid}\\); it sends what is pending`));
+    }
+    assert.equal(r.requests.length, 0);
+  } finally {
+    held.release();
+  }
+});
+
+test('fault: 401 and 413 keep every event pending (an expired token, a size limit), then all arrive', async () => {
+  const r = await receiver();
+  const home = homeWithEvents();
+  enableShipping(home, { enabled: true, endpoint: r.url, ...FAST });
+  for (const [status, hint] of [[401, /HTTP 401 \(check otlp\.headers\)/], [413, /HTTP 413 \(lower otlp\.batch_size\)/]] as const) {
+    r.answer = () => ({ status, body: 'no', headers: { 'content-type': 'text/plain' } });
+    const res = await ship(home);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, hint);
+    assert.equal(cursor(home), undefined, `nothing moved the cursor after ${status}`);
+    assert.equal(rows(home).some((x) => x.event === 'audit.sink.dropped'), false);
+  }
+  r.answer = () => OK;
   assert.equal((await ship(home)).code, 0);
   assert.deepEqual(r.deliveredSeqs(), shippableSeqs(home));
 });

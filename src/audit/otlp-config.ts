@@ -2,18 +2,13 @@ import { hostname } from 'node:os';
 import { isTrue, setting, type ConfigTree } from '../config.js';
 
 /**
- * Where and how audit events are mirrored, from config.yaml's `otlp:` block and the
- * standard OTEL_EXPORTER_OTLP_* variables. The rules (docs/observability.md):
- * - Only config.yaml turns shipping on (`otlp.enabled: true`). A variable cannot: the
- *   environment of an lsm command is the caller's, and an agent must not be able to
- *   start a mirror to a server of its choosing.
- * - config.yaml is the user's own declarative configuration, so a setting it gives wins;
- *   a variable fills in what it leaves out (signal-specific `_LOGS_` before the generic
- *   one, as the OTLP exporter spec orders them); then the default.
- * - Headers travel with the endpoint they were written for: config.yaml's headers only
- *   go to config.yaml's endpoint, the variables' headers only to the variables'
- *   endpoint, so a variable can never send the user's token elsewhere.
- * - Nothing here touches redaction (src/audit/redact.ts has no inputs from here).
+ * Where and how audit events are mirrored: config.yaml's `otlp:` block and nothing else
+ * (docs/observability.md). The environment of an lsm command is its caller's, and the
+ * OTEL_* variables are often set for other programs: read here, an agent or a stray
+ * export could start a mirror to a server of its choosing, send it the events and move
+ * the cursor past them, rename the service out of every alert rule, or switch the
+ * mirror off (a protocol lsm does not speak) just before cutting the log's tail.
+ * Nothing here touches redaction (src/audit/redact.ts has no inputs from here).
  */
 export type Protocol = 'http/json' | 'http/protobuf';
 
@@ -32,7 +27,7 @@ export interface ShipConfig {
   timeoutMs: number;
   batchSize: number;
   maxRetries: number;
-  /** Resource attributes other than lsm's own (service.name and the variables' extras). */
+  /** Resource attributes other than lsm's own: service.name and config.yaml's `otlp.resource`. */
   resource: Record<string, string>;
   hostName: string;
 }
@@ -44,43 +39,11 @@ export const DEFAULTS = {
   maxRetries: 5,
 };
 
-function envVar(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name]?.trim();
-  return v ? v : undefined;
-}
-
 /** A base URL gets the logs path; a URL with a path of its own is used as written. */
 export function logsUrl(base: string): string {
   const u = new URL(base);
   if (u.pathname === '' || u.pathname === '/') u.pathname = '/v1/logs';
   return u.toString();
-}
-
-/** OTEL_EXPORTER_OTLP_ENDPOINT + `v1/logs`, with exactly one slash between. */
-function fromBase(base: string): string {
-  const u = new URL(base);
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/logs`;
-  return u.toString();
-}
-
-/** `k1=v1,k2=v2` (W3C baggage: percent-encoded, `;` properties dropped). Undefined on a decode error. */
-export function parseKeyValues(text: string): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  for (const item of text.split(',')) {
-    if (item.trim() === '') continue;
-    const member = item.split(';')[0];
-    const eq = member.indexOf('=');
-    if (eq <= 0) return undefined;
-    try {
-      const k = decodeURIComponent(member.slice(0, eq).trim());
-      const v = decodeURIComponent(member.slice(eq + 1).trim());
-      if (!k) return undefined;
-      out[k] = v;
-    } catch {
-      return undefined;
-    }
-  }
-  return out;
 }
 
 /** `10s`, `500ms`, `2m`, or a number of seconds. Undefined when unreadable. */
@@ -97,9 +60,13 @@ function positiveInt(v: unknown, min: number): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v >= min ? v : undefined;
 }
 
-function stringMap(v: unknown): Record<string, string> | undefined {
-  if (v === null || v === undefined) return undefined;
-  if (typeof v !== 'object') return undefined;
+/** A mapping of strings (null entries left out); anything else is a problem, never read as empty. */
+function mapping(v: unknown, key: string, problems: string[]): Record<string, string> {
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    problems.push(`config.yaml otlp.${key} must be a mapping of names to values`);
+    return {};
+  }
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     if (val === null || val === undefined) continue;
@@ -108,92 +75,66 @@ function stringMap(v: unknown): Record<string, string> | undefined {
   return out;
 }
 
+/** Longer waits on one request than this are a typo, and past 2^31 ms Node's timers fire at once. */
+const MAX_TIMEOUT_MS = 5 * 60_000;
+/** A batch is one request: a proxy's size limit turns a huge one into a request that never passes. */
+const MAX_BATCH = 10_000;
+/** Resource attributes that are lsm's to say: receivers deduplicate by (host, seq). */
+const OWN_ATTRIBUTES = ['host.name', 'service.instance.id', 'service.version'];
+
 /** Reads the shipping configuration; never throws (a bad setting is reported in `problem`). */
-export function shipConfig(tree: ConfigTree, env: NodeJS.ProcessEnv): ShipConfig {
+export function shipConfig(tree: ConfigTree): ShipConfig {
   const o = (key: string) => setting(tree, 'otlp', key);
   const problems: string[] = [];
 
+  let endpoint = DEFAULTS.endpoint;
+  let endpointSource = 'default';
   const cfgEndpoint = o('endpoint');
-  const cfgHeaders = stringMap(o('headers')) ?? {};
-  const logsEnv = envVar(env, 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT');
-  const baseEnv = envVar(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
-  let endpointSource: string;
-  let url: () => string;
-  let headers: Record<string, string>;
-  if (typeof cfgEndpoint === 'string' && cfgEndpoint.trim()) {
+  if (cfgEndpoint !== undefined && cfgEndpoint !== null) {
     endpointSource = 'config.yaml otlp.endpoint';
-    url = () => logsUrl(cfgEndpoint.trim());
-    headers = cfgHeaders;
-  } else {
-    if (logsEnv) {
-      endpointSource = 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT';
-      url = () => new URL(logsEnv).toString();
-    } else if (baseEnv) {
-      endpointSource = 'OTEL_EXPORTER_OTLP_ENDPOINT';
-      url = () => fromBase(baseEnv);
-    } else {
-      endpointSource = 'default';
-      url = () => DEFAULTS.endpoint;
+    try {
+      if (typeof cfgEndpoint !== 'string' || !cfgEndpoint.trim()) throw new Error('not a string');
+      endpoint = logsUrl(cfgEndpoint.trim());
+      if (!/^https?:$/.test(new URL(endpoint).protocol)) problems.push('config.yaml otlp.endpoint is not http:// or https://');
+    } catch {
+      problems.push('config.yaml otlp.endpoint is not a URL');
     }
-    headers = {};
-    const h = envVar(env, 'OTEL_EXPORTER_OTLP_LOGS_HEADERS') ?? envVar(env, 'OTEL_EXPORTER_OTLP_HEADERS');
-    if (h !== undefined) {
-      const parsed = parseKeyValues(h);
-      if (parsed) headers = parsed;
-      else problems.push('OTEL_EXPORTER_OTLP_HEADERS is not k1=v1,k2=v2');
-    }
-    // Headers written in config.yaml without an endpoint are for the default collector only.
-    if (endpointSource === 'default') headers = { ...headers, ...cfgHeaders };
   }
+
+  const headers = mapping(o('headers'), 'headers', problems);
   for (const [name, value] of Object.entries(headers)) {
     // Named, never quoted: a header value is a credential.
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) problems.push(`header name ${JSON.stringify(name.slice(0, 40))} is not a valid HTTP header name`);
     else if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) problems.push(`the value of header ${name} holds characters HTTP does not allow`);
   }
-  let endpoint = DEFAULTS.endpoint;
-  try {
-    endpoint = url();
-    if (!/^https?:$/.test(new URL(endpoint).protocol)) problems.push(`the endpoint from ${endpointSource} is not http:// or https://`);
-  } catch {
-    problems.push(`the endpoint from ${endpointSource} is not a URL`);
-  }
 
   let protocol: Protocol = 'http/json';
   let protocolSource = 'default';
   const cfgProtocol = o('protocol');
-  const envProtocol = envVar(env, 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL') ?? envVar(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
-  const rawProtocol = typeof cfgProtocol === 'string' && cfgProtocol ? cfgProtocol : envProtocol;
-  if (rawProtocol !== undefined) {
-    protocolSource = rawProtocol === cfgProtocol ? 'config.yaml otlp.protocol' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-    if (rawProtocol === 'http/json' || rawProtocol === 'http/protobuf') protocol = rawProtocol;
-    else problems.push(`protocol ${JSON.stringify(rawProtocol)} (${protocolSource}) is not supported: use http/json or http/protobuf`);
+  if (cfgProtocol !== undefined && cfgProtocol !== null) {
+    protocolSource = 'config.yaml otlp.protocol';
+    if (cfgProtocol === 'http/json' || cfgProtocol === 'http/protobuf') protocol = cfgProtocol;
+    else problems.push(`protocol ${JSON.stringify(String(cfgProtocol).slice(0, 40))} (config.yaml otlp.protocol) is not supported: use http/json or http/protobuf`);
   }
 
   let timeoutMs = DEFAULTS.timeoutMs;
   const cfgTimeout = o('timeout');
-  const envTimeout = envVar(env, 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT') ?? envVar(env, 'OTEL_EXPORTER_OTLP_TIMEOUT');
   if (cfgTimeout !== undefined && cfgTimeout !== null) {
     const t = parseDuration(cfgTimeout);
     if (t === undefined || t <= 0) problems.push('config.yaml otlp.timeout is not a duration (e.g. 10s, 500ms)');
+    else if (t > MAX_TIMEOUT_MS) problems.push('config.yaml otlp.timeout is over 5m');
     else timeoutMs = t;
-  } else if (envTimeout !== undefined) {
-    const t = Number(envTimeout);
-    if (Number.isInteger(t) && t > 0) timeoutMs = t;
-    else problems.push('OTEL_EXPORTER_OTLP_TIMEOUT is not a number of milliseconds');
   }
 
   const batchSize = o('batch_size') === undefined ? DEFAULTS.batchSize : positiveInt(o('batch_size'), 1);
-  if (batchSize === undefined) problems.push('config.yaml otlp.batch_size must be a whole number >= 1');
+  if (batchSize === undefined || batchSize > MAX_BATCH) problems.push(`config.yaml otlp.batch_size must be a whole number from 1 to ${MAX_BATCH}`);
   // 0 really means "no retries" (the original turned 0 into 3).
   const maxRetries = o('max_retries') === undefined ? DEFAULTS.maxRetries : positiveInt(o('max_retries'), 0);
   if (maxRetries === undefined) problems.push('config.yaml otlp.max_retries must be a whole number >= 0');
 
-  const resource: Record<string, string> = {};
-  const attrs = envVar(env, 'OTEL_RESOURCE_ATTRIBUTES');
-  // A decode error discards the whole variable (resource SDK spec).
-  if (attrs) Object.assign(resource, parseKeyValues(attrs) ?? {});
-  const serviceName = envVar(env, 'OTEL_SERVICE_NAME');
-  if (serviceName) resource['service.name'] = serviceName;
+  const resource = mapping(o('resource'), 'resource', problems);
+  const own = OWN_ATTRIBUTES.filter((k) => k in resource);
+  if (own.length > 0) problems.push(`config.yaml otlp.resource cannot set ${own.join(', ')} (lsm's own)`);
   resource['service.name'] ??= 'lsm';
 
   const enabled = isTrue(o('enabled'));

@@ -22,6 +22,12 @@ import type { ShipConfig } from './otlp-config.js';
 
 /** Statuses worth another try in this run (OTLP/HTTP spec), after Retry-After or a backoff. */
 const RETRYABLE = new Set([429, 502, 503, 504]);
+/**
+ * 4xx answers that say nothing against the batch itself: credentials (an expired token),
+ * a proxy's demands, a size limit (lower batch_size). Dropping on them would lose the
+ * mirror of everything sent meanwhile; they stay pending instead, like a 5xx.
+ */
+const KEEP = new Map([[401, 'check otlp.headers'], [403, 'check otlp.headers'], [407, 'a proxy wants credentials'], [408, ''], [413, 'lower otlp.batch_size']]);
 export const MAX_RETRY_AFTER_MS = 60_000;
 const MAX_BACKOFF_MS = 30_000;
 
@@ -92,6 +98,9 @@ async function deliver(cfg: ShipConfig, body: Buffer | string, signal?: AbortSig
     } else if (RETRYABLE.has(r.status)) {
       error = `HTTP ${r.status}`;
       wait = retryAfterMs(r.retryAfter, Date.now());
+    } else if (KEEP.has(r.status)) {
+      const why = KEEP.get(r.status);
+      return { kind: 'failed', error: `HTTP ${r.status}${why ? ` (${why})` : ''}` };
     } else if (r.status >= 400 && r.status < 500) {
       return { kind: 'dropped', status: r.status };
     } else {
@@ -159,7 +168,7 @@ function openLogFd(path: string): number | undefined {
 
 export function resourceOf(cfg: ShipConfig): Array<[string, AttrValue]> {
   // The host is lsm's to say: receivers deduplicate by (host, seq), so
-  // OTEL_RESOURCE_ATTRIBUTES may add attributes but not move an event to another host.
+  // config.yaml's otlp.resource may add attributes but not move an event to another host.
   // service.instance.id is one of Loki's default index labels: one stream per machine.
   const attrs: Record<string, string> = {
     ...cfg.resource,

@@ -37,7 +37,7 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   const background = Boolean(opts.background);
   let cfg: ShipConfig;
   try {
-    cfg = shipConfig((await readConfig(ctx.home)).tree, ctx.env);
+    cfg = shipConfig((await readConfig(ctx.home)).tree);
   } catch (err) {
     if (background) return 1;
     throw err;
@@ -62,10 +62,12 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
 async function once(ctx: Context, cfg: ShipConfig, o: { heartbeat: boolean; background: boolean }): Promise<number> {
   const say = (line: string) => { if (!o.background) ctx.stderr.write(`lsm: ${line}\n`); };
   const total: ShipResult = { events: 0, batches: 0, dropped: 0, end: 0 };
+  let busy = false;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const lock = tryShipLock(ctx.home);
     if (!lock) {
       if (round === 0) say(`another shipper is running (pid ${runningShipper(ctx.home) ?? '?'}); it sends what is pending`);
+      busy = round === 0;
       break;
     }
     let r: ShipResult;
@@ -89,7 +91,8 @@ async function once(ctx: Context, cfg: ShipConfig, o: { heartbeat: boolean; back
     // A command that appended while the lock was held left its event to this run.
     if (logSize(ctx) <= r.end) break;
   }
-  if (!o.background) {
+  // "nothing to send" would be false with rows pending: the line on stderr said who sends them.
+  if (!o.background && !busy) {
     const where = shownEndpoint(cfg.endpoint);
     ctx.stdout.write(
       total.batches === 0
@@ -145,7 +148,7 @@ async function follow(ctx: Context, cfg: ShipConfig): Promise<number> {
 }
 
 async function status(ctx: Context, format: Format): Promise<number> {
-  const cfg = shipConfig((await readConfig(ctx.home)).tree, ctx.env);
+  const cfg = shipConfig((await readConfig(ctx.home)).tree);
   const cursor = readCursor(ctx.home);
   const state = readState(ctx.home);
   const pending = pendingSummary(ctx);

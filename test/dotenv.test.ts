@@ -436,7 +436,7 @@ test('property: set, delete, get and has agree with a plain Map, duplicates in t
   fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('A', 'B', 'C'), fc.constantFrom('0', '9'))), fc.array(op, { maxLength: 30 }), (start, ops) => {
     const text = start.map(([k, v]) => `${k}=${v}\n# note\n`).join('');
     const doc = parseEnv(text, 't.env');
-    const model = new Map(start);
+    const model = new Map<string, string>(start);
     for (const [kind, k, v] of ops) {
       if (kind === 'set') {
         const expect = !model.has(k) ? 'added' : model.get(k) === v ? 'unchanged' : 'changed';

@@ -6,7 +6,7 @@ import { lsm } from './helpers.js';
 import { acquire } from '../src/lock.js';
 import { Receiver, OK, blackHole } from './fixtures/otlp/receiver.js';
 import {
-  CANARY_KEY, CANARY_VALUE, appendRow, cursor, enableShipping, homeWithEvents, lsmAsync, rows, ship, shippableSeqs, shipperGone, waitFor,
+  CANARY_KEY, CANARY_VALUE, appendRow, cursor, enableShipping, homeWithEvents, lsmAsync, rows, ship, shippableSeqs, shipperGone, sleep, waitFor,
 } from './fixtures/otlp/ship-env.js';
 
 const receivers: Receiver[] = [];
@@ -368,6 +368,24 @@ test('with the collector black-holed, lsm get still returns at once and the even
     const status = JSON.parse((await ship(home, '--status', '--format', 'json')).stdout);
     assert.equal(status.pending, shippableSeqs(home).length);
     assert.match(status.last_error.message, /no answer within 1000 ms/);
+  } finally {
+    await hole.close();
+  }
+});
+
+test('--follow stops on SIGTERM at once while a request hangs, not when it times out', async () => {
+  const hole = await blackHole();
+  const home = homeWithEvents();
+  enableShipping(home, { enabled: true, endpoint: hole.url, timeout: '5m' });
+  try {
+    const follower = lsmAsync(['audit', 'ship', '--follow'], home);
+    await sleep(1500); // its first request is in the black hole by now
+    const t0 = Date.now();
+    follower.kill('SIGTERM');
+    const res = await follower;
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(Date.now() - t0 < 4000, `stopped after ${Date.now() - t0} ms`);
+    assert.ok(await shipperGone(home));
   } finally {
     await hole.close();
   }

@@ -247,7 +247,7 @@ const MAX_RESPONSE = 4 * 1024 * 1024;
  * black-holed collector costs `timeoutMs` and no more. Never throws; never follows a
  * redirect (it could carry the headers, credentials included, to another host).
  */
-export function post(url: string, body: Buffer | string, headers: Record<string, string>, timeoutMs: number): Promise<PostResult> {
+export function post(url: string, body: Buffer | string, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<PostResult> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {
@@ -257,6 +257,7 @@ export function post(url: string, body: Buffer | string, headers: Record<string,
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
       resolve(r);
     };
     let req: http.ClientRequest;
@@ -271,6 +272,13 @@ export function post(url: string, body: Buffer | string, headers: Record<string,
       req.destroy();
     }, timeoutMs);
     req.on('error', (err) => finish({ ok: false, error: describeNetError(err) }));
+    // `ship --follow` stopped (SIGTERM, Ctrl-C): end now, not when a hung collector times out.
+    function abort(): void {
+      finish({ ok: false, error: 'stopped' });
+      req.destroy();
+    }
+    if (signal?.aborted) return abort();
+    signal?.addEventListener('abort', abort, { once: true });
     req.end(body);
 
     function onResponse(res: http.IncomingMessage): void {

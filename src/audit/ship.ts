@@ -86,7 +86,7 @@ async function deliver(cfg: ShipConfig, body: Buffer | string, signal?: AbortSig
   const headers = { ...cfg.headers, 'Content-Type': contentType, 'User-Agent': `lsm/${VERSION}` };
   let error = '';
   for (let attempt = 0; ; attempt++) {
-    const r = await post(cfg.endpoint, body, headers, cfg.timeoutMs);
+    const r = await post(cfg.endpoint, body, headers, cfg.timeoutMs, signal);
     let wait: number | undefined;
     if (!r.ok) {
       error = r.error;

@@ -133,6 +133,10 @@ test('-o, --stdout and their errors; a missing store and an empty one', () => {
   assert.equal(s.stdout, `K=${CANARY}\n`);
   assert.ok(!existsSync(join(cwd, '.env')), '--stdout writes no file');
   assert.equal(lsm(['dump', 'app', 'dev', '--stdout', '-o', 'x'], { home, cwd }).code, 2);
+  const dash = lsm(['dump', 'app', 'dev', '-o', '-'], { home, cwd });
+  assert.equal(dash.code, 2);
+  assert.match(dash.stderr, /use --stdout/);
+  assert.ok(!existsSync(join(cwd, '-')), 'no plaintext file named -');
   assert.equal(lsm(['dump', 'app', 'dev', '-o', 'sub'], { home, cwd }).code, 1);
   // A directory that does not exist: one event, an error, not an ok followed by an error.
   const rowsBefore = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').length;

@@ -81,6 +81,22 @@ test('text that no longer parses is reported by line, and the store is left as i
   noLeak(home, r.stderr);
 });
 
+test('an emptied file cancels the edit instead of removing every key; a comment line left removes them', () => {
+  const { home, editor, store } = setup();
+  const before = store();
+  for (const body of [': > "$1"', "printf '\\n  \\n' > \"$1\""]) {
+    const r = lsm(['edit', 'app', 'dev'], { home, env: { EDITOR: editor('empty', body) } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^lsm: the edited text is empty; nothing was saved\nhint: /);
+    assert.ok(store().equals(before));
+  }
+  const kept = lsm(['edit', 'app', 'dev'], { home, env: { EDITOR: editor('comment', `printf '# all gone\\n' > "$1"`) } });
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stdout, /2 removed/);
+  assert.equal(lsm(['list', 'app', 'dev'], { home }).stdout, '');
+  noLeftovers(home);
+});
+
 test('a failing or crashing editor saves nothing and leaves nothing behind', () => {
   const { home, editor, store } = setup();
   const before = store();

@@ -30,6 +30,8 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   if (args.length > 2) throw usage('too many arguments', 'lsm dump [app] [env] [-o FILE]');
   if (opts.stdout && opts.output !== undefined) throw usage('--stdout and -o are exclusive', 'choose a file or stdout');
   if (opts.output === '') throw usage('-o needs a file name', 'lsm dump -o .env.local, or --stdout');
+  // `-o -` would write a plaintext file named '-' where a reader expects stdout.
+  if (opts.output === '-') throw usage("-o - is not stdout here: use --stdout", 'lsm dump --stdout');
   const { target } = await targetOf(ctx, args, 0);
   const id = await identityOf(ctx);
   const { doc, exists } = await loadStore(ctx.home, target, id);

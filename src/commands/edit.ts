@@ -97,6 +97,14 @@ async function editUntilValid(ctx: Context, editor: string[], file: string, orig
       throw new LsmError('io', `cannot read the edited text back (${errno(err) ?? 'error'}): did the editor remove it? nothing was saved`);
     }
     if (bytes.equals(Buffer.from(original, 'utf8'))) return undefined;
+    // An editor or plugin that truncates the file, or a slip (:%d then :wq), would remove
+    // every secret; an empty result cancels, as it does for git's commit message.
+    if (bytes.toString('utf8').trim() === '' && original.trim() !== '') {
+      throw new LsmError('usage', 'the edited text is empty; nothing was saved', {
+        hint: "to remove every key, leave a comment line in the file, or use 'lsm delete'",
+        exit: 1,
+      });
+    }
     try {
       const doc = parseEnv(decodeEnv(bytes, SHOWN), SHOWN);
       refuseNul(doc, SHOWN);

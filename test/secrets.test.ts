@@ -316,6 +316,27 @@ test('16 processes setting different keys at once leave all 16', async () => {
   for (let i = 0; i < 16; i++) assert.equal(lsm(['get', 'conc', 'dev', `KEY_${i}`], { home }).stdout, `value-${i}`);
 });
 
+test('bash completion: subcommands of audit and canary, app names from the home named by --dir on the line', { skip: spawnSync('bash', ['--version']).status !== 0 && 'bash is not installed' }, () => {
+  const home = initHome();
+  const other = initHome();
+  lsm(['set', 'web', 'prod', 'K', 'v'], { home });
+  lsm(['set', 'api', 'staging', 'K', 'v'], { home: other });
+  const bin = tempDir('lsm-bin-');
+  const [node, pre] = lsmCommand();
+  writeFileSync(join(bin, 'lsm'), `#!/bin/sh\nexec ${[node, ...pre].map((a) => `'${a}'`).join(' ')} "$@"\n`, { mode: 0o755 });
+  const script = join(bin, 'lsm.bash');
+  writeFileSync(script, lsm(['completion', 'bash']).stdout);
+  const complete = (...words: string[]) => spawnSync('bash', ['-c', `source '${script}'; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _lsm; echo "\${COMPREPLY[*]}"`, 'bash', 'lsm', ...words], {
+    encoding: 'utf8', env: cleanEnv({ LSM_DIR: home, PATH: `${bin}:${process.env.PATH}` }),
+  }).stdout.trim();
+  assert.equal(complete('audit', ''), 'tail show query verify ship suspicious stats seal');
+  assert.equal(complete('canary', 'r'), 'remove');
+  assert.equal(complete('ge'), 'get');
+  assert.equal(complete('get', '-a', ''), 'web');
+  assert.equal(complete('-d', other, 'get', '-a', ''), 'api');
+  assert.equal(complete('get', ''), 'web prod');
+});
+
 test('version, completion and help with examples on every command', () => {
   const v = lsm(['--version']);
   assert.match(v.stdout, /^lsm \d+\.\d+\.\d+/);
@@ -323,10 +344,12 @@ test('version, completion and help with examples on every command', () => {
   for (const sh of ['bash', 'zsh', 'fish']) {
     const c = lsm(['completion', sh]);
     assert.equal(c.code, 0);
-    assert.match(c.stdout, /lsm __complete apps/);
+    assert.match(c.stdout, /lsm (\S+ )?__complete apps/);
     assert.match(c.stdout, /\bget\b/);
   }
   assert.equal(lsm(['completion', 'tcsh']).code, 2);
+  // fish expands $VAR inside double quotes: descriptions are single-quoted.
+  assert.match(lsm(['completion', 'fish']).stdout, /-a edit -d 'edit a store in \$VISUAL, \$EDITOR or vi'/);
   const help = lsm(['--help']);
   const names = [...help.stdout.matchAll(/^  ([a-z][\w-]*)(?:\|\w+)?\b/gm)].map((m) => m[1]).filter((n) => n !== 'help');
   assert.ok(names.includes('get') && names.includes('set'));

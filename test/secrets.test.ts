@@ -209,7 +209,7 @@ test('stdout that cannot be written (/dev/full) is an error that says so, exit 1
   lsm(['set', 'app', 'dev', 'K', CANARY], { home });
   const [node, pre] = lsmCommand();
   for (const args of [['get', 'app', 'dev', 'K'], ['list', 'app', 'dev'], ['version'], ['dump', 'app', 'dev', '--stdout']]) {
-    const r = spawnSync('sh', ['-c', '"$@" > /dev/full', node, ...pre, ...args], { env: cleanEnv({ LSM_DIR: home }), encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', '"$@" > /dev/full', 'sh', node, ...pre, ...args], { env: cleanEnv({ LSM_DIR: home }), encoding: 'utf8' });
     assert.equal(r.status, 1, `${args[0]}: ${r.stderr}`);
     assert.equal(r.stderr, 'lsm: cannot write to stdout: no space left on device\n', args[0]);
   }

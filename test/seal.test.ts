@@ -280,6 +280,17 @@ test('seal init prints the key once, refuses a second time without --force, and 
   assert.equal(JSON.parse(v.stdout).verdicts.seals.status, 'ok');
   const bad = lsm(['audit', 'verify', '--verification-key', vk.replace(/.$/, (c) => (c === '0' ? '1' : '0'))], { home });
   assert.equal(bad.code, 2);
+  // From stdin as from the command line: any case, spaces between the groups, text around it.
+  const [, head, body] = /^(lsmvk1-\d+-)(.*)$/.exec(forced.verification_key)!;
+  const spaced = `note: ${head.toUpperCase()}${body.toUpperCase().replace(/-/g, ' ')} (paper copy)\n`;
+  const fromStdin = lsm(['audit', 'verify', '--format', 'json', '--verification-key', keyFile, '--verification-key', '-'], { home, input: spaced });
+  assert.equal(fromStdin.code, 0, `${spaced}: ${fromStdin.stderr}`);
+  // A device or a directory where the key file goes: a usage error, not a crash reading for ever.
+  for (const path of ['/dev/zero', tempDir()]) {
+    const r = lsm(['audit', 'verify', '--verification-key', path], { home, timeout: 20_000 });
+    assert.equal(r.code, 2, `${path}: ${r.stderr}`);
+    assert.match(r.stderr, /^lsm: --verification-key: /);
+  }
 });
 
 test('an unsealed log stays unsealed; a lost key is recorded once, and sealing does not resume by itself', () => {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { LsmError, errno, ioError, usage } from '../errors.js';
 import { captureActor } from '../audit/actor.js';
@@ -107,18 +107,35 @@ async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Pr
 
 // ---- for `lsm audit verify`
 
-const VK_IN_TEXT = /lsmvk1-\d+-[0-9A-Za-z][0-9A-Za-z-]*/;
+// In any case, with spaces or dashes between the groups (as it may be copied from paper): 56 characters after the seq.
+const VK_IN_TEXT = /lsmvk1-\d+-(?:[ -]*[0-9A-Za-z]){56}/i;
+/** A key file is a few lines: reading more (a link to /dev/zero) would only exhaust memory. */
+const MAX_KEY_TEXT = 64 * 1024;
+
+function readBounded(fd: number): string {
+  const buf = Buffer.alloc(MAX_KEY_TEXT);
+  let got = 0;
+  for (;;) {
+    const n = readSync(fd, buf, got, buf.length - got, null);
+    if (n === 0 || (got += n) === buf.length) break;
+  }
+  return buf.toString('utf8', 0, got);
+}
 
 /** A key given as itself, as a file holding it (the saved output of seal init will do), or `-` for stdin. */
 function readKey(value: string): VerificationKey {
   const v = value.trim();
   if (/^lsmvk1-/i.test(v)) return parseVerificationKey(v);
   let text: string;
+  let fd = 0;
   try {
-    text = readFileSync(v === '-' ? 0 : v, 'utf8');
+    if (v !== '-') fd = openSync(v, 'r');
+    text = readBounded(fd);
   } catch (err) {
     if (errno(err) === 'ENOENT') throw usage(`--verification-key: neither a key (lsmvk1-…) nor an existing file: ${v}`);
-    throw ioError('read', v, err);
+    throw usage(`--verification-key: ${ioError('read', v === '-' ? 'stdin' : v, err).message}`);
+  } finally {
+    if (fd !== 0) closeSync(fd);
   }
   const m = VK_IN_TEXT.exec(text);
   if (!m) throw usage(`--verification-key: no verification key (lsmvk1-…) in ${v === '-' ? 'stdin' : v}`);

@@ -70,7 +70,7 @@ export function parsePolicy(tree: { [k: string]: Plain }, path: string): Policy 
   const policy: Policy = { rules: defaults(), configured: [] };
   if (raw === undefined || raw === null) return policy;
   try {
-    if (typeof raw !== 'object') throw new Error("'policy' must be a mapping of agent, unattended and human to rules");
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error("'policy' must be a mapping of agent, unattended and human to rules");
     for (const [cls, body] of Object.entries(raw)) {
       if (!(CLASSES as readonly string[]).includes(cls)) {
         throw new Error(`unknown caller class policy.${cls} (use agent, unattended or human)`);
@@ -78,6 +78,8 @@ export function parsePolicy(tree: { [k: string]: Plain }, path: string): Policy 
       const where = `policy.${cls}`;
       let rules: Rule[];
       if (body === null) rules = [];
+      // A list read as a mapping would give rules for envs named "0", "1"...: fail closed instead.
+      else if (Array.isArray(body)) throw new Error(`${where} must be a mapping of env patterns to allow, reason or deny (or one of them), not a list`);
       else if (typeof body !== 'object') rules = [{ pattern: '*', decision: decisionOf(body, where) }];
       else {
         rules = Object.entries(body).map(([pattern, d]) => {
@@ -109,7 +111,9 @@ export async function loadPolicy(home: Home): Promise<Policy> {
     if (errno(err) === 'ENOENT') return { rules: defaults(), configured: [] };
     return { rules: defaults(), configured: [], error: `cannot read ${home.config}: ${errno(err) ?? 'error'}` };
   }
-  if (!text.includes('policy')) return { rules: defaults(), configured: [] };
+  // A YAML escape ("pol\u0069cy") could spell the key without the word: only a file with
+  // neither is skipped unparsed.
+  if (!text.includes('policy') && !text.includes('\\')) return { rules: defaults(), configured: [] };
   let tree;
   try {
     tree = await parseConfigText(text, home.config);
@@ -121,7 +125,9 @@ export async function loadPolicy(home: Home): Promise<Policy> {
 
 function globRe(pattern: string): RegExp {
   const body = pattern.replace(/[*?]|[^*?]+/g, (part) => (part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\-]/g, '\\$&')));
-  return new RegExp(`^${body}$`);
+  // Regardless of case: on a case-insensitive file system (macOS by default) web.PROD.age
+  // is web.prod.age, and `get web PROD` must not slip past a "prod*" rule.
+  return new RegExp(`^${body}$`, 'i');
 }
 
 function literalCount(pattern: string): number {

@@ -127,6 +127,19 @@ test('a malformed line is skipped with a warning that does not quote it', () => 
   assert.equal(lsm(['audit', 'query', '--file', file], { home }).stdout.trim().split('\n').length, 3);
 });
 
+test('a row of valid JSON but the wrong shape is skipped with a warning by every reader, not a crash that hides the rest', () => {
+  const { home, file } = setup(3);
+  for (const actor of ['{"ancestry":[null,1,{"comm":5}]}', '{"ancestry":"x"}', '{"parent_comm":7}']) {
+    appendFileSync(file, `{"schema_version":2,"seq":9,"ts":"2026-11-29T03:00:00Z","event":"get","actor":${actor},"prev":"","hash":""}\n`);
+  }
+  for (const args of [['tail'], ['query'], ['show', '1'], ['stats'], ['suspicious']]) {
+    const r = lsm(['audit', ...args, '--file', file, '--format', 'json'], { home });
+    assert.equal(r.code, 0, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /skipped malformed line/, args[0]);
+    assert.doesNotMatch(r.stderr, /internal error/, args[0]);
+  }
+});
+
 test('a 10 MB line is read by query and tail', () => {
   const { home, file } = setup(1);
   writeLog(file, [{ fields: { key: 'BIG', blob: 'z'.repeat(10 * 1024 * 1024) } }, {}], clock('2026-05-15T00:00:00Z'));

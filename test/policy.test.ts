@@ -26,6 +26,18 @@ test('defaults: reason for agents on prod*, allow elsewhere and for everyone els
   assert.equal(d('agent', 'preprod'), 'allow', 'prod* is a prefix glob');
   for (const c of ['unattended', 'human'] as const) assert.equal(d(c, 'prod'), 'allow');
   assert.equal(evaluate(p, 'agent', 'app', 'prod').rule, 'default agent prod*=reason');
+  // Regardless of case: a case-insensitive file system opens web.PROD.age as web.prod.age.
+  assert.equal(d('agent', 'PROD'), 'reason');
+  assert.equal(d('agent', 'Production'), 'reason');
+});
+
+test('a key spelled with a YAML escape ("pol\\u0069cy") is still read as the policy', async () => {
+  const home = initHome();
+  writeFileSync(join(home, 'config.yaml'), 'env: dev\n"pol\\u0069cy":\n  agent: deny\n');
+  lsm(['set', 'app', 'dev', 'K', VALUE], { home });
+  const r = lsm(['get', 'app', 'dev', 'K'], { home, env: { CLAUDECODE: '1' } });
+  assert.equal(r.code, 4, r.stderr);
+  assert.equal(r.stdout, '');
 });
 
 test('the most specific pattern wins, whatever the order; ties go to the stricter decision', async () => {
@@ -71,6 +83,10 @@ test('a malformed policy fails closed, with a message that names config.yaml', a
     'policy:\n  agent:\n    "prod*": maybe',
     'policy:\n  agent:\n    "../etc": allow',
     'policy:\n  agent:\n    "prod*":\n      nested: deny',
+    // Lists read as mappings gave rules for envs named "0", "1": the agent rules silently gone.
+    'policy:\n  agent: [deny]',
+    'policy:\n  agent: []\n  unattended: [deny]',
+    'policy: []',
   ];
   for (const yaml of bad) {
     const p = await policyOf(yaml);

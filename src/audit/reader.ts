@@ -137,7 +137,26 @@ export function parseRow(bytes: Buffer): { raw: string; row: AuditRow } | undefi
   const o = obj as Record<string, unknown>;
   if (!Number.isSafeInteger(o.seq) || typeof o.event !== 'string' || typeof o.ts !== 'string') return undefined;
   if (o.actor !== undefined && o.actor !== null && (typeof o.actor !== 'object' || Array.isArray(o.actor))) return undefined;
+  // One row of the wrong shape (an ancestry that is not a list, a comm that is a number)
+  // must be a skipped line, not a TypeError that stops the reader and hides the rest.
+  if (!wellFormed(o)) return undefined;
   return { raw, row: toRow(o) };
+}
+
+const isStr = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+const isNum = (v: unknown) => v === undefined || v === null || typeof v === 'number';
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function wellFormed(o: Record<string, unknown>): boolean {
+  if (!isStr(o.app) || !isStr(o.env) || !isStr(o.outcome) || !isStr(o.prev) || !isStr(o.hash)) return false;
+  if (o.fields !== undefined && o.fields !== null && !isObj(o.fields)) return false;
+  const a = o.actor;
+  if (a === undefined || a === null) return true;
+  if (!isObj(a)) return false;
+  if (![a.ppid, a.uid, a.pid].every(isNum) || ![a.parent_comm, a.tty, a.cwd, a.agent_marker, a.agent_source, a.agent_session].every(isStr)) return false;
+  if (a.agent_vars !== undefined && a.agent_vars !== null && !(Array.isArray(a.agent_vars) && a.agent_vars.every((v) => typeof v === 'string'))) return false;
+  if (a.ancestry === undefined || a.ancestry === null) return true;
+  return Array.isArray(a.ancestry) && a.ancestry.every((p) => isObj(p) && isNum(p.pid) && isStr(p.comm) && isStr(p.start));
 }
 
 /**

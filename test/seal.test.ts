@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, readFileSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendEvent } from '../src/audit/log.js';
 import { readAnchors } from '../src/audit/anchors.js';
@@ -286,6 +286,16 @@ test('seal init prints the key once, refuses a second time without --force, and 
   const fromStdin = lsm(['audit', 'verify', '--format', 'json', '--verification-key', keyFile, '--verification-key', '-'], { home, input: spaced });
   assert.equal(fromStdin.code, 0, `${spaced}: ${fromStdin.stderr}`);
   // A device or a directory where the key file goes: a usage error, not a crash reading for ever.
+  // A deleted key file is "lost", not "off", while the log's tail shows sealing; exit 1.
+  const copy = join(tempDir(), 'h');
+  cpSync(home, copy, { recursive: true });
+  rmSync(join(copy, 'audit.seal'));
+  for (let i = 0; i < 2; i++) {
+    const lost = lsm(['audit', 'seal', 'status', '--format', 'json'], { home: copy });
+    assert.equal(lost.code, 1, lost.stderr);
+    assert.equal(JSON.parse(lost.stdout).state, 'lost');
+    lsm(['list', 'app', 'dev'], { home: copy }); // records audit.seal.lost, then an unsealed row
+  }
   for (const path of ['/dev/zero', tempDir()]) {
     const r = lsm(['audit', 'verify', '--verification-key', path], { home, timeout: 20_000 });
     assert.equal(r.code, 2, `${path}: ${r.stderr}`);

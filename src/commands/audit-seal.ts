@@ -78,10 +78,15 @@ async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Pr
   const keyPath = sealKeyPath(path);
   const kf = currentKey(keyPath);
   let lastSeq = 0;
+  let sealedTail = false;
   try {
     const fd = openLog(path);
     try {
-      lastSeq = findChainEnd(fd, fstatSync(fd).size).seq;
+      const size = fstatSync(fd).size;
+      lastSeq = findChainEnd(fd, size).seq;
+      // Without a key file: were the last rows sealed, or is the loss already recorded?
+      // Then the key file was deleted, which "off" would hide. Only the last 64 KiB are read.
+      if (kf === undefined) sealedTail = /"seal":"|"event":"audit\.seal\.lost"/.test(tailText(fd, size, 64 * 1024));
     } finally {
       closeSync(fd);
     }
@@ -90,12 +95,14 @@ async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Pr
   }
   const sealed = kf !== undefined && kf !== 'garbled';
   const written = sealed ? kf.nextSeq - 1 : 0;
-  const state = !sealed ? (kf === 'garbled' ? 'garbled' : 'off') : written > lastSeq ? 'rows_missing' : 'on';
+  const state = !sealed ? (kf === 'garbled' ? 'garbled' : sealedTail ? 'lost' : 'off') : written > lastSeq ? 'rows_missing' : 'on';
   await record(ctx, { event: 'audit.seal.status', fields: { state, ...fileField(ctx, path) } }, { failClosed: false });
   if (format === 'json') {
     ctx.stdout.write(`${JSON.stringify({ state, key_file: keyPath, key_id: sealed ? kf.keyId : undefined, next_seq: sealed ? kf.nextSeq : undefined, last_seq: lastSeq })}\n`);
   } else if (state === 'off') {
     ctx.stdout.write(`sealing: off (no ${keyPath}); 'lsm audit seal init' starts it\n`);
+  } else if (state === 'lost') {
+    ctx.stdout.write(`sealing: lost: the log's last rows were sealed, but ${keyPath} is gone; 'lsm audit verify' tells more, and 'lsm audit seal init' starts a new key\n`);
   } else if (state === 'garbled') {
     ctx.stdout.write(`sealing: broken: ${keyPath} is not a seal key file; 'lsm audit verify' tells more\n`);
   } else if (sealed) {
@@ -103,6 +110,13 @@ async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Pr
     if (state === 'rows_missing') ctx.stdout.write(`warning: the log ends before seq ${written}, which the key file counts: rows were cut off; 'lsm audit verify' tells more\n`);
   }
   return state === 'on' || state === 'off' ? 0 : 1;
+}
+
+function tailText(fd: number, size: number, max: number): string {
+  const n = Math.min(size, max);
+  const buf = Buffer.alloc(n);
+  const got = readSync(fd, buf, 0, n, size - n);
+  return buf.toString('utf8', 0, got);
 }
 
 // ---- for `lsm audit verify`

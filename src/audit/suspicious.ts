@@ -1,5 +1,5 @@
 import {
-  BurstJudge, NewActorJudge, REASONS, WallClock, actorOf, isAuditEvent, isCanary, nonInteractiveNoAgent, outsideHours,
+  BurstJudge, NewActorJudge, REASONS, WallClock, actorOf, agentOf, isAuditEvent, isCanary, nonInteractiveNoAgent, outsideHours,
   type Hours, type Reason,
 } from './detectors.js';
 import { tsMillis } from './query.js';
@@ -66,7 +66,12 @@ export class SuspiciousPass {
     if (timed) {
       if (ms < this.firstMs) this.firstMs = ms;
       if (ms > this.lastMs) this.lastMs = ms;
-      const burst = this.burst.feed(actor, ms);
+      // Per agent too: reads spread over differently named helper processes (the actor)
+      // are still one agent's burst. Both rings are fed whatever the first says.
+      const agent = agentOf(row);
+      const byActor = this.burst.feed(actor, ms);
+      const byAgent = agent !== '' && this.burst.feed(`agent\0${agent}\0${row.actor.agent_session ?? ''}`, ms);
+      const burst = byActor || byAgent;
       const fresh = this.fresh.feed(actor, ms);
       if (this.s.since !== undefined && ms < this.s.since) return undefined;
       if (outsideHours(this.clock.minuteOfDay(ms), this.s.hours)) reasons.push('outside_hours');

@@ -70,7 +70,7 @@ test('--pristine keeps only PATH, HOME, USER, SHELL, TERM and LANG, plus the sec
   assert.equal(events(home, 'exec').at(-1)!.fields!.pristine, true);
 });
 
-test('exit codes: the child status, 127 for a missing command, 126 for a non-executable file', () => {
+test('exit codes: the child status, 127 for a missing command, 126 for a non-executable file or a directory', () => {
   const home = setup();
   assert.equal(lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'exit 0'], { home }).code, 0);
   assert.equal(lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'exit 7'], { home }).code, 7);
@@ -88,6 +88,8 @@ test('exit codes: the child status, 127 for a missing command, 126 for a non-exe
   const ev = events(home, 'exec').filter((e) => e.outcome === 'error');
   assert.deepEqual(ev.map((e) => e.fields!.reason), ['not_found', 'not_found', 'not_executable']);
   noLeak(home, missing.stderr, denied.stderr);
+  // A directory named by path is found but cannot run: 126, as a shell says (it was 127).
+  assert.equal(lsm(['exec', 'app', 'dev', '--', dir], { home }).code, 126);
 });
 
 test('usage: no -- or nothing after it is exit 2; a missing store is an error, not an empty run', () => {

@@ -147,7 +147,10 @@ export function findOnPath(name: string, path: string, cwd: string): string | nu
   let denied = false;
   for (const c of candidates) {
     try {
-      if (!statSync(c).isFile()) continue;
+      const st = statSync(c);
+      // A path to a directory is found but cannot run (a shell says 126 too); in PATH, one is skipped.
+      if (st.isDirectory() && name.includes('/')) denied = true;
+      if (!st.isFile()) continue;
     } catch {
       continue;
     }

@@ -166,6 +166,16 @@ test('seal init again (--force): the old key covers the rows up to the re-init, 
   assert.deepEqual(r.verdicts.seals.findings.map((f) => [f.kind, f.seq, f.seqTo]), [['unsealed', 5, undefined], ['wrong_key', 6, 8]]);
 });
 
+test('a verification key of another home is named as a possible cause, beside a replaced log', () => {
+  const path = logFile();
+  sealInit(path, Buffer.alloc(32, 1));
+  gets(path, 2);
+  const elsewhere = sealInit(logFile(), Buffer.alloc(32, 9));
+  const r = verifySealed(path, { keys: [elsewhere] });
+  assert.equal(r.verdicts.seals.status, 'fail');
+  assert.match(r.verdicts.seals.findings[0].message, /the key is another home's, or the log was replaced or rewritten/);
+});
+
 test('rows out of order are still each checked against the key of their own seq', () => {
   const path = logFile();
   const vk = sealInit(path);

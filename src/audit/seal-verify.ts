@@ -224,7 +224,8 @@ export function verifySealed(path: string, opts: SealVerifyOptions = {}): SealVe
       if (seq === vk.initSeq) {
         k.sawInit = true;
         if (event !== SEAL_INIT_EVENT || fields?.key_id !== vk.keyId) {
-          seals.add('not_init', seq, `not the ${SEAL_INIT_EVENT} of this verification key (key id ${vk.keyId}): the log was replaced or rewritten`);
+          // Which of the two is for the user to tell: a key of another home looks the same from here.
+          seals.add('not_init', seq, `not the ${SEAL_INIT_EVENT} of this verification key (key id ${vk.keyId}): the key is another home's, or the log was replaced or rewritten`);
         }
         continue;
       }

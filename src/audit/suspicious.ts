@@ -67,10 +67,11 @@ export class SuspiciousPass {
       if (ms < this.firstMs) this.firstMs = ms;
       if (ms > this.lastMs) this.lastMs = ms;
       // Per agent too: reads spread over differently named helper processes (the actor)
-      // are still one agent's burst. Both rings are fed whatever the first says.
+      // are still one agent's burst. By marker, not session: a ring per session would be
+      // one per agent run, kept for the whole log. Both rings are fed whatever the first says.
       const agent = agentOf(row);
       const byActor = this.burst.feed(actor, ms);
-      const byAgent = agent !== '' && this.burst.feed(`agent\0${agent}\0${row.actor.agent_session ?? ''}`, ms);
+      const byAgent = agent !== '' && this.burst.feed(`agent\0${agent}`, ms);
       const burst = byActor || byAgent;
       const fresh = this.fresh.feed(actor, ms);
       if (this.s.since !== undefined && ms < this.s.since) return undefined;

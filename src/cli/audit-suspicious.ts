@@ -6,7 +6,7 @@ const SUSPICIOUS_HELP = `
 Detectors (a row can have several reasons):
   outside_hours             outside --hours in local time (--utc for UTC); 22:00-06:00 wraps midnight
   burst                     more than --burst-threshold events of one actor, or of one agent
-                            (marker and session), within --burst-window
+                            (by its marker), within --burst-window
   new_parent_comm           an actor not seen in the --lookback before the row
   non_interactive_no_agent  no terminal and no agent marker: what is running this?
   canary                    a canary key was read

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, rmSync, constants } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,51 +21,43 @@ export interface Fifo {
 }
 
 /**
- * Starts making `n` pipes; resolves to them, or to undefined where mkfifo(1) cannot
- * run (the caller falls back to Node's socket pairs). Async so that the mkfifo process
- * runs while lsm decrypts. Nothing is left on disk whatever happens.
+ * Makes `n` pipes, or returns undefined where mkfifo(1) cannot run (the caller falls
+ * back to Node's socket pairs). Nothing is left on disk whatever happens. Called just
+ * before the child starts: the fork of mkfifo happens in lsm's thread either way, so
+ * starting it earlier bought nothing measurable.
  */
-export function makeFifos(n: number): Promise<Fifo[] | undefined> {
+export function makeFifos(n: number): Fifo[] | undefined {
   // Bun (the native build) reads nothing from a net.Socket made on a FIFO's descriptor.
-  if (process.versions.bun) return Promise.resolve(undefined);
+  if (process.versions.bun) return undefined;
   // Never looked up in PATH, which the caller sets: a `mkfifo` of theirs that made links
   // to a file instead would have the child's unmasked output written there.
   const mkfifo = MKFIFO.find((p) => existsSync(p));
-  if (!mkfifo) return Promise.resolve(undefined);
+  if (!mkfifo) return undefined;
   let dir: string;
   try {
     dir = mkdtempSync(join(tmpdir(), 'lsm-exec-'));
   } catch {
-    return Promise.resolve(undefined);
+    return undefined;
   }
-  const paths = Array.from({ length: n }, (_, i) => join(dir, String(i)));
-  return new Promise<Fifo[] | undefined>((resolve) => {
-    const done = (fifos: Fifo[] | undefined) => {
-      try { rmSync(dir, { recursive: true, force: true }); } catch { /* a temp dir */ }
-      resolve(fifos);
-    };
-    const mk = spawn(mkfifo, ['-m', '600', ...paths], { stdio: 'ignore', env: {} });
-    mk.once('error', () => done(undefined));
-    mk.once('exit', (code) => {
-      if (code !== 0) return done(undefined);
-      const fifos: Fifo[] = [];
-      try {
-        for (const p of paths) {
-          // The read end first, without blocking: then opening the write end does not block either.
-          const read = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-          fifos.push({ read, write: -1 });
-          const write = openSync(p, constants.O_WRONLY | constants.O_NOFOLLOW);
-          fifos[fifos.length - 1].write = write;
-          const [r, w] = [fstatSync(read), fstatSync(write)];
-          if (!r.isFIFO() || r.ino !== w.ino || r.dev !== w.dev) throw new Error('not the FIFO made');
-        }
-      } catch {
-        closeFifos(fifos);
-        return done(undefined);
-      }
-      done(fifos);
-    });
-  });
+  const fifos: Fifo[] = [];
+  try {
+    const paths = Array.from({ length: n }, (_, i) => join(dir, String(i)));
+    if (spawnSync(mkfifo, ['-m', '600', ...paths], { stdio: 'ignore', env: {} }).status !== 0) return undefined;
+    for (const p of paths) {
+      // The read end first, without blocking: then opening the write end does not block either.
+      const f: Fifo = { read: openSync(p, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW), write: -1 };
+      fifos.push(f);
+      f.write = openSync(p, constants.O_WRONLY | constants.O_NOFOLLOW);
+      const [r, w] = [fstatSync(f.read), fstatSync(f.write)];
+      if (!r.isFIFO() || r.ino !== w.ino || r.dev !== w.dev) throw new Error('not the FIFO made');
+    }
+    return fifos;
+  } catch {
+    closeFifos(fifos);
+    return undefined;
+  } finally {
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* a temp dir */ }
+  }
 }
 
 export function closeFifos(fifos: Fifo[] | undefined, which: 'both' | 'write' = 'both'): void {

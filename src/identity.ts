@@ -1,4 +1,5 @@
-import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
+import { listStores } from './store.js';
 import { LsmError, errno, ioError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Home } from './home.js';
@@ -14,10 +15,10 @@ export interface Identity {
   parsed?: import('./age/age.js').X25519Identity;
 }
 
-/** How many <app>.<env>.age files the home holds; 0 when it cannot be read. */
-export function storeCount(home: Home): number {
+// Only for the message of a missing key: 0 when the home cannot be listed.
+function storeCount(home: Home): number {
   try {
-    return readdirSync(home.dir).filter((n) => /^[A-Za-z0-9_][A-Za-z0-9_-]*\.[A-Za-z0-9_][A-Za-z0-9_-]*\.age$/.test(n)).length;
+    return listStores(home).length;
   } catch {
     return 0;
   }

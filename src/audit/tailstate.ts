@@ -16,7 +16,8 @@ export interface Line {
   terminated: boolean;
 }
 
-function readAt(fd: number, position: number, length: number): Buffer {
+/** `length` bytes at `position`, fewer at the end of the file. */
+export function readAt(fd: number, position: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {

@@ -5,7 +5,7 @@ import { captureActor } from '../audit/actor.js';
 import { appendEvent } from '../audit/log.js';
 import { record } from '../audit/record.js';
 import { readAnchors, type AnchorSet } from '../audit/anchors.js';
-import { findChainEnd } from '../audit/tailstate.js';
+import { findChainEnd, readAt } from '../audit/tailstate.js';
 import { openLog } from '../audit/reader.js';
 import {
   SEAL_INIT_EVENT, formatVerificationKey, keyIdOf, parseVerificationKey, readKeyFile, rootFromSeed, sealKeyPath,
@@ -86,7 +86,8 @@ async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Pr
       lastSeq = findChainEnd(fd, size).seq;
       // Without a key file: were the last rows sealed, or is the loss already recorded?
       // Then the key file was deleted, which "off" would hide. Only the last 64 KiB are read.
-      if (kf === undefined) sealedTail = /"seal":"|"event":"audit\.seal\.lost"/.test(tailText(fd, size, 64 * 1024));
+      const from = Math.max(0, size - 64 * 1024);
+      if (kf === undefined) sealedTail = /"seal":"|"event":"audit\.seal\.lost"/.test(readAt(fd, from, size - from).toString('utf8'));
     } finally {
       closeSync(fd);
     }
@@ -110,13 +111,6 @@ async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Pr
     if (state === 'rows_missing') ctx.stdout.write(`warning: the log ends before seq ${written}, which the key file counts: rows were cut off; 'lsm audit verify' tells more\n`);
   }
   return state === 'on' || state === 'off' ? 0 : 1;
-}
-
-function tailText(fd: number, size: number, max: number): string {
-  const n = Math.min(size, max);
-  const buf = Buffer.alloc(n);
-  const got = readSync(fd, buf, 0, n, size - n);
-  return buf.toString('utf8', 0, got);
 }
 
 // ---- for `lsm audit verify`

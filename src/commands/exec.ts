@@ -11,7 +11,7 @@ import { isTerminal } from '../term/tty.js';
 import { identityOf, targetOf } from './common.js';
 import { guardExec } from '../policy.js';
 import { recordCanaryReads } from '../canary.js';
-import { closeFifos, makeFifos, type Fifo } from '../fifo.js';
+import { closeFifos, makeFifos } from '../fifo.js';
 import type { Context } from '../context.js';
 
 interface Opts {
@@ -51,22 +51,6 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   }
   const lead = args.slice(0, args.length - command.length);
   if (lead.length > 2) throw usage('too many arguments before --', 'lsm exec [app] [env] -- command [args...]');
-  // Masked output off a terminal goes through pipes that take a mkfifo(1) to make:
-  // started now, it runs while the store is decrypted.
-  const early = !ctx.stdout.isTTY && opts.mask !== false ? makeFifos(2) : undefined;
-  let taken = false;
-  const fifos = () => {
-    taken = true;
-    return early ?? makeFifos(2);
-  };
-  try {
-    return await runCommand(ctx, lead, command, opts, fifos);
-  } finally {
-    if (!taken && early) closeFifos(await early);
-  }
-}
-
-async function runCommand(ctx: Context, lead: string[], command: string[], opts: Opts, fifos: () => Promise<Fifo[] | undefined>): Promise<number> {
   const { target } = await targetOf(ctx, lead, 0);
   const only = opts.only === undefined ? undefined : parseOnly(opts.only);
   const id = await identityOf(ctx);
@@ -107,7 +91,7 @@ async function runCommand(ctx: Context, lead: string[], command: string[], opts:
     const pty = ctx.stdout.isTTY ? loadPty() : undefined;
     const ran = pty && runInPty(pty, file, command, env, matcher, ctx);
     if (ran) return ran;
-    const pipes = await fifos();
+    const pipes = makeFifos(2);
     let child: ChildProcess;
     try {
       child = spawnChild(file, command, env, pipes ? ['inherit', pipes[0].write, pipes[1].write] : ['inherit', 'pipe', 'pipe']);

@@ -4,6 +4,7 @@ import { AgeError } from './error.js';
 import { encodeHeader, parseHeader, verifyMac, type Stanza } from './header.js';
 import { decryptPayload, encryptPayload } from './stream.js';
 import { X25519Identity, X25519Recipient, x25519Stanza } from './x25519.js';
+import { DEFAULT_LOG_N, MAX_LOG_N, scryptStanza, unwrapScrypt } from './scrypt.js';
 
 export { AgeError, type AgeErrorKind } from './error.js';
 export { X25519Identity, X25519Recipient } from './x25519.js';
@@ -34,9 +35,22 @@ export function identityToRecipient(identity: string): string {
 export function encrypt(plaintext: Uint8Array, recipients: ReadonlyArray<string | X25519Recipient>): Uint8Array {
   if (recipients.length === 0) throw new AgeError('bad_key', 'no recipients to encrypt to');
   const parsed = recipients.map((r) => (typeof r === 'string' ? X25519Recipient.parse(r) : r));
+  return seal(plaintext, (fileKey) => parsed.map((r) => r.wrap(fileKey)));
+}
+
+/**
+ * Encrypts with a passphrase (age's scrypt recipient, alone in the header as the spec
+ * requires), so `age -d` asks for it. Slow by design: 2^logN scrypt, about a second at 18.
+ */
+export function encryptWithPassphrase(plaintext: Uint8Array, passphrase: string, logN = DEFAULT_LOG_N): Uint8Array {
+  if (passphrase === '') throw new AgeError('bad_key', 'empty passphrase');
+  return seal(plaintext, (fileKey) => [scryptStanza(fileKey, passphrase, logN)]);
+}
+
+function seal(plaintext: Uint8Array, stanzas: (fileKey: Uint8Array) => Stanza[]): Uint8Array {
   const fileKey = randomBytes(16);
   try {
-    const header = encodeHeader(fileKey, parsed.map((r) => r.wrap(fileKey)));
+    const header = encodeHeader(fileKey, stanzas(fileKey));
     const payload = encryptPayload(fileKey, plaintext);
     const out = new Uint8Array(header.length + payload.length);
     out.set(header);
@@ -66,6 +80,37 @@ export function decrypt(file: Uint8Array, identities: ReadonlyArray<string | X25
   }
 }
 
+/**
+ * Decrypts a passphrase-encrypted (scrypt) age file, binary or armored; all or nothing
+ * like decrypt. Throws AgeError 'bad_passphrase' (wrong passphrase), 'no_identity_matched'
+ * (not a passphrase file), 'header' (malformed, mixed with other stanzas, or a work
+ * factor above maxLogN), and the corrupt-file kinds of decrypt.
+ */
+export function decryptWithPassphrase(file: Uint8Array, passphrase: string, maxLogN = MAX_LOG_N): Uint8Array {
+  const bytes = isBinary(file) ? file : dearmor(file);
+  const header = parseHeader(bytes);
+  const stanzas = header.stanzas.filter((s) => s.args[0] === 'scrypt');
+  if (stanzas.length === 0) throw new AgeError('no_identity_matched', 'the file is not passphrase-encrypted');
+  if (header.stanzas.length > 1) throw new AgeError('header', 'invalid header: scrypt stanza mixed with others');
+  const fileKey = unwrapScrypt(stanzas[0]!, passphrase, maxLogN);
+  try {
+    verifyMac(fileKey, header);
+    return decryptPayload(fileKey, bytes.subarray(header.payloadStart));
+  } finally {
+    fileKey.fill(0);
+  }
+}
+
+/** True when the file is passphrase-encrypted (its header holds a scrypt stanza); reads the header only. */
+export function isPassphraseFile(file: Uint8Array): boolean {
+  try {
+    const bytes = isBinary(file) ? file : dearmor(file);
+    return parseHeader(bytes).stanzas.some((s) => s.args[0] === 'scrypt');
+  } catch {
+    return false;
+  }
+}
+
 function unwrap(stanzas: Stanza[], identities: X25519Identity[]): Uint8Array {
   // As in the reference implementation: a passphrase file must have its scrypt
   // stanza alone, or whoever knows the passphrase cannot trust the sender set.
@@ -79,6 +124,6 @@ function unwrap(stanzas: Stanza[], identities: X25519Identity[]): Uint8Array {
       if (fileKey !== undefined) return fileKey;
     }
   }
-  if (scrypt) throw new AgeError('unsupported', 'the file is passphrase-encrypted, which is not supported');
+  if (scrypt) throw new AgeError('unsupported', 'the file is passphrase-encrypted: it opens with a passphrase, not an identity');
   throw new AgeError('no_identity_matched', 'no identity matched any of the recipients');
 }

@@ -11,6 +11,8 @@ export const EXIT = {
   flagged: 3,
   /** The egress policy refused a plaintext read. */
   denied: 4,
+  /** A protected home whose keeper is not unlocked: nothing was decrypted. */
+  locked: 5,
   /** `exec`: the command could not be found. */
   notFound: 127,
 } as const;
@@ -29,6 +31,8 @@ export type ErrorCode =
   | 'io'
   | 'audit'
   | 'locked'
+  | 'keeper_locked'
+  | 'platform'
   | 'denied'
   | 'exists'
   | 'parse'

@@ -3,6 +3,7 @@ import { listStores } from './store.js';
 import { LsmError, errno, ioError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Home } from './home.js';
+import { custody } from './custody.js';
 
 /**
  * key.txt in age-keygen format, so `age -d -i ~/.lsm/key.txt` opens any store.
@@ -25,6 +26,9 @@ function storeCount(home: Home): number {
 }
 
 export async function loadIdentity(home: Home): Promise<Identity> {
+  // Inside the keeper the identity is the one unlocked into its memory; key.txt does not exist.
+  const held = custody();
+  if (held) return held.identity;
   const path = home.key;
   let st;
   try {

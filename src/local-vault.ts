@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { LsmError, EXIT } from './errors.js';
+import { shown } from './names.js';
+import { loadStore, storePath } from './store.js';
+import { record } from './audit/record.js';
+import { enforceEgress, guardExec } from './policy.js';
+import { recordCanaryReads } from './canary.js';
+import { changeStore, identityOf } from './commands/common.js';
+import type { Context } from './context.js';
+import type { Target } from './resolve.js';
+import type { ExecOpened, ExecRequest, Vault } from './vault.js';
+
+/**
+ * The operations on secrets where the key is: in an unprotected home's lsm process,
+ * or inside the keeper, run against a context whose clock and actor are the keeper's.
+ */
+export function localVault(ctx: Context): Vault {
+  return {
+    get: (target, key, reason) => get(ctx, target, key, reason),
+    list: (target) => list(ctx, target),
+    set: (target, key, value, source) => set(ctx, target, key, value, source),
+    delete: (target, key) => del(ctx, target, key),
+    openExec: (target, req) => openExec(ctx, target, req),
+  };
+}
+
+const noStore = (t: Target) => new LsmError('not_found', `no store for ${t.app}/${t.env}`, { hint: "'lsm apps' and 'lsm envs <app>' list what exists" });
+const noKey = (t: Target, key: string) =>
+  new LsmError('not_found', `key ${key} not found in ${t.app}/${t.env}`, { hint: `'lsm list ${t.app} ${t.env}' shows the keys it has` });
+
+async function get(ctx: Context, target: Target, key: string, reason?: string): Promise<string> {
+  const id = await identityOf(ctx);
+  // The egress policy is asked before anything is decrypted; a refusal is recorded and thrown.
+  const egress = await enforceEgress(ctx, { command: 'get', target, fields: { key }, keys: [key], reason });
+  const { doc, exists } = await loadStore(ctx.home, target, id);
+  const value = doc.get(key);
+  if (value === undefined) {
+    await record(ctx, { event: 'get', ...target, outcome: 'error', fields: { key, reason: exists ? 'not_found' : 'no_store' } }, { failClosed: false });
+    // A store that does not exist has no keys to list: say so, as exec and dump do.
+    throw exists ? noKey(target, key) : noStore(target);
+  }
+  // Recorded before it is revealed: a read that cannot be recorded does not happen.
+  await record(ctx, { event: 'get', ...target, fields: { key, ...egress.fields } }, { failClosed: true });
+  await recordCanaryReads(ctx, target, egress.canaries, 'get');
+  return value;
+}
+
+async function list(ctx: Context, target: Target): Promise<string[]> {
+  const id = await identityOf(ctx);
+  const { doc } = await loadStore(ctx.home, target, id);
+  const keys = doc.keys();
+  await record(ctx, { event: 'list', ...target, fields: { count: keys.length } }, { failClosed: false });
+  return keys;
+}
+
+type SetAction = 'added' | 'changed' | 'unchanged';
+
+async function set(ctx: Context, target: Target, key: string, value: string, source: string): Promise<SetAction> {
+  const id = await identityOf(ctx);
+  if (value.includes('\0')) {
+    throw new LsmError('usage', 'the value contains a NUL byte', { hint: 'environment variables cannot hold NUL bytes; store binary data base64-encoded' });
+  }
+  const action = await changeStore<SetAction>(ctx, target, id, 'set', (a) => ({ key, action: a, source }), (doc) => {
+    const a = doc.set(key, value);
+    return { changed: a !== 'unchanged', result: a };
+  });
+  if (action === 'unchanged') {
+    await record(ctx, { event: 'set', ...target, fields: { key, action, source } }, { failClosed: false });
+  }
+  return action;
+}
+
+async function del(ctx: Context, target: Target, key: string): Promise<void> {
+  const id = await identityOf(ctx);
+  if (!existsSync(storePath(ctx.home, target))) {
+    await record(ctx, { event: 'delete', ...target, outcome: 'error', fields: { key, reason: 'no_store' } }, { failClosed: false });
+    throw noStore(target);
+  }
+  const found = await changeStore(ctx, target, id, 'delete', () => ({ key }), (doc) =>
+    doc.has(key) ? { changed: doc.delete(key), result: true } : { changed: false, result: false });
+  if (!found) {
+    await record(ctx, { event: 'delete', ...target, outcome: 'error', fields: { key, reason: 'not_found' } }, { failClosed: false });
+    throw noKey(target, key);
+  }
+}
+
+async function openExec(ctx: Context, target: Target, req: ExecRequest): Promise<ExecOpened> {
+  const { childEnv, findOnPath } = await import('./commands/exec.js');
+  const id = await identityOf(ctx);
+  const { doc, exists } = await loadStore(ctx.home, target, id);
+  const program = basename(req.program);
+  const fail = async (reason: string, err: LsmError): Promise<never> => {
+    await record(ctx, { event: 'exec', ...target, outcome: 'error', fields: { program, reason } }, { failClosed: false });
+    throw err;
+  };
+  if (!exists) return fail('no_store', noStore(target));
+  const secrets = doc.toMap();
+  const only = req.only;
+  if (only) {
+    const missing = only.filter((k) => !secrets.has(k));
+    if (missing.length > 0) return fail('key_missing', new LsmError('not_found', `not in ${target.app}/${target.env}: ${missing.join(', ')}`));
+    for (const k of [...secrets.keys()]) if (!only.includes(k)) secrets.delete(k);
+  }
+  const nul = [...secrets].filter(([, v]) => v.includes('\0')).map(([k]) => k);
+  if (nul.length > 0) return fail('nul', new LsmError('usage', `the value of ${nul.join(', ')} contains a NUL byte, which an environment cannot hold`));
+
+  // canaries left out unless asked for; masking decided; unmasked output checked against the policy.
+  const guard = await guardExec(ctx, target, secrets, { mask: req.mask, withCanaries: req.withCanaries, only, reason: req.reason, program });
+  // Looked up in the PATH the command will get: a secret named PATH, or --pristine, changes it.
+  const path = childEnv({ PATH: req.path }, secrets, false).PATH ?? '';
+  const file = findOnPath(req.program, path, ctx.cwd);
+  if (file === undefined) return fail('not_found', notFound(req.program));
+  if (file === null) return fail('not_executable', notExecutable(req.program));
+  // Recorded before the secrets leave lsm: a run that cannot be recorded does not happen.
+  await record(ctx, {
+    event: 'exec', ...target,
+    fields: { program, keys: [...secrets.keys()], only: only !== undefined, pristine: req.pristine, ...guard.fields },
+  }, { failClosed: true });
+  await recordCanaryReads(ctx, target, guard.canaries, 'exec');
+  return { file, secrets: [...secrets], guard };
+}
+
+export function notFound(name: string): LsmError {
+  return new LsmError('exec', `command not found: ${shown(name)}`, {
+    exit: EXIT.notFound,
+    hint: name.includes('/') ? undefined : 'it is looked up in the PATH the command would get (a secret named PATH, or --pristine, changes it)',
+  });
+}
+
+export function notExecutable(name: string): LsmError {
+  return new LsmError('exec', `cannot run ${shown(name)}: permission denied`, { exit: 126 });
+}

@@ -11,6 +11,8 @@ export const EXIT = {
   flagged: 3,
   /** The egress policy refused a plaintext read. */
   denied: 4,
+  /** The home is protected (key.age) and no unlocked keeper holds its key: `lsm unlock`. */
+  locked: 5,
   /** `exec`: the command could not be found. */
   notFound: 127,
 } as const;
@@ -33,6 +35,7 @@ export type ErrorCode =
   | 'exists'
   | 'parse'
   | 'exec'
+  | 'platform'
   | 'internal';
 
 export class LsmError extends Error {

@@ -11,7 +11,7 @@ export const EXIT = {
   flagged: 3,
   /** The egress policy refused a plaintext read. */
   denied: 4,
-  /** A protected home whose keeper is not unlocked: nothing was decrypted. */
+  /** The home is protected (key.age) and no unlocked keeper holds its key: `lsm unlock`. */
   locked: 5,
   /** `exec`: the command could not be found. */
   notFound: 127,

@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'parse'
   | 'exec'
   | 'platform'
+  | 'bad_passphrase'
   | 'internal';
 
 export class LsmError extends Error {

@@ -7,6 +7,7 @@ import { registerAuditSuspicious } from './cli/audit-suspicious.js';
 import { registerAuditSeal } from './cli/audit-seal.js';
 import { registerAgent } from './cli/agent.js';
 import { registerGh } from './cli/gh.js';
+import { registerKey } from './cli/key.js';
 import { VERSION } from './version.js';
 
 /** The whole command tree. Command modules are imported only when their action runs. */
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerAuditSeal(program);
   registerAgent(program);
   registerGh(program);
+  registerKey(program);
   applyDefaults(program);
   return program;
 }

@@ -5,7 +5,8 @@ import { action, examples } from './action.js';
 export function registerKey(program: Command): Command {
   const key = program
     .command('key')
-    .description("manage the home's age key");
+    .description("manage the home's age key")
+    .addHelpText('after', examples('$ lsm key protect'));
 
   key.command('protect')
     .description('encrypt the key with a passphrase (key.age) and remove every plaintext copy from the home')

@@ -1,8 +1,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { release } from 'node:os';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { ptraceScope } from '../src/platform.js';
@@ -18,7 +19,19 @@ const runtimes: Array<{ name: string; cmd: string; args: string[] }> = [
   { name: 'node (koffi)', cmd: process.execPath, args: ['--import', 'tsx', SUBJECT] },
 ];
 try {
-  runtimes.push({ name: 'bun (bun:ffi)', cmd: findBun() as string, args: [SUBJECT] });
+  const bun = findBun() as string;
+  runtimes.push({ name: 'bun (bun:ffi)', cmd: bun, args: [SUBJECT] });
+  // And compiled as the native executable is (koffi external, as build-native.mjs does):
+  // a compiled executable is where koffi could not load and bun:ffi must.
+  if (!skip) {
+    const dir = mkdtempSync(join(tmpdir(), 'lsm-native-subject-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o755);
+    const exe = join(dir, 'subject');
+    const r = spawnSync(bun, ['build', SUBJECT, '--compile', '--external', 'koffi', '--outfile', exe], { encoding: 'utf8' });
+    if (r.status === 0) runtimes.push({ name: 'compiled bun executable (bun:ffi)', cmd: exe, args: [] });
+    else process.stderr.write(`platform.test: could not compile the subject with Bun: ${r.stderr}\n`);
+  }
 } catch { /* no Bun here: the native build is not tested either */ }
 
 function firstLine(child: ChildProcess): Promise<string> {

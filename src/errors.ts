@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'exists'
   | 'parse'
   | 'exec'
+  | 'bad_passphrase'
   | 'internal';
 
 export class LsmError extends Error {

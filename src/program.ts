@@ -8,6 +8,7 @@ import { registerAuditSeal } from './cli/audit-seal.js';
 import { registerAgent } from './cli/agent.js';
 import { registerGh } from './cli/gh.js';
 import { registerKeeper } from './cli/keeper.js';
+import { registerKey } from './cli/key.js';
 import { VERSION } from './version.js';
 
 /** The whole command tree. Command modules are imported only when their action runs. */
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerGh(program);
   registerKeeper(program);
+  registerKey(program);
   applyDefaults(program);
   return program;
 }

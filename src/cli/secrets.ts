@@ -9,9 +9,15 @@ changes a secret fails when its event cannot be recorded, unless config.yaml say
 export function registerSecrets(program: Command): void {
   program
     .command('init')
-    .description('create the lsm home, its age key (key.txt) and config.yaml')
+    .description('create the lsm home, its age key (key.age or key.txt) and config.yaml')
     .option('--force', 'replace an existing key (the old one is kept as key.txt.<time>.bak)')
-    .addHelpText('after', examples('$ lsm init', '$ lsm --dir /tmp/lsm-demo init'))
+    .option('--protect', 'keep the key only passphrase-encrypted, as key.age (the default on a terminal)')
+    .option('--no-protect', 'keep the key as plaintext key.txt (the default off a terminal)')
+    .addHelpText('after', `
+A protected home's key opens only with the passphrase (asked twice, without echo; off
+a terminal, the first line of stdin). 'age -d -i <home>/key.age FILE' opens a store
+after asking it.
+${examples('$ lsm init', '$ lsm init --no-protect', "$ printf '%s\\n' \"$PASS\" | lsm --dir /tmp/lsm-demo init --protect")}`)
     .action(action(() => import('../commands/init.js')));
 
   program

@@ -2,7 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { copyFileSync, readFileSync, readdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initHome, lsm, lsmCommand, cleanEnv, tempDir, assertNoLeak } from './helpers.ts';
 
@@ -20,12 +21,23 @@ after(() => {
   for (const home of homes) lsm(['keeper', 'stop'], { home });
 });
 
+let template: string | undefined;
+// Made outside any test: a tempDir() of the first test would be removed when it ends.
+const templateDir = realpathSync(mkdtempSync(join(tmpdir(), 'lsm-keeper-template-')));
+after(() => rmSync(templateDir, { recursive: true, force: true }));
+
+/** A protected home with two stores; protected once (scrypt is slow by design), then copied. */
 function protectedHome(): string {
-  const home = initHome();
-  assert.equal(lsm(['set', 'myapp', 'prod', 'DB_URL', `postgres://u:${CANARY}@db/x`], { home }).code, 0);
-  assert.equal(lsm(['set', 'myapp', 'dev', 'API_KEY', `dev-${CANARY}`], { home }).code, 0);
-  const p = lsm(['key', 'protect'], { home, input: `${PASS}\n${PASS}\n` });
-  assert.equal(p.code, 0, p.stderr);
+  if (!template) {
+    template = join(templateDir, 'home');
+    assert.equal(lsm(['init'], { home: template }).code, 0);
+    assert.equal(lsm(['set', 'myapp', 'prod', 'DB_URL', `postgres://u:${CANARY}@db/x`], { home: template }).code, 0);
+    assert.equal(lsm(['set', 'myapp', 'dev', 'API_KEY', `dev-${CANARY}`], { home: template }).code, 0);
+    const p = lsm(['key', 'protect'], { home: template, input: `${PASS}\n${PASS}\n` });
+    assert.equal(p.code, 0, p.stderr);
+  }
+  const home = join(tempDir('lsm-home-'), 'home');
+  cpSync(template, home, { recursive: true });
   homes.push(home);
   return home;
 }
@@ -180,7 +192,7 @@ test('config.yaml loosened while the keeper runs: recorded as config.changed, no
 test('a tightening applies at once', () => {
   const home = protectedHome();
   unlock(home);
-  appendFileSync(join(home, 'config.yaml'), 'policy:\n  human: {"prod*": deny}\n');
+  appendFileSync(join(home, 'config.yaml'), 'policy:\n  unattended: {"prod*": deny}\n');
   assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL'], { home }).code, 4);
   const change = rows(home).find((x) => x.event === 'config.changed')!;
   assert.equal(change.fields.applied, true);

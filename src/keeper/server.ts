@@ -354,6 +354,15 @@ class Keeper {
           reason: str(r.reason),
         });
       }
+      case 'seal.init': {
+        const { startSealing } = await import('../audit/seal-start.js');
+        const { actorOf } = await import('../audit/actor.js');
+        return startSealing(this.home.audit, this.state.seal, {
+          force: a.force === true, keyPath: 'the keeper', now: ctx.now, actor: actorOf(ctx), fields: { peer: ctx.peer },
+        });
+      }
+      case 'seal.status':
+        return this.state.seal ? { keyId: this.state.seal.keyId, nextSeq: this.state.seal.nextSeq } : null;
       case 'record': {
         const input = (a.input ?? {}) as Record<string, unknown>;
         const event = String(input.event ?? '');

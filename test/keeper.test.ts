@@ -243,3 +243,24 @@ test('a wrong passphrase starts no keeper', () => {
   assert.notEqual(r.code, 0);
   assert.equal(status(home).running, false);
 });
+
+test('sealing in a protected home: the keeper holds the seal key; no audit.seal on disk; verify with the key passes', () => {
+  const home = protectedHome();
+  unlock(home);
+  const init = lsm(['audit', 'seal', 'init', '--format', 'json'], { home });
+  assert.equal(init.code, 0, init.stderr);
+  const vk = JSON.parse(init.stdout).verification_key;
+  assert.match(vk, /^lsmvk1-/);
+  for (let i = 0; i < 3; i++) assert.equal(lsm(['get', 'myapp', 'dev', 'API_KEY'], { home }).code, 0);
+  assert.ok(!readdirSync(home).includes('audit.seal'), 'the seal key lies on disk in the clear');
+  assert.ok(rows(home).slice(-3).every((r) => typeof r.seal === 'string'));
+  const st = lsm(['audit', 'seal', 'status', '--format', 'json'], { home });
+  assert.equal(JSON.parse(st.stdout).state, 'on', st.stderr);
+  const v = lsm(['audit', 'verify', '--verification-key', vk], { home });
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+  // A restarted keeper goes on sealing with the checkpointed key.
+  lsm(['lock'], { home });
+  unlock(home);
+  assert.equal(lsm(['get', 'myapp', 'dev', 'API_KEY'], { home }).code, 0);
+  assert.equal(lsm(['audit', 'verify', '--verification-key', vk], { home }).code, 0);
+});

@@ -79,15 +79,18 @@ test('--dry-run lists + ~ = by name, writes nothing, and is recorded', () => {
 test('stdin with -: `cat .env | lsm import -` resolves app and env as usual', () => {
   const home = initHome();
   const cwd = project({ '.lsm.yaml': 'app: linked\nenv: staging\n' });
+  assert.equal(lsm(['link', 'linked'], { home, cwd }).code, 0);
   const r = lsm(['import', '-'], { home, cwd, input: `TOKEN=${CANARY}\n` });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^Imported stdin into linked\/staging: 1 added/);
   assert.doesNotMatch(r.stdout, /Reminder/);
   assert.equal(get(home, 'TOKEN', 'linked', 'staging'), CANARY);
-  // One positional plus '-': the positional is the app, '-' is never taken as one.
+  // One positional plus '-': the positional is the app, '-' is never taken as one; the
+  // env of .lsm.yaml is the linked app's, not other's.
   const r2 = lsm(['import', 'other', '-'], { home, cwd, input: 'X=1\n' });
   assert.equal(r2.code, 0, r2.stderr);
-  assert.equal(get(home, 'X', 'other', 'staging'), '1');
+  assert.match(r2.stderr, /^lsm: ignoring 'env: staging' in \S+\.lsm\.yaml: it applies only to the app this directory is linked to \(linked\), not to other\n/);
+  assert.equal(get(home, 'X', 'other', 'dev'), '1');
   assert.equal(lastEvent(home, 'import').fields!.file, '-');
   noLeak(home, r.stdout, r.stderr);
 });
@@ -95,6 +98,7 @@ test('stdin with -: `cat .env | lsm import -` resolves app and env as usual', ()
 test('FILE is recognised by shape or count; a plain word that is also a file is ambiguous', () => {
   const home = initHome();
   const cwd = project({ '.lsm.yaml': 'app: proj\nenv: dev\n', 'secrets.env': 'A=1\n', prod: 'B=2\n' });
+  assert.equal(lsm(['link', 'proj'], { home, cwd }).code, 0);
   mkdirSync(join(cwd, 'cfg'));
   writeFileSync(join(cwd, 'cfg', 'x.env'), 'C=3\n');
   assert.equal(lsm(['import', 'secrets.env'], { home, cwd }).code, 0);
@@ -110,7 +114,7 @@ test('FILE is recognised by shape or count; a plain word that is also a file is 
   assert.equal(lsm(['import', './prod'], { home, cwd }).code, 0);
   const missing = lsm(['import', 'nope.env'], { home, cwd });
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^lsm: cannot read nope\.env: no such file or directory/);
+  assert.match(missing.stderr, /^lsm: cannot read nope\.env: no such file or directory/m);
 });
 
 test('a malformed line is reported with file and line, and nothing is imported', () => {

@@ -398,3 +398,24 @@ test('version, completion and help with examples on every command', () => {
     assert.match(h.stdout, /Examples:\n  \$ /, name);
   }
 });
+
+test('set prod KEY val, where prod is an env of the linked app and no app, is refused as ambiguous with both readings', () => {
+  const home = initHome();
+  const proj = tempDir();
+  assert.equal(lsm(['link', 'web'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['set', '--env', 'prod', 'K', 'v'], { home, cwd: proj }).code, 0);
+  const r = lsm(['set', 'prod', 'API_KEY', CANARY], { home, cwd: proj });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^lsm: ambiguous: "prod" is an env name and no app, so this would create an app named "prod"\n/);
+  assert.match(r.stderr, /to set API_KEY in env prod of this directory's app:\n  lsm set --env prod API_KEY -/);
+  assert.match(r.stderr, /to create the app prod:\n  lsm set --app prod API_KEY -/);
+  assert.ok(!existsSync(join(home, 'prod.dev.age')), 'no app named prod');
+  assert.equal(lsm(['apps'], { home }).stdout, 'web\n');
+  noLeak(home, r.stdout, r.stderr);
+  // The readings it names work; an app that exists is taken as the app.
+  assert.equal(lsm(['set', '--env', 'prod', 'API_KEY', '-'], { home, cwd: proj, input: CANARY }).code, 0);
+  assert.equal(lsm(['get', 'web', 'prod', 'API_KEY'], { home }).stdout, CANARY);
+  assert.equal(lsm(['set', '--app', 'prod', 'X', '1'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['set', 'prod', 'Y', '2'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['get', 'prod', 'dev', 'Y'], { home }).stdout, '2');
+});

@@ -35,9 +35,11 @@ ${examples('$ lsm import', '$ lsm import myapp prod .env.production', '$ cat .en
     .option('-o, --output <file>', 'file to write (default: .env in the current directory)')
     .option('--stdout', 'print the plaintext .env text to stdout instead of writing a file')
     .option('-f, --force', 'replace an existing file without asking')
+    .option('--with-canaries', 'include canary secrets (left out by default; recorded as canary reads)')
     .option('--reason <text>', 'why the plaintext is needed (recorded; the egress policy may ask for it; also LSM_REASON)')
     .addHelpText('after', `
-The file holds the store's text exactly (comments included) and is replaced atomically.
+The file holds the store's text exactly (comments included), without its canaries
+unless --with-canaries, and is replaced atomically.
 An existing file is replaced only after a yes on the terminal, or with --force. Inside a
 git work tree, a file that git does not ignore yet is added to the .gitignore of its
 directory (as /NAME). Values on the terminal are masked: values shorter than 16

@@ -57,6 +57,8 @@ function formatValue(value: string): string {
 /** In a comment: a name, then = or :, then something: `OLD_KEY=abc`, `token: abc`. */
 const VALUE_LIKE = /[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]\s*\S/;
 
+const unBom = (raw: string): string => (raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw);
+
 /** The comment of a line, trimmed: a whole-line `# ...`, or the `# ...` after a value. */
 function commentOf(l: Line): string | undefined {
   const rest = l.key === undefined ? l.raw : l.raw.slice(l.valueEnd);
@@ -215,7 +217,7 @@ export class EnvDocument {
         const c = commentOf(l);
         if (c === undefined || have.has(c)) continue;
         have.add(c);
-        block.push(l.raw.replace(/\r?\n$/, '') + this.eol);
+        block.push(unBom(l.raw).replace(/\r?\n$/, '') + this.eol);
       }
       pending = [];
       comments += block.length;
@@ -241,7 +243,9 @@ export class EnvDocument {
         endLine();
         if (block.length > 0) gap();
         for (const raw of block) this.lines.push({ raw });
-        const added: Entry = { ...l, raw: l.raw.replace(/\r?\n$/, '') + this.eol };
+        // A byte order mark is read only at the very start: elsewhere it would not parse.
+        const bom = l.raw.length - unBom(l.raw).length;
+        const added: Entry = { ...l, raw: unBom(l.raw).replace(/\r?\n$/, '') + this.eol, valueStart: l.valueStart - bom, valueEnd: l.valueEnd - bom };
         const inline = commentOf(l);
         if (inline !== undefined) have.add(inline);
         this.lines.push(added);

@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { resolveHome, type Home } from './home.js';
 import { Output } from './term/output.js';
+import type { ProjectChoice } from './resolve.js';
 
 /**
  * What a command runs against: the home, the global flags, the process's streams and
@@ -20,6 +21,8 @@ export interface Context {
   stderr: Output;
   /** The raw argv after `node lsm`, for commands that must see `--` themselves. */
   argv: string[];
+  /** Set by resolveTarget when `.lsm.yaml` chose the app or env: recorded in the events. */
+  project?: ProjectChoice;
 }
 
 export interface ContextOverrides {

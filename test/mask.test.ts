@@ -508,3 +508,21 @@ test('exec: a malformed mask: section makes nothing public, with a warning', () 
   assert.match(r.stderr, /warning: .*config\.yaml: 'mask\.public' must be a list .*; every value is masked/);
   assert.equal(execEvents(home).at(-1).fields.public, undefined);
 });
+
+test('mask.public: KEY, app/KEY and app/env/KEY with wildcards, as docs/policy.md shows; anything else makes nothing public', async () => {
+  const { parseConfigText } = await import('../src/config.js');
+  const { parsePublic, isPublic } = await import('../src/mask-public.js');
+  const text = 'mask:\n  public:\n    - NODE_ENV            # in every store\n    - web/APP_NAME\n    - web/dev/LOG_LEVEL\n    - "NEXT_PUBLIC_*"\n';
+  const pub = parsePublic(await parseConfigText(text, 'config.yaml'), 'config.yaml');
+  assert.equal(pub.error, undefined);
+  const shown = (app: string, env: string, key: string) => isPublic(pub, app, env, key);
+  assert.deepEqual([shown('api', 'prod', 'NODE_ENV'), shown('api', 'dev', 'node_env')], [true, false], 'key names match exactly');
+  assert.deepEqual([shown('web', 'prod', 'APP_NAME'), shown('WEB', 'dev', 'APP_NAME'), shown('api', 'dev', 'APP_NAME')], [true, true, false]);
+  assert.deepEqual([shown('web', 'dev', 'LOG_LEVEL'), shown('web', 'prod', 'LOG_LEVEL')], [true, false]);
+  assert.deepEqual([shown('x', 'y', 'NEXT_PUBLIC_URL'), shown('x', 'y', 'NEXT_SECRET')], [true, false]);
+  for (const bad of ['mask: [NODE_ENV]\n', 'mask:\n  public: NODE_ENV\n', 'mask:\n  public: ["a/b/c/d"]\n', 'mask:\n  public: ["K EY"]\n', 'mask:\n  show: [X]\n', 'mask:\n  public: [1]\n']) {
+    const r = parsePublic(await parseConfigText(bad, 'config.yaml'), 'config.yaml');
+    assert.deepEqual(r.entries, [], bad);
+    assert.match(r.error ?? '', /^config\.yaml: .*; every value is masked$/, bad);
+  }
+});

@@ -61,9 +61,10 @@ const shellJoined = (value: string) => value.split(/[ \t\n]+/).filter((w) => w !
 
 /**
  * The credential in each URL of the value (`scheme://user:password@host`): the password,
- * or the whole userinfo when it has no password (`https://TOKEN@github.com/...`, a
- * Sentry DSN), as written and percent-decoded. A prefix of the URL (`cut -c1-40`) holds
- * it without the rest of the value.
+ * or the whole userinfo when it has no password and is as long as a token
+ * (`https://TOKEN@github.com/...`, a Sentry DSN; not `postgres://postgres@localhost`,
+ * whose user name masked would be noise), as written and percent-decoded. A prefix of
+ * the URL (`cut -c1-40`) holds it without the rest of the value.
  */
 function urlCredentials(value: string): string[] {
   const out: string[] = [];
@@ -73,6 +74,7 @@ function urlCredentials(value: string): string[] {
     if (at < 0) continue;
     const userinfo = authority.slice(0, at);
     const colon = userinfo.indexOf(':');
+    if (colon < 0 && Buffer.byteLength(userinfo) < MIN_LINE_BYTES) continue;
     const cred = colon < 0 ? userinfo : userinfo.slice(colon + 1);
     out.push(cred);
     try {

@@ -425,6 +425,8 @@ test('the credential of a URL-shaped value is masked alone, in its encodings too
   assert.ok(!maskAll([DB_URL], [Buffer.from(`Basic ${b64(Buffer.from('app:Xk3v9QmZp2Lw'))}`)]).includes(b64(Buffer.from('app:Xk3v9QmZp2Lw')).slice(4, 16)));
   // No password: the userinfo is the token.
   assert.equal(maskAll([GIT_URL], [Buffer.from('remote https://ghp_R2d4Xk9vQmZp2Lw7Tn3s@github.com/acme\n')]), `remote https://${MASK}@github.com/acme\n`);
+  // A short user name without a password is a name, not a token: not masked alone.
+  assert.equal(maskAll(['postgres://postgres@localhost:5432/app'], [Buffer.from('connecting to postgres')]), 'connecting to postgres');
   // Percent-encoded in the URL: masked as written and decoded.
   assert.equal(maskAll(['redis://:p%40ss-w0rd!@cache:6379'], [Buffer.from('p%40ss-w0rd! p@ss-w0rd!')]), `${MASK} ${MASK}`);
   // A password under the minimum is not masked alone (the whole URL still is).

@@ -1,6 +1,6 @@
 import { readRegular } from './atomic.js';
 import { errno, LsmError } from './errors.js';
-import { parseConfigText, setting } from './config.js';
+import { parseConfigText, setting, type ConfigTree } from './config.js';
 import type { Home } from './home.js';
 
 /**
@@ -30,8 +30,8 @@ function glob(pattern: string, flags: string): RegExp {
 }
 
 /** Reads `mask.public` from a parsed config.yaml; never throws (a bad entry makes nothing public). */
-export function parsePublic(tree: { [k: string]: unknown }, path: string): PublicKeys {
-  const raw = setting(tree as never, 'mask');
+export function parsePublic(tree: ConfigTree, path: string): PublicKeys {
+  const raw = setting(tree, 'mask');
   if (raw === undefined || raw === null) return { entries: [] };
   const fail = (why: string): PublicKeys => ({ entries: [], error: `${path}: ${why}; every value is masked` });
   if (typeof raw !== 'object' || Array.isArray(raw)) return fail("'mask' must be a mapping (mask: {public: [KEY, ...]})");

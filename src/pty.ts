@@ -10,7 +10,7 @@ import type { Context } from './context.js';
  * child runs in a pseudo-terminal (npm @lydell/node-pty, an optional dependency with
  * prebuilt binaries), so it still sees a terminal: colours, prompts, line editing and
  * window size work. Without the module, or when it cannot start the child, the child
- * gets pipes instead; so does every caller whose stdout is not a terminal.
+ * gets pipes instead; so does every caller whose stdout or stdin is not a terminal.
  */
 
 /** The part of node-pty's API used here (typed locally: the dependency is optional). */

@@ -378,10 +378,18 @@ test('in the pseudo-terminal: exit codes and signals pass through, and the windo
   const [node, pre] = lsmCommand();
   const lsmCmd = [node, ...pre].map((a) => `'${a}'`).join(' ');
   const child = `stty size; trap "stty size; exit 0" WINCH; echo ready; while :; do sleep 0.05; done`;
-  const outer = `stty cols 123 rows 40; ${lsmCmd} exec app dev --mask -- sh -c '${child}' & p=$!; sleep 1; stty cols 99 rows 30; kill -WINCH $p; wait $p`;
-  const r = spawnSync('script', ['-qec', outer, '/dev/null'], { encoding: 'utf8', input: '', timeout: 20000, env: cleanEnv({ LSM_DIR: home }) });
-  assert.equal(r.status, 0, r.stdout);
-  assert.equal(r.stdout.replace(/\r/g, ''), '40 123\nready\n30 99\n');
+  // `&` in a script would give lsm /dev/null for stdin, and a child whose stdin is not a terminal gets pipes.
+  const outer = `stty cols 123 rows 40; ${lsmCmd} exec app dev --mask -- sh -c '${child}' </dev/tty & p=$!; sleep 1; stty cols 99 rows 30; kill -WINCH $p; wait $p`;
+  // script's stdin stays open: its end would be a byte on the terminal, passed on by a raw-mode lsm.
+  const sc = spawn('script', ['-qec', outer, '/dev/null'], { env: cleanEnv({ LSM_DIR: home }), stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  sc.stdout.on('data', (d) => { out += d; });
+  const timer = setTimeout(() => sc.kill('SIGKILL'), 20000);
+  const status = await new Promise((resolve) => sc.on('close', resolve));
+  clearTimeout(timer);
+  sc.stdin.destroy();
+  assert.equal(status, 0, out);
+  assert.equal(out.replace(/\r/g, ''), '40 123\nready\n30 99\n');
 });
 
 test('a pseudo-terminal that cannot start the child leaves the caller to fall back to pipes', () => {

@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { resolveHome, type Home } from './home.js';
 import { Output } from './term/output.js';
+import type { ProjectChoice } from './resolve.js';
 
 /**
  * What a command runs against: the home, the global flags, the process's streams and
@@ -22,6 +23,8 @@ export interface Context {
   argv: string[];
   /** Inside the keeper: what the kernel said of the caller, recorded with each of its events. */
   peer?: Record<string, unknown>;
+  /** Set by resolveTarget when `.lsm.yaml` chose the app or env: recorded in the events. */
+  project?: ProjectChoice;
 }
 
 export interface ContextOverrides {

@@ -57,6 +57,15 @@ function formatValue(value: string): string {
 /** In a comment: a name, then = or :, then something: `OLD_KEY=abc`, `token: abc`. */
 const VALUE_LIKE = /[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]\s*\S/;
 
+const unBom = (raw: string): string => (raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw);
+
+/** The comment of a line, trimmed: a whole-line `# ...`, or the `# ...` after a value. */
+function commentOf(l: Line): string | undefined {
+  const rest = l.key === undefined ? l.raw : l.raw.slice(l.valueEnd);
+  const hash = rest.indexOf('#');
+  return hash < 0 ? undefined : rest.slice(hash).trim();
+}
+
 function countNewlines(s: string): number {
   let n = 0;
   for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
@@ -72,7 +81,7 @@ export class EnvDocument {
    */
   private index?: Map<string, { entry: Entry; count: number }>;
   /** Line ending for appended lines: the document's own when it has one. */
-  private readonly eol: string;
+  private eol: string;
 
   /** The document of `text` (empty by default); `source` names the file in parse errors. */
   constructor(text = '', source = '<input>') {
@@ -173,6 +182,106 @@ export class EnvDocument {
       const rest = l.key === undefined ? l.raw : l.raw.slice(l.valueEnd);
       const hash = rest.indexOf('#');
       if (hash >= 0 && VALUE_LIKE.test(rest.slice(hash + 1))) out.push(no + countNewlines(l.raw.slice(0, l.key === undefined ? hash : l.valueEnd + hash)));
+      no += countNewlines(l.raw);
+    }
+    return out;
+  }
+
+  /**
+   * Merges `from` as `import` does. Each key is set as by set(); a new key is appended
+   * with its line as written there (quoting, inline comment). The comment lines above
+   * each key of `from` (the file's header above the first) and after its last key that
+   * this document does not hold yet come along: above the key's line here, or at the end.
+   * A document with nothing but blank lines takes `from` as it is.
+   */
+  merge(from: EnvDocument): { results: [string, SetResult][]; comments: number } {
+    const visible = from.indexed();
+    const results: [string, SetResult][] = [];
+    if (this.lines.every((l) => l.key === undefined && l.raw.trim() === '')) {
+      this.lines = from.lines.map((l) => ({ ...l }));
+      this.eol = from.eol;
+      this.index = undefined;
+      for (const k of from.keys()) results.push([k, 'added']);
+      return { results, comments: this.lines.filter((l) => commentOf(l) !== undefined).length };
+    }
+    const have = new Set<string>();
+    for (const l of this.lines) {
+      const c = commentOf(l);
+      if (c !== undefined) have.add(c);
+    }
+    let comments = 0;
+    let pending: Line[] = [];
+    const take = (): string[] => {
+      const block: string[] = [];
+      for (const l of pending) {
+        const c = commentOf(l);
+        if (c === undefined || have.has(c)) continue;
+        have.add(c);
+        block.push(unBom(l.raw).replace(/\r?\n$/, '') + this.eol);
+      }
+      pending = [];
+      comments += block.length;
+      return block;
+    };
+    const endLine = () => {
+      const tail = this.lines.at(-1);
+      if (tail !== undefined && !tail.raw.endsWith('\n')) tail.raw += this.eol;
+    };
+    const gap = () => {
+      const tail = this.lines.at(-1);
+      if (tail !== undefined && tail.raw.trim() !== '') this.lines.push({ raw: this.eol });
+    };
+    for (const l of from.lines) {
+      if (l.key === undefined || visible.get(l.key)!.entry !== l) {
+        if (l.key === undefined) pending.push(l);
+        continue;
+      }
+      const block = take();
+      const entry = this.last(l.key);
+      if (entry === undefined) {
+        checkKey(l.key);
+        endLine();
+        if (block.length > 0) gap();
+        for (const raw of block) this.lines.push({ raw });
+        // A byte order mark is read only at the very start: elsewhere it would not parse.
+        const bom = l.raw.length - unBom(l.raw).length;
+        const added: Entry = { ...l, raw: unBom(l.raw).replace(/\r?\n$/, '') + this.eol, valueStart: l.valueStart - bom, valueEnd: l.valueEnd - bom };
+        const inline = commentOf(l);
+        if (inline !== undefined) have.add(inline);
+        this.lines.push(added);
+        this.indexed().set(l.key, { entry: added, count: 1 });
+        results.push([l.key, 'added']);
+        continue;
+      }
+      results.push([l.key, this.set(l.key, l.value)]);
+      // The key's line here stays as it is: its inline comment in `from` goes above it.
+      const inline = commentOf(l);
+      if (inline !== undefined && !have.has(inline)) {
+        have.add(inline);
+        block.push(inline + this.eol);
+        comments++;
+      }
+      if (block.length > 0) {
+        const at = this.lines.indexOf(this.last(l.key)!);
+        this.lines.splice(at, 0, ...block.map((raw) => ({ raw })));
+      }
+    }
+    const rest = take();
+    if (rest.length > 0) {
+      endLine();
+      gap();
+      for (const raw of rest) this.lines.push({ raw });
+    }
+    return { results, comments };
+  }
+
+  /** Every comment, whole-line or after a value, trimmed, with its 1-based line number. */
+  comments(): { line: number; text: string }[] {
+    const out: { line: number; text: string }[] = [];
+    let no = 1;
+    for (const l of this.lines) {
+      const text = commentOf(l);
+      if (text !== undefined) out.push({ line: no + (l.key === undefined ? 0 : countNewlines(l.raw.slice(0, l.valueEnd))), text });
       no += countNewlines(l.raw);
     }
     return out;

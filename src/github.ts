@@ -294,6 +294,8 @@ export function checkPushable(names: readonly string[]): void {
 export interface Marker {
   repo: string;
   target: string;
+  /** The env pushed: two envs pushed to one target overwrite each other's secrets. */
+  env?: string;
   last_pushed?: string;
   last_count?: number;
 }
@@ -306,6 +308,7 @@ export function readMarker(tree: ConfigTree, app: string): Marker | undefined {
   return {
     repo: str(m.repo),
     target: str(m.target),
+    env: str(m.env) || undefined,
     last_pushed: str(m.last_pushed) || undefined,
     last_count: Number.isFinite(count) && m.last_count !== null && m.last_count !== undefined ? count : undefined,
   };

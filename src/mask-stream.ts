@@ -46,10 +46,54 @@ function urlForms(value: string): string[] {
 }
 
 /**
+ * A line of a multi-line value shorter than this is not masked on its own: such lines
+ * are mostly structure (`{`, `users:`, `apiVersion: v1`) that masking everywhere in the
+ * output would hide as noise. A PEM body line is 64 characters, an OpenSSH one 70.
+ */
+export const MIN_LINE_BYTES = 16;
+
+// PEM armour names what follows, and is no secret: `-----BEGIN PRIVATE KEY-----` stays
+// readable above the masked body lines, which tells the reader what was printed.
+const ARMOUR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/;
+
+/** `echo $V` unquoted: the shell splits the value on its default IFS and joins the words with one space. */
+const shellJoined = (value: string) => value.split(/[ \t\n]+/).filter((w) => w !== '').join(' ');
+
+/**
+ * The credential in each URL of the value (`scheme://user:password@host`): the password,
+ * or the whole userinfo when it has no password and is as long as a token
+ * (`https://TOKEN@github.com/...`, a Sentry DSN; not `postgres://postgres@localhost`,
+ * whose user name masked would be noise), as written and percent-decoded. A prefix of
+ * the URL (`cut -c1-40`) holds it without the rest of the value.
+ */
+function urlCredentials(value: string): string[] {
+  const out: string[] = [];
+  for (const m of value.matchAll(/[a-z][a-z0-9+.-]*:\/\/([^\/?#\s]*)/gi)) {
+    const authority = m[1];
+    const at = authority.lastIndexOf('@');
+    if (at < 0) continue;
+    const userinfo = authority.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    if (colon < 0 && Buffer.byteLength(userinfo) < MIN_LINE_BYTES) continue;
+    const cred = colon < 0 ? userinfo : userinfo.slice(colon + 1);
+    out.push(cred);
+    try {
+      out.push(decodeURIComponent(cred));
+    } catch {
+      // not valid percent-encoding: the text as written is the form a program shows
+    }
+  }
+  return out;
+}
+
+/**
  * The forms of one value that are masked: raw bytes (and with CRLF line ends, as a
  * terminal shows them), JSON string escapes, percent-encodings, and base64 in both
  * alphabets: the whole value encoded (padded or not) and the value inside a longer
- * encoded text at each of the three byte offsets mod 3.
+ * encoded text at each of the three byte offsets mod 3. Then the pieces a program
+ * prints by accident: each long enough line of a multi-line value (`| head -3`), the
+ * value as an unquoted `echo $V` joins it, and the credential of a URL, with all the
+ * encodings of a value (a Basic auth header holds it in base64).
  */
 export function forms(value: string): Buffer[] {
   const raw = Buffer.from(value, 'utf8');
@@ -58,6 +102,25 @@ export function forms(value: string): Buffer[] {
   const add = (b: Buffer) => {
     if (b.length >= MIN_MASK_BYTES) out.set(b.toString('latin1'), b);
   };
+  encoded(value, raw, add);
+  if (/[ \t\n]/.test(value)) {
+    const joined = shellJoined(value);
+    if (joined !== value) add(Buffer.from(joined, 'utf8'));
+  }
+  if (value.includes('\n')) {
+    for (const line of value.split('\n')) {
+      const t = line.trim();
+      if (Buffer.byteLength(t) >= MIN_LINE_BYTES && !ARMOUR.test(t)) add(Buffer.from(t, 'utf8'));
+    }
+  }
+  if (value.includes('://')) {
+    for (const cred of urlCredentials(value)) if (cred !== value && Buffer.byteLength(cred) >= MIN_MASK_BYTES) encoded(cred, Buffer.from(cred, 'utf8'), add);
+  }
+  return [...out.values()];
+}
+
+/** The value and its encodings, each handed to `add`. */
+function encoded(value: string, raw: Buffer, add: (b: Buffer) => void): void {
   add(raw);
   if (value.includes('\n')) add(Buffer.from(value.replace(/\r?\n/g, '\r\n'), 'utf8'));
   for (const s of [...jsonForms(value), ...urlForms(value)]) add(Buffer.from(s, 'utf8'));
@@ -69,7 +132,6 @@ export function forms(value: string): Buffer[] {
     add(Buffer.from(s, 'latin1'));
     add(Buffer.from(toUrlSafe(s), 'latin1'));
   }
-  return [...out.values()];
 }
 
 /**
@@ -99,13 +161,16 @@ export class Matcher {
   private readonly fail: Int32Array;
   /** By state: length of the longest pattern that ends there (0: none), and of its prefix. */
   private readonly matchLen: Int32Array;
+  /** By state: which value (the owner given with the patterns) that longest pattern is a form of. */
+  private readonly owner: Int32Array;
   private readonly depth: Int32Array;
   /** By state, the offset of its row (-1: not built); by row index, its state. */
   private readonly rowOf: Int32Array;
   private stateOf: Int32Array;
   private rows = 0;
 
-  constructor(patterns: Buffer[]) {
+  /** `owners[i]` names the value pattern i is a form of (default: all 0), for MaskStream.values. */
+  constructor(patterns: Buffer[], owners?: ArrayLike<number>) {
     let n = 1;
     // Index loops: for-of over a Buffer goes through its iterator, slow in code run once.
     for (const p of patterns) for (let i = 0; i < p.length; i++) if (this.classes[p[i]] === 0) this.classes[p[i]] = n++;
@@ -115,13 +180,15 @@ export class Matcher {
     const next = new Int32Array(cap).fill(-1);
     const label = new Uint8Array(cap);
     const ownLen = new Int32Array(cap);
+    const ownOwner = new Int32Array(cap);
     const depth = new Int32Array(cap);
     this.first = first;
     this.next = next;
     this.label = label;
     this.top = new Int32Array(n).fill(-1);
     let states = 1;
-    for (const p of patterns) {
+    for (let j = 0; j < patterns.length; j++) {
+      const p = patterns[j];
       let s = 0;
       for (let i = 0; i < p.length; i++) {
         const c = this.classes[p[i]];
@@ -136,19 +203,22 @@ export class Matcher {
         }
         s = t;
       }
-      ownLen[s] = Math.max(ownLen[s], p.length);
+      ownLen[s] = p.length; // a trie state spells one string: every pattern ending there is this one
+      ownOwner[s] = owners ? owners[j] : 0;
     }
     this.depth = depth;
     // Failure links and match lengths, breadth first, so that a state's failure state
     // (shallower) is complete before the state is.
     const fail = new Int32Array(states);
     const matchLen = new Int32Array(states);
+    const owner = new Int32Array(states);
     const queue = new Int32Array(states);
     let queued = 0;
     for (let k = first[0]; k >= 0; k = next[k]) queue[queued++] = k;
     for (let q = 0; q < queued; q++) {
       const s = queue[q];
       matchLen[s] = Math.max(ownLen[s], matchLen[fail[s]]);
+      owner[s] = ownLen[s] > 0 ? ownOwner[s] : owner[fail[s]];
       for (let t = first[s]; t >= 0; t = next[t]) {
         let f = fail[s];
         let g = this.child(f, label[t]);
@@ -162,6 +232,7 @@ export class Matcher {
     }
     this.fail = fail;
     this.matchLen = matchLen;
+    this.owner = owner;
     this.rowOf = new Int32Array(states).fill(-1);
     this.stateOf = new Int32Array(16);
     this.delta = new Int32Array(16 * this.width);
@@ -177,6 +248,11 @@ export class Matcher {
   /** Length of the longest pattern that ends at the state of row `r` (0: none). */
   matchLenAt(r: number): number {
     return this.matchLen[this.stateOf[r / this.width]];
+  }
+
+  /** The value whose form is the longest pattern ending at the state of row `r`. */
+  ownerAt(r: number): number {
+    return this.owner[this.stateOf[r / this.width]];
   }
 
   /** Bytes that may begin a pattern when the scan is at row `r`: they are held back. */
@@ -244,11 +320,23 @@ function scan(delta: Int32Array, classes: Uint8Array, chunk: Uint8Array, from: n
   return -1;
 }
 
-/** A matcher for the values (and their forms), or undefined when none is long enough to mask. */
+/**
+ * A matcher for the values (and their forms), or undefined when none is long enough to
+ * mask. A form shared by two values counts for the first; equal values count as one.
+ */
 export function matcherFor(values: Iterable<string>): Matcher | undefined {
-  const patterns = new Map<string, Buffer>();
-  for (const v of values) for (const f of forms(v)) patterns.set(f.toString('latin1'), f);
-  return patterns.size === 0 ? undefined : new Matcher([...patterns.values()]);
+  const patterns = new Map<string, [Buffer, number]>();
+  const ids = new Map<string, number>();
+  for (const v of values) {
+    const id = ids.get(v) ?? ids.size;
+    ids.set(v, id);
+    for (const f of forms(v)) {
+      const k = f.toString('latin1');
+      if (!patterns.has(k)) patterns.set(k, [f, id]);
+    }
+  }
+  const list = [...patterns.values()];
+  return list.length === 0 ? undefined : new Matcher(list.map(([f]) => f), list.map(([, id]) => id));
 }
 
 /**
@@ -265,6 +353,8 @@ export class MaskStream {
   /** Masked runs inside pending, as stream offsets [start, end), sorted and disjoint. */
   private runs: number[] = [];
   private readonly mask: Buffer;
+  /** The values (Matcher owners) masked so far: how many is what lsm tells the user. */
+  readonly values = new Set<number>();
 
   constructor(private readonly m: Matcher, mask: string = MASK) {
     this.mask = Buffer.from(mask, 'utf8');
@@ -294,6 +384,7 @@ export class MaskStream {
       if (r < 0) {
         s = -r - 1;
         this.mark(start + hit + 1, m.matchLenAt(s));
+        this.values.add(m.ownerAt(s));
       } else {
         s = r;
       }

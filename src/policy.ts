@@ -262,7 +262,7 @@ export async function enforceEgress(ctx: Context, req: EgressRequest): Promise<E
 }
 
 export interface ExecGuard {
-  /** Fields of the exec event: mask, mask_source, unmasked, and reason/policy when they apply. */
+  /** Fields of the exec event: mask, mask_source, unmasked, public, and reason/policy when they apply. */
   fields: Record<string, unknown>;
   /** Canaries injected (asked for): record them as read before the child starts. */
   canaries: string[];
@@ -295,11 +295,16 @@ export async function guardExec(
     const egress = await enforceEgress(ctx, { command: 'exec', target, fields: { program: opts.program, keys, ...fields }, keys, reason: opts.reason, actor });
     return { fields: { ...fields, ...egress.fields }, canaries };
   }
-  const { MIN_MASK_BYTES } = await import('./mask-stream.js');
+  const [{ MIN_MASK_BYTES }, { loadPublic, isPublic }] = await Promise.all([import('./mask-stream.js'), import('./mask-public.js')]);
   const unmasked = [...secrets].filter(([, v]) => Buffer.byteLength(v) < MIN_MASK_BYTES).map(([k]) => k);
   if (unmasked.length > 0) fields.unmasked = unmasked;
+  // Keys the user marked not secret in config.yaml: shown, and named in the event.
+  const pub = await loadPublic(ctx.home);
+  if (pub.error) ctx.stderr.write(`lsm: warning: ${pub.error}\n`);
+  const shownKeys = [...secrets.keys()].filter((k) => isPublic(pub, target.app, target.env, k));
+  if (shownKeys.length > 0) fields.public = shownKeys;
   const reason = cleanReason(opts.reason ?? ctx.env.LSM_REASON);
   if (reason !== undefined) fields.reason = reason;
-  const values = [...secrets].filter(([k]) => !unmasked.includes(k)).map(([, v]) => v);
+  const values = [...secrets].filter(([k]) => !unmasked.includes(k) && !shownKeys.includes(k)).map(([, v]) => v);
   return { fields, canaries, mask: values.length > 0 ? values : undefined };
 }

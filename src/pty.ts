@@ -10,7 +10,7 @@ import type { Context } from './context.js';
  * child runs in a pseudo-terminal (npm @lydell/node-pty, an optional dependency with
  * prebuilt binaries), so it still sees a terminal: colours, prompts, line editing and
  * window size work. Without the module, or when it cannot start the child, the child
- * gets pipes instead; so does every caller whose stdout is not a terminal.
+ * gets pipes instead; so does every caller whose stdout or stdin is not a terminal.
  */
 
 /** The part of node-pty's API used here (typed locally: the dependency is optional). */
@@ -54,6 +54,18 @@ export function loadPty(): PtyModule | undefined {
   return loaded ?? undefined;
 }
 
+/**
+ * Says on stderr, once the child's output is all shown, that something in it was
+ * masked: a generated file full of [masked] should not be a silent surprise. A count
+ * only, never a value or a name.
+ */
+export function tellMasked(streams: MaskStream[], ctx: Context): void {
+  const values = new Set<number>();
+  for (const ms of streams) for (const v of ms.values) values.add(v);
+  if (values.size === 0) return;
+  ctx.stderr.write(`lsm: masked ${values.size} ${values.size === 1 ? 'value' : 'values'} in the output; --no-mask to see ${values.size === 1 ? 'it' : 'them'}\n`);
+}
+
 /** After this long without output, a one-byte hold (the last byte of a prompt or escape sequence) is shown. */
 export const IDLE_RELEASE_MS = 150;
 
@@ -64,15 +76,16 @@ export const IDLE_RELEASE_MS = 150;
  */
 export function maskPipes([out, err]: Readable[], matcher: Matcher, ctx: Context): Promise<void> {
   const pairs = [[out, ctx.stdout], [err, ctx.stderr]] as const;
-  return Promise.all(pairs.map(([src, dst]) => new Promise<void>((resolve) => {
-    const ms = new MaskStream(matcher);
+  const streams = pairs.map(() => new MaskStream(matcher));
+  return Promise.all(pairs.map(([src, dst], i) => new Promise<void>((resolve) => {
+    const ms = streams[i];
     src.on('data', (b: Buffer) => {
       if (!dst.write(ms.push(b))) src.destroy();
     });
     src.on('end', () => dst.write(ms.end()));
     src.on('error', () => src.destroy());
     src.on('close', () => resolve());
-  }))).then(() => undefined);
+  }))).then(() => tellMasked(streams, ctx));
 }
 
 const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
@@ -145,6 +158,7 @@ export function runInPty(pty: PtyModule, file: string, argv: string[], env: Reco
       stdin.off('data', onInput);
       stdin.off('end', onEnd);
       if (raw) stdin.setRawMode(false);
+      tellMasked([ms], ctx);
       stdin.pause();
       stdin.unref?.();
       const name = signal ? signalName(signal) : undefined;

@@ -6,9 +6,12 @@ import { checkNameIn, parseConfigText, readConfig, type Config } from './config.
 import type { Context } from './context.js';
 
 /**
- * Which store a command acts on. app: --app, positional, .lsm.yaml in the cwd, the
- * linked project that is the cwd or its nearest ancestor. env: --env, positional,
- * .lsm.yaml, config.yaml `env:`. A project file may choose a store, never a policy.
+ * Which store a command acts on. app: --app, positional, the linked project that is the
+ * cwd or its nearest ancestor. env: --env, positional, .lsm.yaml, config.yaml `env:`.
+ * `.lsm.yaml` in the cwd is a file anyone can write (a cloned repository, an agent), so
+ * it may choose only within the link the user made: the env of the linked app, and an
+ * app only when it is that app. What it chose is said on stderr and recorded (ctx.project).
+ * A project file may never choose a policy.
  */
 export interface Target {
   app: string;
@@ -43,8 +46,15 @@ export function splitPositional(args: string[], required: number, flags: Context
 }
 
 interface ProjectFile {
+  path: string;
   app?: string;
   env?: string;
+}
+
+/** What `.lsm.yaml` chose for the running command, for its audit events. */
+export interface ProjectChoice {
+  file: string;
+  chose: ('app' | 'env')[];
 }
 
 async function readProjectFile(cwd: string): Promise<ProjectFile> {
@@ -53,7 +63,7 @@ async function readProjectFile(cwd: string): Promise<ProjectFile> {
   try {
     text = readRegular(path).toString('utf8');
   } catch (err) {
-    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return {};
+    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return { path };
     throw ioError('read', path, err);
   }
   const tree = await parseConfigText(text, path);
@@ -63,7 +73,7 @@ async function readProjectFile(cwd: string): Promise<ProjectFile> {
     if (typeof v !== 'string') throw new LsmError('config', `${path}: '${k}' must be a string`);
     return checkNameIn(path, k, v);
   };
-  return { app: pick('app'), env: pick('env') };
+  return { path, app: pick('app'), env: pick('env') };
 }
 
 /** The linked app whose directory is the cwd or its nearest ancestor. */
@@ -87,22 +97,41 @@ export async function resolveTarget(ctx: Context, pos: Positional, config?: Conf
   let env = ctx.flags.env !== undefined ? checkName('env', ctx.flags.env) : pos.env;
   if (app && env) return { app, env };
   const project = await readProjectFile(ctx.cwd);
-  app ??= project.app;
-  env ??= project.env;
-  if (!app || !env) {
-    config ??= await readConfig(ctx.home);
-    app ??= appForDir(config, ctx.cwd);
-    env ??= config.env;
+  const chose: ProjectChoice['chose'] = [];
+  config ??= await readConfig(ctx.home);
+  const linked = appForDir(config, ctx.cwd);
+  if (!app && project.app) {
+    if (project.app !== linked) {
+      throw new LsmError('config', `${project.path} names app '${project.app}', but this directory is ${linked ? `linked to '${linked}'` : 'not linked to any app'}`, {
+        hint: `.lsm.yaml may name only the app its directory is linked to (a cloned repository or an agent can write it): if this is ${project.app}, run 'lsm link ${project.app}' here; otherwise pass --app`,
+      });
+    }
+    app = project.app;
+    chose.push('app');
   }
+  app ??= linked;
+  if (!env && project.env) {
+    if (app !== undefined && app === linked) {
+      env = project.env;
+      chose.push('env');
+    } else {
+      ctx.stderr.write(`lsm: ignoring 'env: ${project.env}' in ${project.path}: it applies only to the app this directory is linked to (${linked ?? 'none'}), not to ${app ?? 'an app given elsewhere'}\n`);
+    }
+  }
+  env ??= config.env;
   if (!app) {
     throw new LsmError('no_app', 'cannot determine the app', {
-      hint: "run 'lsm link <app>' in this project, pass --app, or create .lsm.yaml with 'app: <name>'",
+      hint: "run 'lsm link <app>' in this project, or pass --app",
     });
   }
   if (!env) {
     throw new LsmError('no_env', 'cannot determine the environment', {
-      hint: `pass --env, create .lsm.yaml with 'env: <name>', or set 'env:' in ${ctx.home.config}`,
+      hint: `pass --env, create .lsm.yaml with 'env: <name>' in a linked project, or set 'env:' in ${ctx.home.config}`,
     });
+  }
+  if (chose.length > 0) {
+    ctx.project = { file: project.path, chose };
+    ctx.stderr.write(`lsm: ${app}/${env}: the ${chose.join(' and ')} chosen by ${project.path}\n`);
   }
   return { app, env };
 }

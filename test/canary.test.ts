@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initHome, lsm, lsmCommand } from './helpers.js';
+import { initHome, lsm, lsmCommand, tempDir } from './helpers.js';
 import { CANARY_READ, KINDS, generate, guessKind } from '../src/canary.js';
 import { CANARY_EVENT } from '../src/audit/detectors.js';
 import { Receiver } from './fixtures/otlp/receiver.js';
@@ -131,10 +131,27 @@ test('an agent refused by the policy still leaves a canary.read, with outcome de
   assert.deepEqual(ev.map((e) => [e.outcome, e.fields!.command]), [['denied', 'get']]);
 });
 
-test('dump and edit reveal every canary of the store: one canary.read each', () => {
+test("dump leaves canaries out unless --with-canaries: the owner's .env and backups raise no alarm", () => {
+  const { home } = withCanary();
+  const cwd = tempDir('lsm-proj-');
+  const file = lsm(['dump', 'app', 'prod', '-o', '.env'], { home, cwd });
+  assert.equal(file.code, 0, file.stderr);
+  assert.equal(readFileSync(join(cwd, '.env'), 'utf8'), `DATABASE_URL=${REAL}\n`);
+  assert.match(file.stdout, /Wrote 1 secret to \.env/);
+  assert.doesNotMatch(file.stdout + file.stderr, /AWS_SECRET_ACCESS_KEY|canar/i, 'nothing tells the reader which key is the decoy');
+  const out = lsm(['dump', 'app', 'prod', '--stdout'], { home });
+  assert.equal(out.stdout, `DATABASE_URL=${REAL}\n`);
+  assert.deepEqual(reads(home), [], 'no canary.read against the owner');
+  assert.deepEqual(rows(home).filter((r) => r.event === 'dump').map((r) => r.fields!.keys), [['DATABASE_URL'], ['DATABASE_URL']]);
+  const asked = lsm(['dump', 'app', 'prod', '--stdout', '--with-canaries'], { home });
+  assert.match(asked.stdout, /^AWS_SECRET_ACCESS_KEY=/m);
+  assert.deepEqual(reads(home).map((e) => e.fields!.command), ['dump']);
+});
+
+test('dump --with-canaries and edit reveal every canary of the store: one canary.read each', () => {
   const { home } = withCanary();
   assert.equal(lsm(['canary', 'add', 'app', 'prod', 'STRIPE_KEY'], { home }).code, 0);
-  const dump = lsm(['dump', 'app', 'prod', '--stdout'], { home });
+  const dump = lsm(['dump', 'app', 'prod', '--stdout', '--with-canaries'], { home });
   assert.equal(dump.code, 0, dump.stderr);
   assert.deepEqual(reads(home).map((e) => [e.fields!.key, e.fields!.command]), [['AWS_SECRET_ACCESS_KEY', 'dump'], ['STRIPE_KEY', 'dump']]);
   const edit = lsm(['edit', 'app', 'prod'], { home, env: { EDITOR: 'true', VISUAL: '' } });

@@ -33,7 +33,7 @@ function setup(files: Record<string, string>) {
 
 test('only files whose every key has the same value in the store are removed; the rest are explained by name', () => {
   const { home, cwd } = setup({
-    '.env': `# same values, other layout\nexport DB_URL="postgres://db/x"\nAPI_KEY=${CANARY}\nPADDED="  p  "\n`,
+    '.env': `export DB_URL="postgres://db/x"\nAPI_KEY=${CANARY}\nPADDED="  p  "\n`,
     '.env.local': `API_KEY=${CANARY}-rotated\nDB_URL=postgres://db/x\n`,
     '.env.extra': `API_KEY=${CANARY}\nNEW_ONE=1\n`,
     '.env.example': 'API_KEY=\n',
@@ -77,7 +77,7 @@ test('kept: a file with another hard link, a shadowed duplicate, or a comment th
     '.env.dup': `API_KEY=sk-before-rotation\nAPI_KEY=${CANARY}\n`,
     '.env.inline': 'DB_URL=postgres://db/x # prod was: postgres://prod/x\n',
     '.env.linked': `API_KEY=${CANARY}\n`,
-    '.env.plain': `# copied from the store\nAPI_KEY=${CANARY}\n`,
+    '.env.plain': `API_KEY=${CANARY}\n`,
   });
   // Zeroing a hard-linked file would zero the other name too (here one outside the project).
   const other = join(tempDir(), 'shared.env');
@@ -133,4 +133,28 @@ test('files without keys, that do not parse, or are symbolic links are kept; no 
   const empty = lsm(['clean', 'app', 'dev'], { home, cwd: tempDir() });
   assert.equal(empty.code, 0);
   assert.match(empty.stdout, /^No \.env files in /);
+});
+
+test('import then clean loses no comment: a file whose comments the store lacks is kept, one imported with them is removed, saying so', () => {
+  const home = initHome();
+  const cwd = tempDir('lsm-proj-');
+  const text = `# myapp local settings\n# (ask Ana for the staging ones)\n\n# payments\nAPI_KEY=${CANARY}  # rotated 2024-05\n\n# database\n# read-only replica\nDB_URL=postgres://db/x\n`;
+  // The store already holds these values without the comments: the file is not lost by clean.
+  assert.equal(lsm(['import', 'app', 'dev', '-'], { home, input: `API_KEY=${CANARY}\nDB_URL=postgres://db/x\n` }).code, 0);
+  writeFileSync(join(cwd, '.env'), text);
+  const kept = lsm(['clean', 'app', 'dev', '--force'], { home, cwd });
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stdout, /^Keeping:\n  \.env  \(comments not in the store: line 1, 2, 4, 5, 7, 8; 'lsm import' carries them\)\nNothing to remove\.\n$/);
+  assert.equal(readFileSync(join(cwd, '.env'), 'utf8'), text);
+  // Importing the file carries its comments into the store; then clean may remove it, and says why.
+  const imp = lsm(['import', 'app', 'dev', './.env'], { home, cwd });
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(imp.stdout, /0 added, 0 changed, 2 unchanged, 6 comment lines/);
+  const stored = lsm(['dump', 'app', 'dev', '--stdout'], { home }).stdout;
+  for (const c of ['# myapp local settings', '# (ask Ana for the staging ones)', '# payments', '# database', '# read-only replica']) assert.ok(stored.includes(`${c}\n`), c);
+  const gone = lsm(['clean', 'app', 'dev', '--force'], { home, cwd });
+  assert.equal(gone.code, 0, gone.stderr);
+  assert.match(gone.stdout, /^Safe to remove \(every value is in app\/dev\):\n  \.env  \(2 keys and 6 comments, all identical in the store\)\n/);
+  assert.ok(!existsSync(join(cwd, '.env')));
+  noLeak(home, kept.stdout, imp.stdout, gone.stdout);
 });

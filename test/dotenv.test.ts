@@ -454,3 +454,30 @@ test('property: set, delete, get and has agree with a plain Map, duplicates in t
     assert.deepEqual(parseEnv(doc.serialize(), 't.env').toMap(), doc.toMap());
   }), { numRuns: 500 });
 });
+
+test('merge (import) of every corpus file into every other: the result parses, values are set, every comment is kept, a second merge changes nothing', () => {
+  const files = readdirSync(FIXTURES).filter((f) => !f.startsWith('.')).sort();
+  const text = (f: string) => readFileSync(join(FIXTURES, f), 'utf8');
+  for (const a of files) {
+    for (const b of files) {
+      const into = parseEnv(text(a), a);
+      const from = parseEnv(text(b), b);
+      const before = into.toMap();
+      into.merge(from);
+      const out = parseEnv(into.serialize(), `${b} into ${a}`);
+      for (const [k, v] of from.entries()) assert.equal(out.get(k), v, `${b} into ${a}: ${k}`);
+      for (const [k, v] of before) if (!from.has(k)) assert.equal(out.get(k), v, `${b} into ${a}: kept ${k}`);
+      const kept = new Set(out.comments().map((c) => c.text));
+      for (const c of from.comments()) assert.ok(kept.has(c.text), `${b} into ${a}: comment on line ${c.line}`);
+      const again = parseEnv(out.serialize()).merge(from);
+      assert.equal(again.comments, 0, `${b} into ${a}: comments carried twice`);
+      assert.ok(again.results.every(([, r]) => r === 'unchanged'), `${b} into ${a}: changed twice`);
+    }
+  }
+  // Into an empty document: the file as it is.
+  for (const b of files) {
+    const empty = new EnvDocument();
+    empty.merge(parseEnv(text(b)));
+    assert.equal(empty.serialize(), text(b), b);
+  }
+});

@@ -7,8 +7,8 @@ import { cleanEnv, initHome, lsm, lsmCommand, tempDir, assertNoLeak } from './he
 
 const CANARY = 'canary-6f13-edit-VALUE-a9c4';
 const hasScript = spawnSync('script', ['--version']).status === 0;
-// import does not carry comments: the store starts as these two lines.
-const STORE = `# database\nDB_URL=postgres://db/x\nAPI_KEY=${CANARY}\n`;
+// The store starts as these two lines (import into an empty store takes the text as it is).
+const STORE = `DB_URL=postgres://db/x\nAPI_KEY=${CANARY}\n`;
 
 const noLeak = (home: string, ...outputs: string[]) => assertNoLeak(CANARY, home, ...outputs);
 

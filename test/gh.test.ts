@@ -130,7 +130,7 @@ describe('gh push', () => {
     const config = readFileSync(join(p.home, 'config.yaml'), 'utf8');
     assert.match(config, /^# lsm configuration \(created by lsm init\)$/m, 'comments are kept');
     assert.match(config, /^# Audit log:/m);
-    assert.match(config, /github:\n {2}widget:\n {4}repo: acme\/widget\n {4}target: actions\n {4}last_pushed: "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\n {4}last_count: 6\n/);
+    assert.match(config, /github:\n {2}widget:\n {4}repo: acme\/widget\n {4}target: actions\n {4}env: dev\n {4}last_pushed: "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\n {4}last_count: 6\n/);
   });
 
   test('off a terminal without --force it refuses before sending anything', () => {
@@ -245,10 +245,23 @@ describe('gh push', () => {
     assert.equal(run(p, ['gh', 'push', '--force'], { LSM_AGENT: 'deploy-bot' }).code, 0);
   });
 
-  test('a canary in the store is recorded as read before it is pushed', () => {
+  test('canaries stay home unless --with-canaries: CI runs raise no alarm against the owner', () => {
     const p = project({ secrets: { ONE: '1' } });
     assert.equal(lsm(['canary', 'add', 'widget', 'dev', 'STRIPE_LIVE_KEY'], { home: p.home, cwd: p.dir }).code, 0);
     const r = run(p, ['gh', 'push', '--force']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'About to set 1 secret(s) on acme/widget:\n  ONE\nSet 1 secret(s) on acme/widget\n');
+    assert.deepEqual(sets(p).map((c) => c.argv[2]), ['ONE']);
+    assert.deepEqual(remoteNames(p), ['ONE']);
+    assert.equal(audit(p).filter((e) => e.event === 'canary.read').length, 0);
+    const status = run(p, ['gh', 'status']);
+    assert.match(status.stdout, /Local only — would be pushed \(0\):/);
+  });
+
+  test('with --with-canaries a canary is recorded as read before it is pushed', () => {
+    const p = project({ secrets: { ONE: '1' } });
+    assert.equal(lsm(['canary', 'add', 'widget', 'dev', 'STRIPE_LIVE_KEY'], { home: p.home, cwd: p.dir }).code, 0);
+    const r = run(p, ['gh', 'push', '--force', '--with-canaries']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(sets(p).map((c) => c.argv[2]), ['ONE', 'STRIPE_LIVE_KEY']);
     const events = audit(p).map((e) => e.event);
@@ -257,6 +270,22 @@ describe('gh push', () => {
     assert.equal(read.fields?.command, 'gh_push');
     assert.equal(read.fields?.key, 'STRIPE_LIVE_KEY');
     assert.ok(events.indexOf('canary.read') < events.indexOf('gh_push'), 'recorded before the values left');
+  });
+
+  test('a push from another env into the target the last push filled warns; the marker records the env', () => {
+    const p = project({ secrets: { DB_URL: 'dev-db' } });
+    assert.equal(lsm(['set', '--env', 'prod', 'DB_URL', 'prod-db'], { home: p.home, cwd: p.dir }).code, 0);
+    const first = run(p, ['--env', 'prod', 'gh', 'push', '--force', '--reason', 'deploy']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(readFileSync(join(p.home, 'config.yaml'), 'utf8'), /^    env: prod$/m);
+    assert.match(run(p, ['--env', 'prod', 'gh', 'status']).stdout, /lsm last pushed 1 secret\(s\) from env prod to acme\/widget actions/);
+    const second = run(p, ['gh', 'push', '--force']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /^lsm: warning: the last push to acme\/widget was from widget\/prod; this push from widget\/dev overwrites its secrets of the same names \(use --gh-env to keep envs apart\)\n/);
+    assert.equal(audit(p).filter((e) => e.event === 'gh_push_intent').at(-1)!.fields?.overwrites_env, 'prod');
+    // The same env again, or another target: no warning.
+    assert.doesNotMatch(run(p, ['gh', 'push', '--force']).stderr, /warning/);
+    assert.doesNotMatch(run(p, ['--env', 'prod', 'gh', 'push', '--force', '--reason', 'deploy', '--gh-env', 'production']).stderr, /warning/);
   });
 
   test('names GitHub would refuse are rejected before anything is sent', () => {
@@ -404,7 +433,7 @@ describe('gh status', () => {
     const r = run(p, ['gh', 'status']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /In sync \(2\):\n {2}ONE {2}\(github updated 2026-03-04T05:06:07Z\)\n {2}TWO /);
-    assert.match(r.stdout, /\nLocal marker \(a hint only; live GitHub state above is authoritative\):\n {2}lsm last pushed 2 secret\(s\) to acme\/widget actions at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/);
+    assert.match(r.stdout, /\nLocal marker \(a hint only; live GitHub state above is authoritative\):\n {2}lsm last pushed 2 secret\(s\) from env dev to acme\/widget actions at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/);
     assert.doesNotMatch(r.stdout, /DRIFT/);
   });
 

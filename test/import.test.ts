@@ -31,11 +31,11 @@ test('with no FILE, the one .env of the cwd is read; templates are skipped; coun
   const r = lsm(['import', 'app', 'dev'], { home, cwd });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.split('\n')[0], 'Reading .env');
-  assert.match(r.stdout, /^Imported \.env into app\/dev: 3 added, 0 changed, 0 unchanged\n  \+ API_KEY\n  \+ PORT\n  \+ QUOTED\n/m);
+  assert.match(r.stdout, /^Imported \.env into app\/dev: 3 added, 0 changed, 0 unchanged, 1 comment line\n  \+ API_KEY\n  \+ PORT\n  \+ QUOTED\n/m);
   assert.match(r.stdout, /Reminder: \.env still holds/);
   assert.equal(get(home, 'API_KEY'), CANARY);
   assert.equal(get(home, 'QUOTED'), `say "hi" it's`);
-  assert.deepEqual(lastEvent(home, 'import').fields, { added: 3, changed: 0, file: '.env', keys: ['API_KEY', 'PORT', 'QUOTED'], unchanged: 0 });
+  assert.deepEqual(lastEvent(home, 'import').fields, { added: 3, changed: 0, comments: 1, file: '.env', keys: ['API_KEY', 'PORT', 'QUOTED'], unchanged: 0 });
   noLeak(home, r.stdout, r.stderr);
 });
 
@@ -79,15 +79,18 @@ test('--dry-run lists + ~ = by name, writes nothing, and is recorded', () => {
 test('stdin with -: `cat .env | lsm import -` resolves app and env as usual', () => {
   const home = initHome();
   const cwd = project({ '.lsm.yaml': 'app: linked\nenv: staging\n' });
+  assert.equal(lsm(['link', 'linked'], { home, cwd }).code, 0);
   const r = lsm(['import', '-'], { home, cwd, input: `TOKEN=${CANARY}\n` });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^Imported stdin into linked\/staging: 1 added/);
   assert.doesNotMatch(r.stdout, /Reminder/);
   assert.equal(get(home, 'TOKEN', 'linked', 'staging'), CANARY);
-  // One positional plus '-': the positional is the app, '-' is never taken as one.
+  // One positional plus '-': the positional is the app, '-' is never taken as one; the
+  // env of .lsm.yaml is the linked app's, not other's.
   const r2 = lsm(['import', 'other', '-'], { home, cwd, input: 'X=1\n' });
   assert.equal(r2.code, 0, r2.stderr);
-  assert.equal(get(home, 'X', 'other', 'staging'), '1');
+  assert.match(r2.stderr, /^lsm: ignoring 'env: staging' in \S+\.lsm\.yaml: it applies only to the app this directory is linked to \(linked\), not to other\n/);
+  assert.equal(get(home, 'X', 'other', 'dev'), '1');
   assert.equal(lastEvent(home, 'import').fields!.file, '-');
   noLeak(home, r.stdout, r.stderr);
 });
@@ -95,6 +98,7 @@ test('stdin with -: `cat .env | lsm import -` resolves app and env as usual', ()
 test('FILE is recognised by shape or count; a plain word that is also a file is ambiguous', () => {
   const home = initHome();
   const cwd = project({ '.lsm.yaml': 'app: proj\nenv: dev\n', 'secrets.env': 'A=1\n', prod: 'B=2\n' });
+  assert.equal(lsm(['link', 'proj'], { home, cwd }).code, 0);
   mkdirSync(join(cwd, 'cfg'));
   writeFileSync(join(cwd, 'cfg', 'x.env'), 'C=3\n');
   assert.equal(lsm(['import', 'secrets.env'], { home, cwd }).code, 0);
@@ -110,7 +114,7 @@ test('FILE is recognised by shape or count; a plain word that is also a file is 
   assert.equal(lsm(['import', './prod'], { home, cwd }).code, 0);
   const missing = lsm(['import', 'nope.env'], { home, cwd });
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^lsm: cannot read nope\.env: no such file or directory/);
+  assert.match(missing.stderr, /^lsm: cannot read nope\.env: no such file or directory/m);
 });
 
 test('a malformed line is reported with file and line, and nothing is imported', () => {
@@ -139,4 +143,61 @@ test('too many arguments and an invalid app are refused before anything is read'
   const both = lsm(['-a', 'x', '-e', 'y', 'import', '.env'], { home, cwd });
   assert.equal(both.code, 0, both.stderr);
   assert.equal(get(home, 'A', 'x', 'y'), '1');
+});
+
+test('import keeps comments: into an empty store the file as it is; into a filled one the header and the block above each key', () => {
+  const home = initHome();
+  const text = `# acme web, local\n# owner: platform team\n\n# Stripe (test mode)\nSTRIPE_KEY=${CANARY}\nexport PORT=8080   # web\n\n# trailing note\n`;
+  const cwd = project({ '.env': text, 'more.env': `# header of more\n\n# the new queue\nQUEUE_URL=amqp://q\n# rotated in May\nPORT=9090\n` });
+  assert.equal(lsm(['import', 'app', 'dev', './.env'], { home, cwd }).code, 0);
+  assert.equal(lsm(['dump', 'app', 'dev', '--stdout'], { home }).stdout, text, 'the file as it is');
+  const r = lsm(['import', 'app', 'dev', 'more.env'], { home, cwd });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Imported more\.env into app\/dev: 1 added, 1 changed, 0 unchanged, 3 comment lines\n/);
+  assert.equal(lsm(['dump', 'app', 'dev', '--stdout'], { home }).stdout,
+    `# acme web, local\n# owner: platform team\n\n# Stripe (test mode)\nSTRIPE_KEY=${CANARY}\n# rotated in May\nexport PORT=9090   # web\n\n# trailing note\n\n# header of more\n# the new queue\nQUEUE_URL=amqp://q\n`);
+  // Again: nothing new to carry, nothing changes.
+  const again = lsm(['import', 'app', 'dev', 'more.env'], { home, cwd });
+  assert.match(again.stdout, /: 0 added, 0 changed, 2 unchanged\n/);
+  noLeak(home, r.stdout, r.stderr);
+});
+
+test('the reminder after an import is true: clean sees only .env files of its own directory', () => {
+  const home = initHome();
+  const cwd = project({});
+  mkdirSync(join(cwd, 'config'));
+  writeFileSync(join(cwd, 'config', '.env'), 'A=1\n');
+  writeFileSync(join(cwd, 'secrets.env'), 'B=2\n');
+  const away = lsm(['import', 'app', 'dev', 'config/.env'], { home, cwd });
+  assert.equal(away.code, 0, away.stderr);
+  assert.match(away.stdout, new RegExp(`Reminder: config/\\.env still holds these values in plaintext; 'lsm clean' looks only in the directory it runs in: cd ${join(cwd, 'config')} && lsm clean --app app --env dev\\n$`));
+  // What it says works: the file is removed there.
+  const clean = lsm(['clean', '--app', 'app', '--env', 'dev', '--force'], { home, cwd: join(cwd, 'config') });
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.ok(!existsSync(join(cwd, 'config', '.env')));
+  const other = lsm(['import', 'app', 'dev', 'secrets.env'], { home, cwd });
+  assert.match(other.stdout, /Reminder: secrets\.env still holds these values in plaintext, and 'lsm clean' does not look at it \(only \.env and \.env\.\* files\)/);
+  assert.doesNotMatch(other.stdout, /removes it/);
+});
+
+test('import .env.production goes into the env the name says, not silently into the default one', () => {
+  const home = initHome();
+  const cwd = project({ '.env.production': `DB=${CANARY}\n`, '.env.staging': 'S=1\n' });
+  assert.equal(lsm(['link', 'web'], { home, cwd }).code, 0);
+  // web has a prod env: .env.production means it.
+  assert.equal(lsm(['set', '--env', 'prod', 'OLD', 'x'], { home, cwd }).code, 0);
+  const r = lsm(['import', './.env.production'], { home, cwd });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^lsm: importing into web\/prod: the file name \.env\.production names that env \(pass --env to choose another\)\n/);
+  assert.match(r.stdout, /^Imported \.env\.production into web\/prod: 1 added/);
+  assert.equal(lsm(['get', 'web', 'prod', 'DB'], { home }).stdout, CANARY);
+  assert.equal(lsm(['list', 'web', 'dev'], { home }).stdout, '', 'nothing went into dev');
+  assert.equal(lastEvent(home, 'import').fields!.env_from, 'file_name');
+  // No such env yet: the name is taken as it is. An env given wins, with a warning.
+  assert.equal(lsm(['import', './.env.staging'], { home, cwd }).code, 0);
+  assert.equal(lsm(['get', 'web', 'staging', 'S'], { home }).stdout, '1');
+  const given = lsm(['import', '--env', 'dev', './.env.production'], { home, cwd });
+  assert.equal(given.code, 0, given.stderr);
+  assert.match(given.stderr, /^lsm: warning: importing \.env\.production into web\/dev as given, though its name says env production\n/);
+  noLeak(home, r.stdout, r.stderr, given.stdout, given.stderr);
 });

@@ -213,6 +213,8 @@ test('throughput: 16 MB through the masker with 20 values', () => {
 
 
 const SECRET = 'e2e-S3cret/"v+Ω val';
+/** What lsm says on stderr after a masked child's output when one value was masked. */
+const NOTICE = 'lsm: masked 1 value in the output; --no-mask to see it\n';
 const hasScript = spawnSync('script', ['--version']).status === 0;
 // The native (Bun) build runs masked children in pipes, never in a pseudo-terminal.
 const hasPty = /\.c?js$/.test(LSM_BIN) && loadPty() !== undefined;
@@ -291,7 +293,7 @@ test('exec --mask on a terminal runs the child in a pseudo-terminal: every split
   const { argv, expected } = splitWriter(tempDir());
   const r = await viaScript(home, ['exec', 'app', 'dev', '--mask', '--', ...argv]);
   assert.equal(r.code, 0, r.out);
-  assert.equal(r.out, `${expected}tty=true\n`, 'the child had a terminal');
+  assert.equal(r.out, `${expected}tty=true\n${NOTICE}`, 'the child had a terminal; the notice follows the output');
   assert.deepEqual(leaks(SECRET, r.out), []);
 });
 
@@ -303,7 +305,7 @@ test('on a terminal, a person gets plain output by default and an agent masked o
   assert.equal(person.out, `${SECRET}|tty\n`);
   const agent = await viaScript(home, show, { CLAUDECODE: '1' });
   assert.equal(agent.code, 0, agent.out);
-  assert.equal(agent.out, hasPty ? `${MASK}|tty\n` : `${MASK}|`);
+  assert.equal(agent.out, hasPty ? `${MASK}|tty\n${NOTICE}` : `${MASK}|${NOTICE}`);
   const rows = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === 'exec');
   assert.deepEqual(rows.map((r) => [r.fields.mask, r.fields.mask_source]), [[false, 'default'], [true, 'default']]);
 });
@@ -313,7 +315,7 @@ test('masked exec keeps exit codes, signals and stdin; the masking default for c
   assert.equal(lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "$TOKEN"; exit 7'], { home }).code, 7);
   const plain = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "$TOKEN"; echo "$TOKEN" >&2; cat'], { home, input: 'from stdin\n' });
   assert.equal(plain.stdout, `${MASK}\nfrom stdin\n`);
-  assert.equal(plain.stderr, `${MASK}\n`);
+  assert.equal(plain.stderr, `${MASK}\n${NOTICE}`);
   const killed = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "$TOKEN"; kill -TERM $$'], { home });
   assert.equal(killed.signal, 'SIGTERM');
   assert.equal(killed.stdout, `${MASK}\n`, 'output before the signal is shown, masked');
@@ -335,7 +337,7 @@ test('masked output goes through real pipes: /dev/stdout opens, a reader that st
   const r = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "out $TOKEN" > /dev/stdout && echo err > /dev/stderr && stat -L -c %F /proc/self/fd/1 /proc/self/fd/2'], { home, env });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `out ${MASK}\nfifo\nfifo\n`);
-  assert.equal(r.stderr, 'err\n');
+  assert.equal(r.stderr, `err\n${NOTICE}`);
   const [node, pre] = lsmCommand();
   const head = spawnSync('bash', ['-c', 'set -o pipefail; "$0" "$@" | head -1', node, ...pre, 'exec', 'app', 'dev', '--', 'seq', '1', '10000000'], {
     env: cleanEnv({ LSM_DIR: home, ...env }), encoding: 'utf8', timeout: 20000,
@@ -376,14 +378,161 @@ test('in the pseudo-terminal: exit codes and signals pass through, and the windo
   const [node, pre] = lsmCommand();
   const lsmCmd = [node, ...pre].map((a) => `'${a}'`).join(' ');
   const child = `stty size; trap "stty size; exit 0" WINCH; echo ready; while :; do sleep 0.05; done`;
-  const outer = `stty cols 123 rows 40; ${lsmCmd} exec app dev --mask -- sh -c '${child}' & p=$!; sleep 1; stty cols 99 rows 30; kill -WINCH $p; wait $p`;
-  const r = spawnSync('script', ['-qec', outer, '/dev/null'], { encoding: 'utf8', input: '', timeout: 20000, env: cleanEnv({ LSM_DIR: home }) });
-  assert.equal(r.status, 0, r.stdout);
-  assert.equal(r.stdout.replace(/\r/g, ''), '40 123\nready\n30 99\n');
+  // `&` in a script would give lsm /dev/null for stdin, and a child whose stdin is not a terminal gets pipes.
+  const outer = `stty cols 123 rows 40; ${lsmCmd} exec app dev --mask -- sh -c '${child}' </dev/tty & p=$!; sleep 1; stty cols 99 rows 30; kill -WINCH $p; wait $p`;
+  // script's stdin stays open: its end would be a byte on the terminal, passed on by a raw-mode lsm.
+  const sc = spawn('script', ['-qec', outer, '/dev/null'], { env: cleanEnv({ LSM_DIR: home }), stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  sc.stdout.on('data', (d) => { out += d; });
+  const timer = setTimeout(() => sc.kill('SIGKILL'), 20000);
+  const status = await new Promise((resolve) => sc.on('close', resolve));
+  clearTimeout(timer);
+  sc.stdin.destroy();
+  assert.equal(status, 0, out);
+  assert.equal(out.replace(/\r/g, ''), '40 123\nready\n30 99\n');
 });
 
 test('a pseudo-terminal that cannot start the child leaves the caller to fall back to pipes', () => {
   const failing = { spawn: () => { throw new Error('no pty here'); } };
   const ctx = { stdout: { write: () => true } } as never;
   assert.equal(runInPty(failing, '/bin/true', ['true'], {}, matcherFor([SECRET])!, ctx), undefined);
+});
+
+// ------------------------------------------------------------------ accidental forms (issue 20, item 3)
+
+// A throwaway PEM: armour, 64-character base64 body lines, a short last line.
+const PEM = [
+  '-----BEGIN PRIVATE KEY-----',
+  'MIICdQIBADANBgkqhkiG9w0BAQEFAASCAl8wggJbAgEAAoGBAL9FRHsvLLy8Ko64',
+  'lBmAqBO3eV+zHIqein6guum0qY+Q7c2mZ0pXk4Wl1Jd3aTrEe9sNhV8oYbCfGu2x',
+  'S4RwKq7LmPzN1Dv6HtJ9XcAa0BfUeIg5Oy3MpVrTkWsZnQhE2jYuC8lD4oF7bGiA',
+  'QAB3kZ==',
+  '-----END PRIVATE KEY-----',
+].join('\n');
+const DB_URL = 'postgres://app:Xk3v9QmZp2Lw@db.internal:5432/app?sslmode=require';
+const GIT_URL = 'https://ghp_R2d4Xk9vQmZp2Lw7Tn3s@github.com/acme/app.git';
+
+test('each long enough line of a multi-line value is masked on its own; PEM armour and short lines are not', () => {
+  const body = PEM.split('\n');
+  assert.equal(maskAll([PEM], [Buffer.from(`${body.slice(0, 3).join('\n')}\n`)]), `${body[0]}\n${MASK}\n${MASK}\n`);
+  assert.equal(maskAll([PEM], [Buffer.from(`x ${body[3]} y`)]), `x ${MASK} y`);
+  // Shorter than MIN_LINE_BYTES: structure more often than secret (`users:`, `}`).
+  assert.equal(maskAll([PEM], [Buffer.from(`${body[4]}\n${body[5]}\n`)]), `${body[4]}\n${body[5]}\n`);
+  assert.equal(maskAll(['users:\n  - name: dev\n  token: 0123456789abcdefXYZ\n'], [Buffer.from('users:\n  - name: dev\n')]), 'users:\n  - name: dev\n');
+  assert.deepEqual(forms('a\nb\nc'), [], `a value under ${MIN_MASK_BYTES} bytes is still not masked at all`);
+});
+
+test('the whitespace-joined form (`echo $V` unquoted) of a value is masked', () => {
+  const joined = PEM.split(/\s+/).join(' ');
+  assert.equal(maskAll([PEM], [Buffer.from(`${joined}\n`)]), `${MASK}\n`);
+  assert.equal(maskAll(['  two  words\tand\tmore '], [Buffer.from('[two words and more]')]), `[${MASK}]`);
+});
+
+test('the credential of a URL-shaped value is masked alone, in its encodings too (a Basic auth header)', () => {
+  assert.equal(maskAll([DB_URL], [Buffer.from(`${DB_URL.slice(0, 40)}\n`)]), `postgres://app:${MASK}@db.internal:\n`);
+  assert.ok(!maskAll([DB_URL], [Buffer.from(`Basic ${b64(Buffer.from('app:Xk3v9QmZp2Lw'))}`)]).includes(b64(Buffer.from('app:Xk3v9QmZp2Lw')).slice(4, 16)));
+  // No password: the userinfo is the token.
+  assert.equal(maskAll([GIT_URL], [Buffer.from('remote https://ghp_R2d4Xk9vQmZp2Lw7Tn3s@github.com/acme\n')]), `remote https://${MASK}@github.com/acme\n`);
+  // A short user name without a password is a name, not a token: not masked alone.
+  assert.equal(maskAll(['postgres://postgres@localhost:5432/app'], [Buffer.from('connecting to postgres')]), 'connecting to postgres');
+  // Percent-encoded in the URL: masked as written and decoded.
+  assert.equal(maskAll(['redis://:p%40ss-w0rd!@cache:6379'], [Buffer.from('p%40ss-w0rd! p@ss-w0rd!')]), `${MASK} ${MASK}`);
+  // A password under the minimum is not masked alone (the whole URL still is).
+  assert.equal(maskAll(['mysql://u:pw1@db.internal/x'], [Buffer.from('pw1 mysql://u:pw1@db.internal/x')]), `pw1 ${MASK}`);
+});
+
+test('MaskStream counts the distinct values it masked, not the places', () => {
+  const ms = new MaskStream(matcherFor(['first-secret', 'second-secret', 'first-secret'])!);
+  ms.push(Buffer.from('first-secret first-secret second-secret '));
+  ms.end();
+  assert.equal(ms.values.size, 2);
+  const none = new MaskStream(matcherFor(['first-secret'])!);
+  none.push(Buffer.from('nothing here'));
+  assert.equal(none.values.size, 0);
+});
+
+function accidentHome(config = ''): string {
+  const home = initHome();
+  for (const [k, v] of Object.entries({ PEM, DB_URL, NODE_ENV: 'development', APP_NAME: 'acme-shop', TOKEN: SECRET, PORT: '5432' })) {
+    const r = lsm(['set', 'app', 'dev', k, '-'], { home, input: v });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  if (config) writeFileSync(join(home, 'config.yaml'), `${readFileSync(join(home, 'config.yaml'), 'utf8')}\n${config}`);
+  return home;
+}
+
+const execEvents = (home: string) => readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event === 'exec');
+
+test('exec: `echo $PEM` (unquoted, lines joined by spaces) is masked, and stderr says a value was', () => {
+  const home = accidentHome();
+  const r = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo $PEM'], { home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${MASK}\n`);
+  assert.equal(r.stderr, NOTICE, 'a count, no value and no name');
+  const quiet = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo nothing secret'], { home });
+  assert.equal(quiet.stderr, '', 'nothing masked, nothing said');
+});
+
+test('exec: `echo "$PEM" | head -3` shows the armour and masks each body line', () => {
+  const home = accidentHome();
+  const body = PEM.split('\n');
+  const r = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "$PEM" | head -3'], { home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${body[0]}\n${MASK}\n${MASK}\n`);
+  assert.equal(r.stderr, NOTICE);
+});
+
+test('exec: `echo "$URL" | cut -c1-40` masks the password the prefix holds; the notice counts values', () => {
+  const home = accidentHome();
+  const r = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "$DB_URL" | cut -c1-40; echo "$TOKEN" >&2'], { home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `postgres://app:${MASK}@db.internal:\n`);
+  assert.ok(!r.stdout.includes('Xk3v9QmZp2Lw'));
+  assert.equal(r.stderr, `${MASK}\nlsm: masked 2 values in the output; --no-mask to see them\n`, 'after the child\'s own stderr');
+});
+
+test('exec: keys marked public in config.yaml are shown and recorded; nothing else can mark them', () => {
+  const home = accidentHome('mask:\n  public: [NODE_ENV, "app/dev/APP_NAME", "other/PEM"]\n');
+  const show = ['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "$NODE_ENV $APP_NAME $TOKEN"'];
+  const r = lsm(show, { home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `development acme-shop ${MASK}\n`);
+  const ev = execEvents(home).at(-1);
+  assert.deepEqual([ev.fields.public, ev.fields.unmasked], [['NODE_ENV', 'APP_NAME'], ['PORT']]);
+  // A project file or the environment does not unmask.
+  const project = tempDir();
+  writeFileSync(join(project, '.lsm.yaml'), 'app: app\nenv: dev\nmask:\n  public: [TOKEN]\n');
+  const agent = lsm(show, { home, cwd: project, env: { CLAUDECODE: '1', LSM_MASK_PUBLIC: 'TOKEN', LSM_MASK: 'public: [TOKEN]' } });
+  assert.equal(agent.stdout, `development acme-shop ${MASK}\n`);
+  // Without the marking, as before: every value long enough is masked.
+  const plain = lsm(show, { home: accidentHome() });
+  assert.equal(plain.stdout, `${MASK} ${MASK} ${MASK}\n`);
+  assert.deepEqual(execEvents(home).at(-1).fields.public, ['NODE_ENV', 'APP_NAME'], 'the agent\'s run is recorded the same');
+});
+
+test('exec: a malformed mask: section makes nothing public, with a warning', () => {
+  const home = accidentHome('mask:\n  public: NODE_ENV\n');
+  const r = lsm(['exec', 'app', 'dev', '--', 'sh', '-c', 'echo "$NODE_ENV"'], { home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${MASK}\n`);
+  assert.match(r.stderr, /warning: .*config\.yaml: 'mask\.public' must be a list .*; every value is masked/);
+  assert.equal(execEvents(home).at(-1).fields.public, undefined);
+});
+
+test('mask.public: KEY, app/KEY and app/env/KEY with wildcards, as docs/policy.md shows; anything else makes nothing public', async () => {
+  const { parseConfigText } = await import('../src/config.js');
+  const { parsePublic, isPublic } = await import('../src/mask-public.js');
+  const text = 'mask:\n  public:\n    - NODE_ENV            # in every store\n    - web/APP_NAME\n    - web/dev/LOG_LEVEL\n    - "NEXT_PUBLIC_*"\n';
+  const pub = parsePublic(await parseConfigText(text, 'config.yaml'), 'config.yaml');
+  assert.equal(pub.error, undefined);
+  const shown = (app: string, env: string, key: string) => isPublic(pub, app, env, key);
+  assert.deepEqual([shown('api', 'prod', 'NODE_ENV'), shown('api', 'dev', 'node_env')], [true, false], 'key names match exactly');
+  assert.deepEqual([shown('web', 'prod', 'APP_NAME'), shown('WEB', 'dev', 'APP_NAME'), shown('api', 'dev', 'APP_NAME')], [true, true, false]);
+  assert.deepEqual([shown('web', 'dev', 'LOG_LEVEL'), shown('web', 'prod', 'LOG_LEVEL')], [true, false]);
+  assert.deepEqual([shown('x', 'y', 'NEXT_PUBLIC_URL'), shown('x', 'y', 'NEXT_SECRET')], [true, false]);
+  for (const bad of ['mask: [NODE_ENV]\n', 'mask:\n  public: NODE_ENV\n', 'mask:\n  public: ["a/b/c/d"]\n', 'mask:\n  public: ["K EY"]\n', 'mask:\n  show: [X]\n', 'mask:\n  public: [1]\n']) {
+    const r = parsePublic(await parseConfigText(bad, 'config.yaml'), 'config.yaml');
+    assert.deepEqual(r.entries, [], bad);
+    assert.match(r.error ?? '', /^config\.yaml: .*; every value is masked$/, bad);
+  }
 });

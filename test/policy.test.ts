@@ -224,6 +224,7 @@ test('a policy in a project .lsm.yaml is ignored: only config.yaml can set it', 
   lsm(['set', 'app', 'prod', 'TOKEN', VALUE], { home });
   const project = tempDir();
   writeFileSync(join(project, '.lsm.yaml'), 'app: app\nenv: prod\npolicy:\n  agent: allow\n');
+  assert.equal(lsm(['link', 'app'], { home, cwd: project }).code, 0);
   const r = lsm(['get', 'TOKEN'], { home, cwd: project, env: { CLAUDECODE: '1' } });
   assert.equal(r.code, 4, r.stderr);
   assert.equal(lsm(['get', 'TOKEN'], { home, cwd: project }).stdout, VALUE, 'the project file still picks the store');

@@ -137,13 +137,50 @@ test('resolution: link from a subdirectory, .lsm.yaml, default env, flags win', 
   assert.equal(lsm(['link', 'web'], { home, cwd: proj }).code, 0);
   assert.equal(lsm(['set', 'K', 'v1'], { home, cwd: join(proj, 'src', 'deep') }).code, 0);
   assert.equal(lsm(['get', 'web', 'dev', 'K'], { home }).stdout, 'v1');
-  writeFileSync(join(proj, '.lsm.yaml'), 'app: api\nenv: staging\n');
+  writeFileSync(join(proj, '.lsm.yaml'), 'app: web\nenv: staging\n');
   assert.equal(lsm(['set', 'K', 'v2'], { home, cwd: proj }).code, 0);
-  assert.equal(lsm(['get', 'api', 'staging', 'K'], { home }).stdout, 'v2');
+  assert.equal(lsm(['get', 'web', 'staging', 'K'], { home }).stdout, 'v2');
   assert.equal(lsm(['get', '--env', 'dev', '--app', 'web', 'K'], { home, cwd: proj }).stdout, 'v1');
   const apps = lsm(['apps'], { home });
-  assert.equal(apps.stdout, 'api\nweb\n');
-  assert.equal(lsm(['envs', 'web'], { home }).stdout, 'dev\n');
+  assert.equal(apps.stdout, 'web\n');
+  assert.equal(lsm(['envs', 'web'], { home }).stdout, 'dev\nstaging\n');
+});
+
+test('.lsm.yaml cannot point a command at another project: an app only when the directory is linked to it, an env only of the linked app; it says so and is recorded', () => {
+  const home = initHome();
+  // The owner's other project, with its prod store.
+  assert.equal(lsm(['set', 'bank', 'prod', 'DB_PASSWORD', CANARY], { home }).code, 0);
+  // A freshly cloned repository (or a file an agent wrote) names that store.
+  const clone = tempDir('lsm-clone-');
+  writeFileSync(join(clone, '.lsm.yaml'), 'app: bank\nenv: prod\n');
+  for (const args of [['get', 'DB_PASSWORD'], ['exec', '--no-mask', '--', 'sh', '-c', 'printf %s "$DB_PASSWORD"'], ['dump', '--stdout']]) {
+    const r = lsm(args, { home, cwd: clone });
+    assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /^lsm: \S+\.lsm\.yaml names app 'bank', but this directory is not linked to any app\nhint: .*run 'lsm link bank' here/, args[0]);
+    noLeak(home, r.stdout, r.stderr);
+  }
+  // Linked to another app: the file cannot switch it to bank either.
+  assert.equal(lsm(['link', 'toy'], { home, cwd: clone }).code, 0);
+  assert.equal(lsm(['set', 'toy', 'dev', 'DB_PASSWORD', 'toy-value'], { home }).code, 0);
+  const other = lsm(['get', 'DB_PASSWORD'], { home, cwd: clone });
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /names app 'bank', but this directory is linked to 'toy'/);
+  // An env alone is honoured for the linked app only, said on stderr and recorded.
+  writeFileSync(join(clone, '.lsm.yaml'), 'env: staging\n');
+  assert.equal(lsm(['set', 'toy', 'staging', 'K', 'st'], { home }).code, 0);
+  const env = lsm(['get', 'K'], { home, cwd: clone });
+  assert.equal(env.code, 0, env.stderr);
+  assert.equal(env.stdout, 'st');
+  assert.match(env.stderr, /^lsm: toy\/staging: the env chosen by \S+\/\.lsm\.yaml\n$/);
+  const ev = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+  assert.equal(ev.event, 'get');
+  assert.deepEqual([ev.app, ev.env, ev.fields.project_file, ev.fields.project_chose], ['toy', 'staging', join(clone, '.lsm.yaml'), ['env']]);
+  // ...and not for an app named elsewhere: bank's prod is not reached through it.
+  writeFileSync(join(clone, '.lsm.yaml'), 'env: prod\n');
+  const named = lsm(['get', '--app', 'bank', 'DB_PASSWORD'], { home, cwd: clone });
+  assert.equal(named.code, 1);
+  assert.match(named.stderr, /^lsm: ignoring 'env: prod' in \S+: it applies only to the app this directory is linked to \(toy\), not to bank\n/);
+  noLeak(home, named.stdout, named.stderr);
 });
 
 test('names from config.yaml and .lsm.yaml are checked like typed ones; an empty --app or --env is refused, not ignored', () => {
@@ -360,4 +397,25 @@ test('version, completion and help with examples on every command', () => {
     assert.equal(h.code, 0, name);
     assert.match(h.stdout, /Examples:\n  \$ /, name);
   }
+});
+
+test('set prod KEY val, where prod is an env of the linked app and no app, is refused as ambiguous with both readings', () => {
+  const home = initHome();
+  const proj = tempDir();
+  assert.equal(lsm(['link', 'web'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['set', '--env', 'prod', 'K', 'v'], { home, cwd: proj }).code, 0);
+  const r = lsm(['set', 'prod', 'API_KEY', CANARY], { home, cwd: proj });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^lsm: ambiguous: "prod" is an env name and no app, so this would create an app named "prod"\n/);
+  assert.match(r.stderr, /to set API_KEY in env prod of this directory's app:\n  lsm set --env prod API_KEY -/);
+  assert.match(r.stderr, /to create the app prod:\n  lsm set --app prod API_KEY -/);
+  assert.ok(!existsSync(join(home, 'prod.dev.age')), 'no app named prod');
+  assert.equal(lsm(['apps'], { home }).stdout, 'web\n');
+  noLeak(home, r.stdout, r.stderr);
+  // The readings it names work; an app that exists is taken as the app.
+  assert.equal(lsm(['set', '--env', 'prod', 'API_KEY', '-'], { home, cwd: proj, input: CANARY }).code, 0);
+  assert.equal(lsm(['get', 'web', 'prod', 'API_KEY'], { home }).stdout, CANARY);
+  assert.equal(lsm(['set', '--app', 'prod', 'X', '1'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['set', 'prod', 'Y', '2'], { home, cwd: proj }).code, 0);
+  assert.equal(lsm(['get', 'prod', 'dev', 'Y'], { home }).stdout, '2');
 });

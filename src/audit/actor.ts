@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { stdinDevice } from '../term/tty.js';
+import { terminalDevice } from '../term/tty.js';
 import { agentOfProcess, isInterpreter, isShell, markerFromEnv } from './agents.js';
 import { formatTs, type Actor, type Ancestor } from './event.js';
 
@@ -21,7 +21,7 @@ export interface ProcInfo {
 export interface CaptureOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Overrides the stdin check (tests). */
+  /** Overrides the terminal check (tests). */
   tty?: string;
   /** Looks a process up; the default reads /proc (Linux) or one `ps` listing (macOS). */
   proc?: (pid: number) => ProcInfo | undefined;
@@ -112,8 +112,8 @@ function defaultProc(): (pid: number) => ProcInfo | undefined {
   return (pid) => (table ??= psTable()).get(pid);
 }
 
-function ttyOfStdin(): string {
-  const device = stdinDevice();
+function ttyOfCaller(): string {
+  const device = terminalDevice();
   if (device !== 'tty' || process.platform === 'win32') return device;
   // No /proc: the terminal ps reports for this process ("ttys003").
   const t = ps(['-o', 'tty=', '-p', String(process.pid)]).trim();
@@ -127,7 +127,7 @@ function uid(): number {
 /** Captures the actor of an event in the current process. */
 export function captureActor(opts: CaptureOptions = {}): Actor {
   const env = opts.env ?? process.env;
-  const tty = opts.tty ?? ttyOfStdin();
+  const tty = opts.tty ?? ttyOfCaller();
   const proc = opts.proc ?? defaultProc();
   const ppid = opts.ppid ?? process.ppid;
 

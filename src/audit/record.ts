@@ -45,7 +45,9 @@ export async function record(ctx: Context, input: EventInput, opts: RecordOption
   if (ctx.peer) input = { ...input, fields: { ...input.fields, peer: ctx.peer } };
   let row;
   try {
-    row = appendEvent(path, input, { now: ctx.now, actor: actorOf(ctx) });
+    // Which project file chose the store is part of every event about that store.
+    const chosen = ctx.project && input.app ? { ...input, fields: { ...input.fields, project_file: ctx.project.file, project_chose: ctx.project.chose } } : input;
+    row = appendEvent(path, chosen, { now: ctx.now, actor: actorOf(ctx) });
   } catch (err) {
     const why = appendFailure(err);
     if (opts.failClosed && !(await failsOpen(ctx))) {

@@ -1,4 +1,4 @@
-import { existsSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { realpathSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readOwner, tryAcquire, type Lock } from '../lock.js';
 import { isTrue, parseConfigText, setting } from '../config.js';
@@ -80,12 +80,41 @@ async function shippingEnabled(home: Home): Promise<boolean> {
   return on;
 }
 
-// `node dist/lsm.cjs` runs a script; the native build (Bun) is its own executable.
+/**
+ * What the started shipper wrote on stderr (`ship.err`, emptied at each start): a
+ * shipper that runs writes nothing there, so text means it did not start or it died.
+ */
+const shipErr = (home: Home) => join(home.dir, 'ship.err');
+
+/** The last started shipper's failure, first line, or undefined when it wrote nothing. */
+export function shipperFailure(home: Home): { at: string; message: string } | undefined {
+  try {
+    const text = readRegular(shipErr(home)).toString('utf8').trim();
+    if (text === '') return undefined;
+    const at = new Date(statSync(shipErr(home)).mtimeMs).toISOString();
+    return { at, message: text.split('\n')[0].slice(0, 200) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The shipper is this same program, run again. Under Node, argv[1] is the script as it
+ * was invoked: through `npm link`, `npm install -g` or a link in ~/.local/bin that is a
+ * symbolic link named `lsm`, with no extension, so it is resolved to the bundle it
+ * points at. The native build (Bun) is its own executable, and execPath names it.
+ */
 function shipperCommand(home: Home): [string, string[]] {
+  const args = ['--dir', home.dir, 'audit', 'ship', '--background'];
   const script = process.argv[1];
-  const viaScript = !process.versions.bun && script !== undefined && /\.(c?js|mjs|ts)$/.test(script);
-  const prefix = viaScript ? [...process.execArgv, resolve(script)] : [];
-  return [process.execPath, [...prefix, '--dir', home.dir, 'audit', 'ship', '--background']];
+  if (process.versions.bun || script === undefined) return [process.execPath, args];
+  let path: string;
+  try {
+    path = realpathSync(script);
+  } catch {
+    path = resolve(script);
+  }
+  return [process.execPath, [...process.execArgv, path, ...args]];
 }
 
 /** Starts a detached shipper unless one runs or is starting; `urgent` ignores the quiet period. */
@@ -101,10 +130,17 @@ export async function startShipper(ctx: Context, urgent = false): Promise<boolea
     if (!urgent && statSync(stamp).mtimeMs > Date.now() - STARTING_MS) return false;
   } catch { /* no stamp */ }
   writeFileSync(stamp, '', { mode: 0o600 });
+  // Said by each command that starts another, so a shipper that cannot run is not silent.
+  if (shipperFailure(home)) {
+    ctx.stderr.write("lsm: warning: the background audit shipper failed; events wait in the log unsent ('lsm audit ship --status' says why)\n");
+  }
   const [cmd, args] = shipperCommand(home);
   // Loaded here, not at the top: every command imports this module, few start a shipper.
   const { spawnDetached } = await import('./detach.js');
-  spawnDetached(cmd, args, ctx.env, home.dir);
+  // From the keeper, ctx.env is the caller's start-up environment: its NODE_OPTIONS must not
+  // run in a shipper the keeper starts. The keeper's own environment is the one it was given.
+  const { custody } = await import('../custody.js');
+  spawnDetached(cmd, args, custody() ? process.env : ctx.env, home.dir, shipErr(home));
   return true;
 }
 

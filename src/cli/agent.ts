@@ -8,8 +8,8 @@ export function registerAgent(program: Command): void {
     .description('decoy secrets that record a canary.read when revealed')
     .addHelpText('after', `
 A canary is a secret with a realistic but worthless value. Honest work never reads it:
-'lsm exec' leaves canaries out unless --with-canaries is given. A get, dump or edit that
-reveals one records a 'canary.read' event, which 'lsm audit suspicious' flags with the
+'lsm exec', 'lsm dump' and 'lsm gh push' leave canaries out unless --with-canaries is
+given. A get, dump or edit that reveals one records a 'canary.read' event, which 'lsm audit suspicious' flags with the
 reason 'canary' and which is shipped at once where OTLP shipping is on. Canaries are
 named in <home>/canaries.json (never their values).
 ${examples('$ lsm canary add myapp prod AWS_SECRET_ACCESS_KEY', '$ lsm canary list', '$ lsm canary remove myapp prod AWS_SECRET_ACCESS_KEY')}`);

@@ -14,8 +14,11 @@ export function registerDotenv(program: Command): void {
     .usage('[options] [app] [env] [FILE|-]')
     .option('-n, --dry-run', 'list what would change (+ added, ~ changed, = unchanged) and write nothing')
     .addHelpText('after', `
-Existing keys keep their place and new ones are appended; comments of the file are not
-imported. The whole file is parsed first: a malformed line imports nothing. Without
+Existing keys keep their place and new ones are appended with their lines as written;
+the comments above each key, the file's header and its last comments come too, unless
+the store has them already (into an empty store the file goes as it is). A file named
+.env.<env> (.env.production) goes into that env when no env is given (an existing env
+of the same meaning, prod for production, is preferred). The whole file is parsed first: a malformed line imports nothing. Without
 FILE, the one .env file of the current directory is read; when there are several, lsm
 lists them and asks you to name one. FILE is the last argument when it is '-' (stdin),
 a path or a name with a dot; a plain word that is also a file here is refused as
@@ -32,9 +35,11 @@ ${examples('$ lsm import', '$ lsm import myapp prod .env.production', '$ cat .en
     .option('-o, --output <file>', 'file to write (default: .env in the current directory)')
     .option('--stdout', 'print the plaintext .env text to stdout instead of writing a file')
     .option('-f, --force', 'replace an existing file without asking')
+    .option('--with-canaries', 'include canary secrets (left out by default; recorded as canary reads)')
     .option('--reason <text>', 'why the plaintext is needed (recorded; the egress policy may ask for it; also LSM_REASON)')
     .addHelpText('after', `
-The file holds the store's text exactly (comments included) and is replaced atomically.
+The file holds the store's text exactly (comments included), without its canaries
+unless --with-canaries, and is replaced atomically.
 An existing file is replaced only after a yes on the terminal, or with --force. Inside a
 git work tree, a file that git does not ignore yet is added to the .gitignore of its
 directory (as /NAME). Values on the terminal are masked: values shorter than 16
@@ -65,8 +70,9 @@ ${examples('$ lsm edit', '$ EDITOR="code --wait" lsm edit myapp prod')}`)
     .usage('[options] [app] [env]')
     .option('-f, --force', 'remove without asking')
     .addHelpText('after', `
-A file is removed only when every key in it is in the store with the same value; for
-the others, the keys that are missing or differ are listed (names only). The files are
+A file is removed only when every key in it is in the store with the same value and
+every comment in it is in the store too; for the others, the keys that are missing or
+differ, or the lines of the missing comments, are listed (names only). The files are
 listed and, on a terminal, confirmed first; without a terminal, --force is needed.
 Each file is overwritten with zeros before it is unlinked (a best effort on SSDs).
 ${FILES}

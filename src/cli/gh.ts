@@ -21,12 +21,14 @@ export function registerGh(program: Command): void {
     .option('--gh-env <name>', 'a GitHub deployment environment instead of the repository level')
     .option('--prune', 'also delete remote secrets that have no local key (asks again)')
     .option('-y, --force', 'do not ask for confirmation (required off a terminal)')
+    .option('--with-canaries', 'push canary secrets too (left out by default; recorded as canary reads)')
     .option('--reason <text>', 'why the values go to GitHub (recorded; the egress policy may ask for it; also LSM_REASON)')
     .addHelpText('after', `${BINDING}
 
 The values leave the machine, so the push is plaintext egress: config.yaml 'policy:'
-decides as for get and dump (an agent pushing a prod* env needs --reason by default),
-and a canary in the store is recorded as read.
+decides as for get and dump (an agent pushing a prod* env needs --reason by default).
+Canaries are left out unless --with-canaries (then each is recorded as read); a push
+from another env than the marker's last one to the same target is warned about.
 
 Each value goes to 'gh secret set NAME' on its stdin, never on a command line (an
 empty value as an empty stdin). gh drops trailing line breaks from a value: lsm warns.
@@ -38,7 +40,7 @@ and asks before deleting them; --force answers yes to both questions.
 Audit: 'gh_push_intent' (names and count) is recorded before any value is sent, and
 the push does not happen if it cannot be; 'gh_push' (names set, count, pruned names,
 outcome ok or error) is recorded afterwards, partial failures included. Names only,
-never values. After a full success config.yaml gets github.<app>: {repo, target,
+never values. After a full success config.yaml gets github.<app>: {repo, target, env,
 last_pushed, last_count}, the marker 'lsm gh status' compares with GitHub.
 ${examples('$ lsm gh push', '$ lsm gh push --repo acme/widget -y', '$ lsm --env prod gh push --gh-env production --prune')}`)
     .action(action(() => import('../commands/gh-push.js')));

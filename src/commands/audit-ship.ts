@@ -7,7 +7,7 @@ import { formatOf } from './audit-common.js';
 import { shipConfig, shownEndpoint, type ShipConfig } from '../audit/otlp-config.js';
 import { pendingSummary, shipPending, sleep, type ShipResult } from '../audit/ship.js';
 import { readCursor, readState, writeState } from '../audit/cursor.js';
-import { clearSpawnStamp, deferSpawns, runningShipper, tryShipLock } from '../audit/trigger.js';
+import { clearSpawnStamp, deferSpawns, runningShipper, shipperFailure, tryShipLock } from '../audit/trigger.js';
 import type { Context } from '../context.js';
 
 /** After a failed run, commands leave the collector alone this long before starting another shipper. */
@@ -153,6 +153,7 @@ async function status(ctx: Context, format: Format): Promise<number> {
   const state = readState(ctx.home);
   const pending = pendingSummary(ctx);
   const pid = runningShipper(ctx.home);
+  const failure = pid === undefined ? redactedFailure(ctx, cfg) : undefined;
   const report = {
     enabled: cfg.enabled,
     why: cfg.why,
@@ -168,6 +169,7 @@ async function status(ctx: Context, format: Format): Promise<number> {
     pending_local_only: pending.localOnly,
     shipper_running: pid !== undefined,
     shipper_pid: pid !== undefined && pid > 0 ? pid : undefined,
+    shipper_failed: failure,
     last_attempt: state.lastAttempt,
     last_success: state.lastSuccess,
     last_error: state.lastError,
@@ -188,6 +190,7 @@ async function status(ctx: Context, format: Format): Promise<number> {
     ['log', `last seq ${pending.lastSeq}`],
     ['pending', `${pending.events} events to send${pending.localOnly ? `, ${pending.localOnly} local-only rows (never sent)` : ''}`],
     ['shipper', pid === undefined ? 'not running' : `running${pid > 0 ? ` (pid ${pid})` : ''}`],
+    ['failed', failure && `${failure.at}: the last shipper started failed: ${safe(failure.message)}`],
     ['last sent', state.lastSuccess],
     ['last error', state.lastError && `${state.lastError.at}: ${safe(state.lastError.message)}`],
     ['partial', state.lastPartial && `${state.lastPartial.at}: ${state.lastPartial.rejected} of seq ${state.lastPartial.seqFrom}-${state.lastPartial.seqTo} rejected: ${safe(state.lastPartial.message)}`],
@@ -196,4 +199,13 @@ async function status(ctx: Context, format: Format): Promise<number> {
   ];
   for (const [k, v] of lines) if (v) ctx.stdout.write(`${k.padEnd(11)} ${v}\n`);
   return 0;
+}
+
+/** What the last shipper said on stderr; header values are credentials, so none is shown. */
+function redactedFailure(ctx: Context, cfg: ShipConfig): { at: string; message: string } | undefined {
+  const f = shipperFailure(ctx.home);
+  if (!f) return undefined;
+  let message = f.message;
+  for (const v of Object.values(cfg.headers)) if (v.length > 0) message = message.split(v).join('[header value]');
+  return { at: f.at, message };
 }

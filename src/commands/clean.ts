@@ -22,7 +22,7 @@ interface Verdict {
  * store with the very same value, so removing them loses nothing (the original compared
  * key names only and deleted files with other values). A file without keys, one that
  * does not parse, a symbolic link, one with other hard links, an earlier value of a key
- * or a comment that looks like a value (`# OLD_KEY=...`) are kept. Files are zeroed before being unlinked,
+ * or a comment the store does not hold (import carries them) are kept. Files are zeroed before being unlinked,
  * and a file that changed after it was judged is kept.
  */
 export async function run(ctx: Context, args: string[], opts: { force?: boolean }): Promise<number> {
@@ -31,9 +31,10 @@ export async function run(ctx: Context, args: string[], opts: { force?: boolean 
   const id = await identityOf(ctx);
   const { doc } = await loadStore(ctx.home, target, id);
   const stored = doc.toMap();
+  const storedComments = new Set(doc.comments().map((c) => c.text));
   const base = { event: 'clean', ...target };
   const files = findEnvFiles(ctx.cwd);
-  const verdicts = files.map((f) => judge(f, stored));
+  const verdicts = files.map((f) => judge(f, stored, storedComments));
   const safe = verdicts.filter((v) => v.safe);
   const out: string[] = [];
   if (files.length === 0) out.push(`No .env files in ${ctx.cwd}.`);
@@ -87,7 +88,7 @@ function plural(n: number, word: string): string {
 }
 
 /** Whether removing the file would lose anything the store does not hold. Names only in the reasons, never values. */
-function judge(file: EnvFile, stored: Map<string, string>): Verdict {
+function judge(file: EnvFile, stored: Map<string, string>, storedComments: Set<string>): Verdict {
   if (file.symlink) return { file, safe: false, why: '(symbolic link; not followed)' };
   let bytes: Buffer;
   try {
@@ -107,11 +108,16 @@ function judge(file: EnvFile, stored: Map<string, string>): Verdict {
   // What the entries do not carry, and an import would not bring into the store.
   const shadowed = doc.shadowed();
   if (shadowed.length > 0) return { file, safe: false, why: `(an earlier line holds another value of ${shadowed.join(', ')})` };
-  const commented = doc.commentedValues();
+  // A comment the store lacks would be lost (one that looks like a value above all):
+  // an import carries comments, so only a file imported before that, or edited since, has them.
+  const lacking = new Set(doc.comments().filter((c) => !storedComments.has(c.text)).map((c) => c.line));
+  const commented = doc.commentedValues().filter((n) => lacking.has(n));
   if (commented.length > 0) return { file, safe: false, why: `(a comment may hold a value: line ${commented.join(', ')})` };
+  if (lacking.size > 0) return { file, safe: false, why: `(comments not in the store: line ${[...lacking].join(', ')}; 'lsm import' carries them)` };
+  const comments = doc.comments().length;
   const missing = entries.filter(([k]) => !stored.has(k)).map(([k]) => k);
   const differs = entries.filter(([k, v]) => stored.has(k) && stored.get(k) !== v).map(([k]) => k);
-  if (missing.length === 0 && differs.length === 0) return { file, bytes, safe: true, why: `(${plural(entries.length, 'key')}, all identical in the store)` };
+  if (missing.length === 0 && differs.length === 0) return { file, bytes, safe: true, why: `(${plural(entries.length, 'key')}${comments > 0 ? ` and ${plural(comments, 'comment')}` : ''}, all identical in the store)` };
   const parts: string[] = [];
   if (missing.length > 0) parts.push(`not in the store: ${missing.join(', ')}`);
   if (differs.length > 0) parts.push(`different value: ${differs.join(', ')}`);

@@ -10,7 +10,9 @@ import { stdinIsTTY } from '../term/tty.js';
 import { mask } from '../mask.js';
 import { identityOf, targetOf } from './common.js';
 import { enforceEgress } from '../policy.js';
-import { recordCanaryReads } from '../canary.js';
+import { canaryNames, recordCanaryReads } from '../canary.js';
+import { parseEnv, type EnvDocument } from '../dotenv.js';
+import type { Target } from '../resolve.js';
 import type { Context } from '../context.js';
 
 interface Opts {
@@ -18,6 +20,7 @@ interface Opts {
   stdout?: boolean;
   force?: boolean;
   reason?: string;
+  withCanaries?: boolean;
 }
 
 /**
@@ -34,10 +37,11 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   if (opts.output === '-') throw usage("-o - is not stdout here: use --stdout", 'lsm dump --stdout');
   const { target } = await targetOf(ctx, args, 0);
   const id = await identityOf(ctx);
-  const { doc, exists } = await loadStore(ctx.home, target, id);
+  const { doc: stored, exists } = await loadStore(ctx.home, target, id);
   if (!exists) {
     throw new LsmError('not_found', `no store for ${target.app}/${target.env}`, { hint: "'lsm apps' and 'lsm envs <app>' list what exists" });
   }
+  const doc = opts.withCanaries ? stored : withoutCanaries(ctx, target, stored);
   const entries = doc.entries();
   if (entries.length === 0) {
     await record(ctx, { event: 'dump', ...target, fields: { count: 0, stdout: Boolean(opts.stdout) } }, { failClosed: false });
@@ -92,6 +96,20 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   ctx.stdout.write(`${lines.join('\n')}\n`);
   ensureIgnored(ctx, path);
   return 0;
+}
+
+/**
+ * The store without its canaries, as exec injects it: a dumped .env is the owner's own
+ * working copy, pasted, synced and backed up, and a decoy in it would raise the alarm
+ * against the owner rather than catch the agent. Silently, as in exec: output that named
+ * the decoys would tell the reader which keys they are.
+ */
+function withoutCanaries(ctx: Context, target: Target, doc: EnvDocument): EnvDocument {
+  const names = canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
+  if (!doc.keys().some((k) => names.has(k))) return doc;
+  const copy = parseEnv(doc.serialize());
+  for (const k of names) copy.delete(k);
+  return copy;
 }
 
 /** Whether `path` may be (over)written: free, --force, or a yes on the terminal. */

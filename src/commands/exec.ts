@@ -59,10 +59,12 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   const { file, guard } = opened;
   const env = childEnv(ctx.env, new Map(opened.secrets), Boolean(opts.pristine));
   if (guard.mask) {
-    // masked output, through a pseudo-terminal when stdout is one (src/pty.ts), else pipes.
+    // masked output, through a pseudo-terminal when stdin and stdout are terminals (src/pty.ts),
+    // else pipes. A piped stdin (`psql < migration.sql`) written into a pseudo-terminal
+    // would be echoed and line-edited, a \x03 in it turned into Ctrl-C: the child gets it as is.
     const [{ matcherFor }, { loadPty, runInPty, maskPipes }] = await Promise.all([import('../mask-stream.js'), import('../pty.js')]);
     const matcher = matcherFor(guard.mask)!;
-    const pty = ctx.stdout.isTTY ? loadPty() : undefined;
+    const pty = ctx.stdout.isTTY && isTerminal(0) ? loadPty() : undefined;
     const ran = pty && runInPty(pty, file, command, env, matcher, ctx);
     if (ran) return ran;
     const pipes = makeFifos(2);

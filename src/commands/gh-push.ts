@@ -2,12 +2,12 @@ import { LsmError, EXIT } from '../errors.js';
 import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { enforceEgress } from '../policy.js';
-import { recordCanaryReads } from '../canary.js';
+import { canaryNames, recordCanaryReads } from '../canary.js';
 import { confirm } from '../term/prompt.js';
 import { stdinIsTTY } from '../term/tty.js';
 import {
   auditTarget, byteOrder, checkPushable, emptyStore, ghName, ghPreflight, ghTargetOf, listRemote, markerTarget,
-  resolveGhProject, rfc3339, runGh, scopeArgs, summarize, targetLabel, writeMarker, type GhTarget, type RemoteSecret,
+  readMarker, resolveGhProject, rfc3339, runGh, scopeArgs, summarize, targetLabel, writeMarker, type GhTarget, type RemoteSecret,
 } from '../github.js';
 import { identityOf, requireHome } from './common.js';
 import type { Context } from '../context.js';
@@ -18,6 +18,7 @@ interface PushOptions {
   prune?: boolean;
   force?: boolean;
   reason?: string;
+  withCanaries?: boolean;
 }
 
 interface Failure {
@@ -41,10 +42,12 @@ function lines(names: readonly string[]): string {
 
 export async function run(ctx: Context, _args: string[], opts: PushOptions): Promise<number> {
   requireHome(ctx);
-  const { target } = await resolveGhProject(ctx);
+  const { target, config } = await resolveGhProject(ctx);
   const gt = ghTargetOf(ctx, opts);
   const { doc } = await loadStore(ctx.home, target, await identityOf(ctx));
-  const secrets = doc.entries().sort((a, b) => byteOrder(a[0], b[0]));
+  // Canaries stay home unless asked for, as in exec: one in CI would fire on the owner's own workflow runs.
+  const decoys = opts.withCanaries ? new Set<string>() : canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
+  const secrets = doc.entries().filter(([k]) => !decoys.has(k)).sort((a, b) => byteOrder(a[0], b[0]));
   if (secrets.length === 0) throw emptyStore(target);
   const names = secrets.map(([n]) => n);
   checkPushable(names);
@@ -54,6 +57,12 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
   // before the question and before anything is sent; a refusal is recorded and thrown.
   const egress = await enforceEgress(ctx, { command: 'gh_push', target, fields: { ...base, names, count: names.length }, keys: names, reason: opts.reason });
 
+  // One GitHub target holds one set of secrets: a push from another env replaces theirs.
+  const last = readMarker(config.tree, target.app);
+  const overwrites = last && last.env && last.env !== target.env && last.repo === gt.repo && last.target === markerTarget(gt) ? last.env : undefined;
+  if (overwrites) {
+    ctx.stderr.write(`lsm: warning: the last push to ${targetLabel(gt)} was from ${target.app}/${overwrites}; this push from ${target.app}/${target.env} overwrites its secrets of the same names (use --gh-env to keep envs apart)\n`);
+  }
   ctx.stdout.write(`About to set ${names.length} secret(s) on ${targetLabel(gt)}:\n${lines(names)}`);
   if (!(await agreed(ctx, opts.force, `Set ${names.length} secret(s) on ${targetLabel(gt)}?`))) {
     ctx.stdout.write('Aborted.\n');
@@ -65,7 +74,7 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
   }
 
   // The values are about to leave the machine: a push that cannot be recorded does not happen.
-  await record(ctx, { event: 'gh_push_intent', ...target, fields: { ...base, names, count: names.length, prune: Boolean(opts.prune), ...egress.fields } }, { failClosed: true });
+  await record(ctx, { event: 'gh_push_intent', ...target, fields: { ...base, names, count: names.length, prune: Boolean(opts.prune), ...(overwrites ? { overwrites_env: overwrites } : {}), ...egress.fields } }, { failClosed: true });
   // A canary pushed to GitHub is a canary read, as in dump: recorded (and shipped) before it leaves.
   await recordCanaryReads(ctx, target, egress.canaries, 'gh_push');
 
@@ -94,7 +103,7 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
     });
   }
   try {
-    await writeMarker(ctx.home, target.app, { repo: gt.repo, target: markerTarget(gt), last_pushed: rfc3339(ctx.now()), last_count: set.length });
+    await writeMarker(ctx.home, target.app, { repo: gt.repo, target: markerTarget(gt), env: target.env, last_pushed: rfc3339(ctx.now()), last_count: set.length });
   } catch (err) {
     ctx.stderr.write(`lsm: warning: github marker: ${err instanceof Error ? err.message : String(err)}\n`);
   }

@@ -1,5 +1,6 @@
 import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
+import { canaryNames } from '../canary.js';
 import {
   auditTarget, byteOrder, emptyStore, ghName, ghPreflight, ghTargetOf, listRemote, markerTarget, readMarker,
   resolveGhProject, targetLabel, type GhTarget, type Marker, type RemoteSecret,
@@ -44,7 +45,7 @@ export function render(gt: GhTarget, c: Comparison, marker: Marker | undefined, 
   s += `\nRemote only — on GitHub, not local (${c.remoteOnly.length}):\n${c.remoteOnly.map((r) => `  ${r.name}${updated(r.updatedAt)}\n`).join('')}`;
   if (marker) {
     s += '\nLocal marker (a hint only; live GitHub state above is authoritative):\n';
-    s += `  lsm last pushed ${marker.last_count ?? 0} secret(s) to ${marker.repo} ${marker.target} at ${marker.last_pushed ?? 'unknown time'}\n`;
+    s += `  lsm last pushed ${marker.last_count ?? 0} secret(s)${marker.env ? ` from env ${marker.env}` : ''} to ${marker.repo} ${marker.target} at ${marker.last_pushed ?? 'unknown time'}\n`;
     const reasons = driftReasons(marker, gt, remoteCount);
     if (reasons.length > 0) {
       s += '  DRIFT: the live GitHub state disagrees with this local marker:\n';
@@ -60,7 +61,9 @@ export async function run(ctx: Context, _args: string[], opts: { repo?: string; 
   const { target, config } = await resolveGhProject(ctx);
   const gt = ghTargetOf(ctx, opts);
   const { doc } = await loadStore(ctx.home, target, await identityOf(ctx));
-  const local = doc.keys();
+  // As push sends them: canaries stay home, so they are not "would be pushed".
+  const decoys = canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
+  const local = doc.keys().filter((k) => !decoys.has(k));
   if (local.length === 0) throw emptyStore(target);
   ghPreflight(ctx);
   const remote = listRemote(ctx, gt, doc.entries().map(([, v]) => v));

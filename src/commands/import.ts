@@ -1,54 +1,108 @@
 import { existsSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { LsmError, usage } from '../errors.js';
 import { isName, shown } from '../names.js';
 import { parseEnv, type EnvDocument, type SetResult } from '../dotenv.js';
-import { loadStore } from '../store.js';
+import { listStores, loadStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { readStdin } from '../term/prompt.js';
-import { decodeEnv, findEnvFiles, readEnvText, refuseNul } from '../envfiles.js';
-import { resolveTarget, splitPositional, type Target } from '../resolve.js';
+import { decodeEnv, findEnvFiles, isEnvFileName, readEnvText, refuseNul } from '../envfiles.js';
+import { resolveTarget, splitPositional, type Positional, type Target } from '../resolve.js';
 import { changeStore, identityOf } from './common.js';
 import type { Context } from '../context.js';
 
 /**
  * `import [app] [env] [FILE|-]`: merges a .env file into a store with `set` semantics
- * (existing keys keep their place, new ones are appended; comments of the file are not
- * imported). The whole file is parsed before anything is written, so a malformed line
+ * (existing keys keep their place, new ones are appended), carrying the file's comments
+ * (EnvDocument.merge): the dialect is lossless, and `clean` keeps a file whose comments
+ * the store lacks. Into an empty store the file goes as it is. The whole file is parsed before anything is written, so a malformed line
  * imports nothing. `--dry-run` is recorded too: `=` versus `~` tells whether a value
  * equals the stored one, which is a read of the store.
  */
 export async function run(ctx: Context, args: string[], opts: { dryRun?: boolean }): Promise<number> {
   const { file, pos } = splitArgs(ctx, args);
-  const target = await resolveTarget(ctx, pos);
-  const id = await identityOf(ctx);
   const source = file ?? autodetect(ctx);
   const label = source === '-' ? '-' : basename(source);
+  const { target, envFrom } = await targetFor(ctx, pos, label);
+  const id = await identityOf(ctx);
   const base = { event: 'import', ...target };
   let incoming: EnvDocument;
   try {
     incoming = await readSource(ctx, source);
   } catch (err) {
-    await record(ctx, { ...base, outcome: 'error', fields: { file: label, reason: reasonOf(err) } }, { failClosed: false });
+    await record(ctx, { ...base, outcome: 'error', fields: { file: label, ...envFrom, reason: reasonOf(err) } }, { failClosed: false });
     throw err;
   }
   const keys = incoming.keys();
-  if (opts.dryRun) return dryRun(ctx, target, id, incoming, label);
+  if (opts.dryRun) return dryRun(ctx, target, id, incoming, label, envFrom);
   const tally: Record<SetResult, string[]> = { added: [], changed: [], unchanged: [] };
-  const fields = () => ({ file: label, added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length, keys });
+  let comments = 0;
+  const fields = () => ({ file: label, ...envFrom, added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length, comments, keys });
   await changeStore(ctx, target, id, 'import', fields, (doc) => {
-    for (const [k, v] of incoming.entries()) tally[doc.set(k, v)].push(k);
-    return { changed: tally.added.length + tally.changed.length > 0, result: undefined };
+    const merged = doc.merge(incoming);
+    for (const [k, r] of merged.results) tally[r].push(k);
+    comments = merged.comments;
+    return { changed: tally.added.length + tally.changed.length + comments > 0, result: undefined };
   });
   // changeStore records only a store that changed. An import that changed nothing still
   // told whether the file's values equal the stored ones: recorded before that is printed.
-  if (tally.added.length + tally.changed.length === 0) await record(ctx, { ...base, fields: fields() }, { failClosed: true });
-  const out = [`Imported ${label === '-' ? 'stdin' : label} into ${target.app}/${target.env}: ${summary(tally)}`];
+  if (tally.added.length + tally.changed.length + comments === 0) await record(ctx, { ...base, fields: fields() }, { failClosed: true });
+  const out = [`Imported ${label === '-' ? 'stdin' : label} into ${target.app}/${target.env}: ${summary(tally)}${comments > 0 ? `, ${comments} comment line${comments === 1 ? '' : 's'}` : ''}`];
   for (const k of tally.added) out.push(`  + ${k}`);
   for (const k of tally.changed) out.push(`  ~ ${k}`);
-  if (source !== '-' && keys.length > 0) out.push(`Reminder: ${label} still holds these values in plaintext; 'lsm clean' removes it once everything in it is stored.`);
+  const reminder = source !== '-' && keys.length > 0 ? reminderFor(ctx, source, target) : undefined;
+  if (reminder) out.push(reminder);
   ctx.stdout.write(`${out.join('\n')}\n`);
   return 0;
+}
+
+/** Names that mean one env: `.env.production` is the env prod where that is the app's. */
+const ALIASES = [['prod', 'production'], ['dev', 'development'], ['stage', 'staging'], ['test', 'testing']];
+
+/** The env a file name names (`.env.production`, `.env.staging.local`), if any. */
+export function envOfFileName(name: string): string | undefined {
+  const m = /^\.env\.([A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.local)?$/.exec(name);
+  return m && m[1] !== 'local' ? m[1] : undefined;
+}
+
+/**
+ * The store: as for any command, except that a file whose name names an env
+ * (`.env.production`) goes into that env when no env is given, rather than silently
+ * into the default one; an env given that the name contradicts is warned about.
+ */
+async function targetFor(ctx: Context, pos: Positional, label: string): Promise<{ target: Target; envFrom: Record<string, string> }> {
+  const named = envOfFileName(label);
+  const given = ctx.flags.env ?? pos.env;
+  if (named === undefined) return { target: await resolveTarget(ctx, pos), envFrom: {} };
+  const same = [named, ...(ALIASES.find((g) => g.includes(named)) ?? [])];
+  if (given !== undefined) {
+    const target = await resolveTarget(ctx, pos);
+    if (!same.includes(target.env)) ctx.stderr.write(`lsm: warning: importing ${label} into ${target.app}/${target.env} as given, though its name says env ${named}\n`);
+    return { target, envFrom: {} };
+  }
+  const first = await resolveTarget(ctx, { ...pos, env: named });
+  const existing = new Set(listStores(ctx.home).filter((s) => s.app === first.app).map((s) => s.env));
+  const env = same.find((e) => existing.has(e)) ?? named;
+  ctx.stderr.write(`lsm: importing into ${first.app}/${env}: the file name ${label} names that env (pass --env to choose another)\n`);
+  return { target: { app: first.app, env }, envFrom: { env_from: 'file_name' } };
+}
+
+/** What to do with the plaintext file now: true of what `lsm clean` can see. */
+function reminderFor(ctx: Context, source: string, target: Target): string | undefined {
+  const path = resolve(ctx.cwd, source);
+  try {
+    if (!statSync(path).isFile()) return undefined; // a pipe such as <(sops -d .env) leaves nothing behind
+  } catch {
+    return undefined;
+  }
+  const shownAs = basename(path);
+  if (!isEnvFileName(shownAs)) {
+    return `Reminder: ${source} still holds these values in plaintext, and 'lsm clean' does not look at it (only .env and .env.* files): delete it yourself once it is no longer needed.`;
+  }
+  if (dirname(path) !== ctx.cwd) {
+    return `Reminder: ${source} still holds these values in plaintext; 'lsm clean' looks only in the directory it runs in: cd ${dirname(path)} && lsm clean --app ${target.app} --env ${target.env}`;
+  }
+  return `Reminder: ${shownAs} still holds these values in plaintext; 'lsm clean' removes it once everything in it is stored.`;
 }
 
 function summary(t: Record<SetResult, string[]>): string {
@@ -116,7 +170,7 @@ async function readSource(ctx: Context, source: string): Promise<EnvDocument> {
   return doc;
 }
 
-async function dryRun(ctx: Context, target: Target, id: Awaited<ReturnType<typeof identityOf>>, incoming: EnvDocument, label: string): Promise<number> {
+async function dryRun(ctx: Context, target: Target, id: Awaited<ReturnType<typeof identityOf>>, incoming: EnvDocument, label: string, envFrom: Record<string, string>): Promise<number> {
   const { doc } = await loadStore(ctx.home, target, id);
   const tally: Record<SetResult, string[]> = { added: [], changed: [], unchanged: [] };
   const lines: string[] = [];
@@ -126,7 +180,7 @@ async function dryRun(ctx: Context, target: Target, id: Awaited<ReturnType<typeo
     tally[kind].push(k);
     lines.push(`${kind === 'added' ? '+' : kind === 'changed' ? '~' : '='} ${k}`);
   }
-  const fields = { file: label, dry_run: true, added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length, keys: incoming.keys() };
+  const fields = { file: label, ...envFrom, dry_run: true, added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length, keys: incoming.keys() };
   await record(ctx, { event: 'import', ...target, fields }, { failClosed: true });
   lines.push(`Dry run for ${target.app}/${target.env}: ${summary(tally)}; nothing was written.`);
   ctx.stdout.write(`${lines.join('\n')}\n`);

@@ -14,7 +14,8 @@ type Source = 'argv' | 'stdin' | 'prompt';
  * `set [app] [env] KEY [VALUE|-]`: the last two arguments are KEY VALUE, except that a
  * single argument is a KEY whose value is prompted for (TTY) or read from stdin.
  * `lsm set myapp KEY` would store key "myapp": a lowercase key that is also an app or
- * env name is refused as ambiguous rather than stored.
+ * env name is refused as ambiguous rather than stored, and so is `lsm set prod KEY v`
+ * when prod is no app but an env: it would create an app named prod.
  */
 export async function run(ctx: Context, args: string[]): Promise<number> {
   if (args.length === 0) throw usage('missing KEY', 'lsm set [app] [env] KEY [VALUE|-]');
@@ -22,6 +23,7 @@ export async function run(ctx: Context, args: string[]): Promise<number> {
   const pos = splitPositional(args, single ? 1 : 2, ctx.flags);
   const key = checkKey(pos.rest[0]);
   if (!single && key !== key.toUpperCase()) await refuseAmbiguous(ctx, key, args);
+  if (pos.app !== undefined && pos.env === undefined) await refuseEnvAsApp(ctx, pos.app, key);
   const target = await resolveTarget(ctx, pos);
   const rest = pos.rest;
   requireHome(ctx);
@@ -75,5 +77,19 @@ async function refuseAmbiguous(ctx: Context, key: string, args: string[]): Promi
     'to name the store and then the key:',
     `  lsm set ${a} ${e} KEY -    (the value on stdin)`,
     `  lsm set --app ${a} --env ${e} KEY    (prompted for on a terminal)`,
+  ].join('\n'));
+}
+
+/** `lsm set prod KEY v`: one leading name is the app, which would create app `prod` when prod is meant as an env. */
+async function refuseEnvAsApp(ctx: Context, name: string, key: string): Promise<void> {
+  const config = await readConfig(ctx.home);
+  const stores = listStores(ctx.home);
+  if (Object.hasOwn(config.apps, name) || stores.some((s) => s.app === name)) return;
+  if (name !== config.env && !stores.some((s) => s.env === name)) return;
+  throw usage(`ambiguous: ${shown(name)} is an env name and no app, so this would create an app named ${shown(name)}`, [
+    `to set ${key} in env ${name} of this directory's app:`,
+    `  lsm set --env ${name} ${key} -    (the value on stdin)`,
+    `to create the app ${name}:`,
+    `  lsm set --app ${name} ${key} -`,
   ].join('\n'));
 }

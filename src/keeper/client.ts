@@ -93,7 +93,7 @@ export function sendRequest(home: { dir: string }, req: Request, timeoutMs = 120
 }
 
 export async function callKeeper<T>(ctx: Context, op: string, args: unknown): Promise<T> {
-  const reply = await sendRequest(ctx.home, { v: PROTOCOL, op, args, tty: { stdout: ctx.stdout.isTTY, stderr: ctx.stderr.isTTY } });
+  const reply = await sendRequest(ctx.home, { v: PROTOCOL, op, args, tty: { stdout: ctx.stdout.isTTY, stderr: ctx.stderr.isTTY }, project: ctx.project });
   if (reply.stderr) ctx.stderr.write(reply.stderr);
   if (!reply.ok) {
     const e = reply.error;

@@ -15,6 +15,8 @@ export interface Request {
   args?: unknown;
   /** What the client's own terminal looks like: it decides only how output is shaped, never the actor. */
   tty?: { stdout: boolean; stderr: boolean };
+  /** The project file that chose the store, as the client resolved it: recorded as it says. */
+  project?: { file: string; chose: Array<'app' | 'env'> };
 }
 
 export interface WireError {

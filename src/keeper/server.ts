@@ -57,7 +57,7 @@ class Captured extends Output {
   }
 }
 
-function contextFor(home: Home, peer: Peer, tty: Request['tty']): Context & { stderr: Captured } {
+function contextFor(home: Home, peer: Peer, tty: Request['tty'], project?: Request['project']): Context & { stderr: Captured } {
   const ctx = {
     home,
     flags: {},
@@ -71,6 +71,7 @@ function contextFor(home: Home, peer: Peer, tty: Request['tty']): Context & { st
     stderr: new Captured(Boolean(tty?.stderr)),
     argv: [],
     peer: peer.evidence,
+    project: project && typeof project.file === 'string' && Array.isArray(project.chose) ? { file: project.file, chose: project.chose.filter((c): c is 'app' | 'env' => c === 'app' || c === 'env') } : undefined,
   };
   presetActor(ctx, peer.actor);
   return ctx;
@@ -302,7 +303,7 @@ class Keeper {
         if (!peer) throw new LsmError('internal', 'the keeper cannot read its own /proc');
         peer.evidence = { ...peer.evidence, caller_pid: pid, caller_unreadable: true };
       }
-      ctx = contextFor(this.home, peer, req.tty);
+      ctx = contextFor(this.home, peer, req.tty, req.project);
       await this.watchConfig(ctx);
       const result = await this.dispatch(ctx, req.op, (req.args ?? {}) as Record<string, unknown>);
       return { ok: true, result: result ?? null, stderr: ctx.stderr.toString() || undefined };

@@ -17,14 +17,21 @@ export function isTerminal(fd: number): boolean {
   return (require('node:tty') as typeof import('node:tty')).isatty(fd);
 }
 
-/** The terminal device behind stdin ("/dev/pts/3"), or "" when stdin is not a terminal. */
-export function stdinDevice(): string {
-  if (!isTerminal(0)) return '';
-  try {
-    return readlinkSync('/proc/self/fd/0');
-  } catch {
-    return 'tty';
+/**
+ * The terminal lsm runs at: the device behind stdin, else stdout, else stderr
+ * ("/dev/pts/3"); "" when none of them is a terminal. A person at a terminal who pipes
+ * a file into lsm (`lsm exec -- psql < migration.sql`) is still at that terminal.
+ */
+export function terminalDevice(): string {
+  for (const fd of [0, 1, 2]) {
+    if (!isTerminal(fd)) continue;
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return 'tty';
+    }
   }
+  return '';
 }
 
 export function stdinIsTTY(): boolean {

@@ -5,11 +5,11 @@ import { shown } from './names.js';
 import { loadStore, storePath } from './store.js';
 import { record } from './audit/record.js';
 import { enforceEgress, guardExec } from './policy.js';
-import { recordCanaryReads } from './canary.js';
+import { canaryNames, recordCanaryReads } from './canary.js';
 import { changeStore, identityOf } from './commands/common.js';
 import type { Context } from './context.js';
 import type { Target } from './resolve.js';
-import type { ExecOpened, ExecRequest, Vault } from './vault.js';
+import type { ExecOpened, ExecRequest, ImportRequest, ImportResult, RevealRequest, Revealed, Vault } from './vault.js';
 
 /**
  * The operations on secrets where the key is: in an unprotected home's lsm process,
@@ -22,6 +22,8 @@ export function localVault(ctx: Context): Vault {
     set: (target, key, value, source) => set(ctx, target, key, value, source),
     delete: (target, key) => del(ctx, target, key),
     openExec: (target, req) => openExec(ctx, target, req),
+    reveal: (target, req) => reveal(ctx, target, req),
+    importText: (target, req) => importText(ctx, target, req),
   };
 }
 
@@ -130,4 +132,59 @@ export function notFound(name: string): LsmError {
 
 export function notExecutable(name: string): LsmError {
   return new LsmError('exec', `cannot run ${shown(name)}: permission denied`, { exit: 126 });
+}
+
+async function reveal(ctx: Context, target: Target, req: RevealRequest): Promise<Revealed> {
+  const id = await identityOf(ctx);
+  const { doc: stored, exists } = await loadStore(ctx.home, target, id);
+  if (!exists) throw noStore(target);
+  const { parseEnv } = await import('./dotenv.js');
+  const names = req.withCanaries ? new Set<string>() : canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
+  // A dumped .env is the owner's working copy and a push lands in CI: a decoy there would
+  // raise the alarm against the owner. Left out silently, as in exec.
+  const doc = stored.keys().some((k) => names.has(k)) ? parseEnv(stored.serialize()) : stored;
+  for (const k of doc.keys()) if (names.has(k)) doc.delete(k);
+  const keys = doc.keys();
+  if (keys.length === 0) {
+    await record(ctx, { event: req.event, ...target, fields: { ...req.fields, count: 0 } }, { failClosed: false });
+    return { text: '', keys, fields: {} };
+  }
+  const egress = await enforceEgress(ctx, { command: req.command, target, fields: { ...req.fields, keys, count: keys.length }, keys, reason: req.reason });
+  // Recorded before the plaintext leaves: a reveal that cannot be recorded does not happen.
+  await record(ctx, { event: req.event, ...target, fields: { ...req.fields, keys, count: keys.length, ...egress.fields } }, { failClosed: true });
+  await recordCanaryReads(ctx, target, egress.canaries, req.command);
+  return { text: doc.serialize(), keys, fields: egress.fields };
+}
+
+async function importText(ctx: Context, target: Target, req: ImportRequest): Promise<ImportResult> {
+  const id = await identityOf(ctx);
+  const { parseEnv } = await import('./dotenv.js');
+  const incoming = parseEnv(req.text, req.label);
+  const keys = incoming.keys();
+  const tally: ImportResult = { added: [], changed: [], unchanged: [], comments: 0 };
+  const counts = () => ({ added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length });
+  if (req.dryRun) {
+    const { doc } = await loadStore(ctx.home, target, id);
+    tally.lines = [];
+    for (const [k, v] of incoming.entries()) {
+      const cur = doc.get(k);
+      const kind = cur === undefined ? 'added' : cur === v ? 'unchanged' : 'changed';
+      tally[kind].push(k);
+      tally.lines.push(`${kind === 'added' ? '+' : kind === 'changed' ? '~' : '='} ${k}`);
+    }
+    // `=` against `~` tells whether a value equals the stored one: a read, recorded.
+    await record(ctx, { event: 'import', ...target, fields: { ...req.fields, dry_run: true, ...counts(), keys } }, { failClosed: true });
+    return tally;
+  }
+  const fields = () => ({ ...req.fields, ...counts(), comments: tally.comments, keys });
+  await changeStore(ctx, target, id, 'import', fields, (doc) => {
+    const merged = doc.merge(incoming);
+    for (const [k, r] of merged.results) tally[r].push(k);
+    tally.comments = merged.comments;
+    return { changed: tally.added.length + tally.changed.length + tally.comments > 0, result: undefined };
+  });
+  // changeStore records only a store that changed. An import that changed nothing still
+  // told whether the file's values equal the stored ones: recorded before that is printed.
+  if (tally.added.length + tally.changed.length + tally.comments === 0) await record(ctx, { event: 'import', ...target, fields: fields() }, { failClosed: true });
+  return tally;
 }

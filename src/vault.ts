@@ -21,6 +21,44 @@ export interface Vault {
   delete(target: Target, key: string): Promise<void>;
   /** What `exec` injects, and how: the program resolved, canaries left out, masking decided, the run recorded. */
   openExec(target: Target, req: ExecRequest): Promise<ExecOpened>;
+  /** A whole store's text for `dump` or `gh push`: canaries left out unless asked for, the policy asked, the event recorded. */
+  reveal(target: Target, req: RevealRequest): Promise<Revealed>;
+  /** Merges .env text into a store (import), or compares it (dry run); the event recorded either way. */
+  importText(target: Target, req: ImportRequest): Promise<ImportResult>;
+}
+
+export interface RevealRequest {
+  command: 'dump' | 'gh_push';
+  /** The event recorded (dump, gh_push_intent) and its fields beside keys and count. */
+  event: string;
+  fields: Record<string, unknown>;
+  withCanaries?: boolean;
+  reason?: string;
+}
+
+export interface Revealed {
+  /** The store's text (comments and order kept), canaries removed unless asked for. */
+  text: string;
+  keys: string[];
+  /** What the event recorded beside the request's fields (reason, policy). */
+  fields: Record<string, unknown>;
+}
+
+export interface ImportRequest {
+  text: string;
+  /** Where the text came from, for messages (a file's base name, or '-'). */
+  label: string;
+  fields: Record<string, unknown>;
+  dryRun: boolean;
+}
+
+export interface ImportResult {
+  added: string[];
+  changed: string[];
+  unchanged: string[];
+  comments: number;
+  /** Dry run: each incoming key with +, ~ or =. */
+  lines?: string[];
 }
 
 export interface ExecRequest {

@@ -264,3 +264,25 @@ test('sealing in a protected home: the keeper holds the seal key; no audit.seal 
   assert.equal(lsm(['get', 'myapp', 'dev', 'API_KEY'], { home }).code, 0);
   assert.equal(lsm(['audit', 'verify', '--verification-key', vk], { home }).code, 0);
 });
+
+test('dump and import go through the keeper: recorded by it, the store changed by it', () => {
+  const home = protectedHome();
+  unlock(home);
+  const dir = tempDir();
+  const d = lsm(['dump', 'myapp', 'dev', '-o', join(dir, '.env.out')], { home, cwd: dir });
+  assert.equal(d.code, 0, d.stderr);
+  assert.ok(readFileSync(join(dir, '.env.out'), 'utf8').includes(`API_KEY=dev-${CANARY}`));
+  const dumped = rows(home).filter((r) => r.event === 'dump').at(-1)!;
+  assert.equal(dumped.fields.peer.source, 'kernel');
+  writeFileSync(join(dir, 'extra.env'), '# a comment\nEXTRA=imported-value\n');
+  const i = lsm(['import', 'myapp', 'dev', './extra.env'], { home, cwd: dir });
+  assert.equal(i.code, 0, i.stderr);
+  assert.match(i.stdout, /1 added/);
+  assert.equal(lsm(['get', 'myapp', 'dev', 'EXTRA'], { home }).stdout, 'imported-value');
+  assert.equal(rows(home).filter((r) => r.event === 'import').at(-1)!.fields.peer.source, 'kernel');
+  // Not behind the keeper yet: refused, not run against a key file.
+  const e = lsm(['canary', 'add', 'myapp', 'dev', 'AWS_SECRET_ACCESS_KEY'], { home });
+  assert.equal(e.code, 5);
+  assert.match(e.stderr, /does not run through the keeper yet/);
+  assertNoLeak(CANARY, home, i.stdout, i.stderr, e.stderr);
+});

@@ -25,6 +25,8 @@ export function keeperVault(ctx: Context): Vault {
     set: (target, key, value, source) => ask('set', { target, key, value, source }),
     delete: (target, key) => ask('delete', { target, key }),
     openExec: (target, req) => ask('exec', { target, req }),
+    reveal: (target, req) => ask('reveal', { target, req }),
+    importText: (target, req) => ask('import', { target, req }),
   };
 }
 

@@ -83,6 +83,7 @@ function target(v: unknown): Target {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const plain = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
 export async function runKeeper(dir: string, opts: KeeperOptions): Promise<number> {
   const home = resolveHome(dir, {});
@@ -354,6 +355,17 @@ class Keeper {
           withCanaries: r.withCanaries === true,
           reason: str(r.reason),
         });
+      }
+      case 'reveal': {
+        const r = (a.req ?? {}) as Record<string, unknown>;
+        const command = r.command === 'gh_push' ? 'gh_push' : r.command === 'dump' ? 'dump' : undefined;
+        const event = command === 'gh_push' ? 'gh_push_intent' : 'dump';
+        if (!command) throw new LsmError('usage', 'reveal is for dump and gh push');
+        return vault.reveal(target(a.target), { command, event, fields: plain(r.fields), withCanaries: r.withCanaries === true, reason: str(r.reason) });
+      }
+      case 'import': {
+        const r = (a.req ?? {}) as Record<string, unknown>;
+        return vault.importText(target(a.target), { text: String(r.text ?? ''), label: String(r.label ?? '-'), fields: plain(r.fields), dryRun: r.dryRun === true });
       }
       case 'seal.init': {
         const { startSealing } = await import('../audit/seal-start.js');

@@ -5,11 +5,11 @@ import { shown } from './names.js';
 import { loadStore, storePath } from './store.js';
 import { record } from './audit/record.js';
 import { enforceEgress, guardExec } from './policy.js';
-import { canaryNames, recordCanaryReads } from './canary.js';
+import { canaryNames, generate, readRegistry, recordCanaryReads, updateRegistry, type Canary } from './canary.js';
 import { changeStore, identityOf } from './commands/common.js';
 import type { Context } from './context.js';
 import type { Target } from './resolve.js';
-import type { ExecOpened, ExecRequest, ImportRequest, ImportResult, RevealRequest, Revealed, Vault } from './vault.js';
+import type { CanaryRequest, ExecOpened, ExecRequest, ImportRequest, ImportResult, RevealRequest, Revealed, Vault } from './vault.js';
 
 /**
  * The operations on secrets where the key is: in an unprotected home's lsm process,
@@ -24,6 +24,7 @@ export function localVault(ctx: Context): Vault {
     openExec: (target, req) => openExec(ctx, target, req),
     reveal: (target, req) => reveal(ctx, target, req),
     importText: (target, req) => importText(ctx, target, req),
+    canary: (target, req) => canary(ctx, target, req),
   };
 }
 
@@ -187,4 +188,48 @@ async function importText(ctx: Context, target: Target, req: ImportRequest): Pro
   // told whether the file's values equal the stored ones: recorded before that is printed.
   if (tally.added.length + tally.changed.length + tally.comments === 0) await record(ctx, { event: 'import', ...target, fields: fields() }, { failClosed: true });
   return tally;
+}
+
+function same(a: Canary, b: { app: string; env: string; name: string }): boolean {
+  return a.app === b.app && a.env === b.env && a.name === b.name;
+}
+
+/** A decoy added to a store or taken out of it, with its registry entry (names only, never the value). */
+async function canary(ctx: Context, target: Target, req: CanaryRequest): Promise<void> {
+  const id = await identityOf(ctx);
+  const { name } = req;
+  if (req.action === 'add') {
+    const like = req.like;
+    const exists = () => new LsmError('exists', `${name} already exists in ${target.app}/${target.env}; a canary never replaces a secret`, {
+      hint: 'choose a name the store does not have (a tempting one: AWS_SECRET_ACCESS_KEY, STRIPE_LIVE_KEY...)',
+    });
+    const { doc } = await loadStore(ctx.home, target, id);
+    if (doc.has(name)) throw exists();
+    // Registered before it is stored, so the decoy is never in a store unregistered.
+    const entry: Canary = { ...target, name, like, created: ctx.now().toISOString() };
+    await updateRegistry(ctx.home, (list) => ({ list: [...list.filter((c) => !same(c, entry)), entry], result: undefined }));
+    try {
+      await changeStore(ctx, target, id, 'canary.add', () => ({ key: name, like }), (d) => {
+        if (d.has(name)) throw exists();
+        d.set(name, generate(like, name));
+        return { changed: true, result: undefined };
+      });
+    } catch (err) {
+      await updateRegistry(ctx.home, (list) => ({ list: list.filter((c) => !same(c, entry)), result: undefined })).catch(() => {});
+      throw err;
+    }
+    return;
+  }
+  const key = { ...target, name };
+  if (!readRegistry(ctx.home).some((c) => same(c, key))) {
+    await record(ctx, { event: 'canary.remove', ...target, outcome: 'error', fields: { key: name, reason: 'not_found' } }, { failClosed: false });
+    throw new LsmError('not_found', `${name} is not a canary of ${target.app}/${target.env}`, { hint: "'lsm canary list' shows them" });
+  }
+  // The decoy goes first: a registry entry without its key is harmless, a decoy without an entry is not.
+  const inStore = await changeStore(ctx, target, id, 'canary.remove', () => ({ key: name }), (d) => {
+    const had = d.delete(name);
+    return { changed: had, result: had };
+  });
+  await updateRegistry(ctx.home, (list) => ({ list: list.filter((c) => !same(c, key)), result: undefined }));
+  if (!inStore) await record(ctx, { event: 'canary.remove', ...target, fields: { key: name, in_store: false } }, { failClosed: false });
 }

@@ -25,7 +25,13 @@ export interface Vault {
   reveal(target: Target, req: RevealRequest): Promise<Revealed>;
   /** Merges .env text into a store (import), or compares it (dry run); the event recorded either way. */
   importText(target: Target, req: ImportRequest): Promise<ImportResult>;
+  /** Adds a canary (a generated decoy, registered first) or removes one. */
+  canary(target: Target, req: CanaryRequest): Promise<void>;
 }
+
+export type CanaryRequest =
+  | { action: 'add'; name: string; like: import('./canary.js').Kind }
+  | { action: 'remove'; name: string };
 
 export interface RevealRequest {
   command: 'dump' | 'gh_push';

@@ -265,7 +265,7 @@ test('sealing in a protected home: the keeper holds the seal key; no audit.seal 
   assert.equal(lsm(['audit', 'verify', '--verification-key', vk], { home }).code, 0);
 });
 
-test('dump and import go through the keeper: recorded by it, the store changed by it', () => {
+test('dump, import and canaries go through the keeper: recorded by it, the store changed by it', () => {
   const home = protectedHome();
   unlock(home);
   const dir = tempDir();
@@ -280,8 +280,12 @@ test('dump and import go through the keeper: recorded by it, the store changed b
   assert.match(i.stdout, /1 added/);
   assert.equal(lsm(['get', 'myapp', 'dev', 'EXTRA'], { home }).stdout, 'imported-value');
   assert.equal(rows(home).filter((r) => r.event === 'import').at(-1)!.fields.peer.source, 'kernel');
+  const c = lsm(['canary', 'add', 'myapp', 'dev', 'AWS_SECRET_ACCESS_KEY'], { home });
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(rows(home).filter((r) => r.event === 'canary.add').at(-1)!.fields.peer.source, 'kernel');
+  assert.equal(lsm(['canary', 'remove', 'myapp', 'dev', 'AWS_SECRET_ACCESS_KEY'], { home }).code, 0);
   // Not behind the keeper yet: refused, not run against a key file.
-  const e = lsm(['canary', 'add', 'myapp', 'dev', 'AWS_SECRET_ACCESS_KEY'], { home });
+  const e = lsm(['clean', 'myapp', 'dev', '--force'], { home, cwd: dir });
   assert.equal(e.code, 5);
   assert.match(e.stderr, /does not run through the keeper yet/);
   assertNoLeak(CANARY, home, i.stdout, i.stderr, e.stderr);

@@ -27,6 +27,7 @@ export function keeperVault(ctx: Context): Vault {
     openExec: (target, req) => ask('exec', { target, req }),
     reveal: (target, req) => ask('reveal', { target, req }),
     importText: (target, req) => ask('import', { target, req }),
+    canary: (target, req) => ask('canary', { target, req }),
   };
 }
 

@@ -367,6 +367,13 @@ class Keeper {
         const r = (a.req ?? {}) as Record<string, unknown>;
         return vault.importText(target(a.target), { text: String(r.text ?? ''), label: String(r.label ?? '-'), fields: plain(r.fields), dryRun: r.dryRun === true });
       }
+      case 'canary': {
+        const r = (a.req ?? {}) as Record<string, unknown>;
+        const name = checkKey(String(r.name ?? ''));
+        if (r.action === 'remove') return vault.canary(target(a.target), { action: 'remove', name });
+        const { checkKind } = await import('../canary.js');
+        return vault.canary(target(a.target), { action: 'add', name, like: checkKind(String(r.like ?? 'generic')) });
+      }
       case 'seal.init': {
         const { startSealing } = await import('../audit/seal-start.js');
         const { actorOf } = await import('../audit/actor.js');

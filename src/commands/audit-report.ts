@@ -119,12 +119,12 @@ export function reportText(rep: Report, v: SealVerifyResult, o: { clock: WallClo
   const out: string[] = [];
   const bold = (t: string) => paint(colour, 'bold', t);
   const until = rep.until ?? o.now;
-  out.push(bold(`What touched your secrets, ${span(clock, o.since, until)} (${clock.zone})`));
+  out.push(bold(`What touched your secrets, ${span(clock, o.since, until)}`));
   const callers = rep.actors.length;
   const flaggedActors = rep.actors.filter((a) => a.flagged > 0).length;
   out.push(
-    `${o.sinceNote}; ${rep.events} event${rep.events === 1 ? '' : 's'} by ${callers} caller${callers === 1 ? '' : 's'}, ` +
-    (flaggedActors === 0 ? 'nothing flagged' : `${flaggedActors} flagged`),
+    `${rep.events} event${rep.events === 1 ? '' : 's'} by ${callers} caller${callers === 1 ? '' : 's'}, ` +
+    `${flaggedActors === 0 ? 'nothing flagged' : `${flaggedActors} flagged`}; ${o.sinceNote}; ${clock.zone}`,
   );
   if (rep.actors.length === 0) out.push('', '   nobody touched a secret in this window');
   out.push('');
@@ -200,11 +200,11 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   const path = logPath(ctx, opts);
   const now = ctx.now().getTime();
   const own = path === ctx.home.audit;
-  let sinceNote = 'since --since';
+  let sinceNote = 'from --since';
   if (settings.since === undefined) {
     const last = own ? lastReport(ctx) : undefined;
     settings.since = last ?? now - DAY;
-    sinceNote = last === undefined ? 'the last 24 hours (--since to change)' : 'since your last report (--since to change)';
+    sinceNote = last === undefined ? 'last 24 hours' : 'since your last report';
   }
   const since = settings.since;
   const clock = new WallClock(settings.utc);

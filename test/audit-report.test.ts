@@ -1,0 +1,94 @@
+// Judged in New York time, as the corpus is written; set before any Date is used.
+process.env.TZ = 'America/New_York';
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benignHumanMonth, buildLines, nightOfIncidents, type Spec } from './fixtures/logs/corpus.js';
+import { initHome, lsm } from './helpers.js';
+
+const NY = { TZ: 'America/New_York' };
+
+function homeWith(specs: Spec[]): string {
+  const home = initHome();
+  writeFileSync(join(home, 'audit.jsonl'), buildLines(specs).map((l) => `${l}\n`).join(''), { mode: 0o600 });
+  return home;
+}
+
+const WINDOW = ['--since', '2026-02-17 00:00', '--until', '2026-02-19 00:00'];
+
+function report(home: string, args: string[] = WINDOW, env: Record<string, string> = {}) {
+  return lsm(['audit', 'report', ...args], { home, env: { ...NY, ...env } });
+}
+
+test('report: the night flags exactly the agent reading prod plaintext at 03:00, the cron job and the new process', () => {
+  const home = homeWith(nightOfIncidents().specs);
+  const r = report(home, [...WINDOW, '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  const flagged = rep.actors.filter((a: any) => Object.keys(a.flags).length > 0).map((a: any) => [a.caller, a.actor, Object.keys(a.flags).join(','), a.high]);
+  assert.deepEqual(flagged, [
+    ['unattended', 'python3', 'agent_plaintext,new_parent_comm,non_interactive_no_agent', true],
+    ['agent', 'claude s-1', 'agent_plaintext,outside_hours', true],
+    ['unattended', 'cron', 'agent_plaintext,outside_hours,non_interactive_no_agent', false],
+  ]);
+  const claude = rep.actors.find((a: any) => a.agent === 'claude');
+  assert.deepEqual(claude.how, { plaintext: 1, denied: 1 });
+  assert.deepEqual(claude.places, [{ place: 'web/prod', events: 2, how: { plaintext: 1, denied: 1 }, approved: 0, keys: { DATABASE_URL: 1, STRIPE_SECRET: 1 } }]);
+  assert.equal(claude.outside_hours, 2);
+  // Codex under a generic node is its own actor, not the user's node at a terminal.
+  const codex = rep.actors.find((a: any) => a.agent === 'codex');
+  assert.deepEqual([codex.process, codex.session, codex.how, codex.flags], ['node', '7c1e9a42-thread', { masked: 1 }, {}]);
+  const node = rep.actors.find((a: any) => a.caller === 'human' && a.process === 'node');
+  assert.deepEqual([node.events, node.how], [1, { plaintext: 1 }]);
+  assert.equal(rep.integrity.ok, true);
+  assert.match(rep.integrity.summary, /^OK: chain valid \(\d+ events\); not sealed; no anchors$/);
+  // Cron's exit: 3 with --fail-on-match.
+  assert.equal(report(home, [...WINDOW, '--fail-on-match', '--format', 'json']).code, 3);
+});
+
+test('report: a benign 40 days of a human flags nothing, not even the first event; a declined dump is not an access', () => {
+  const home = homeWith(benignHumanMonth().specs);
+  const r = report(home, ['--since', '2026-01-01', '--fail-on-match', '--format', 'json']);
+  assert.equal(r.code, 0, r.stdout);
+  const rep = JSON.parse(r.stdout);
+  assert.equal(rep.flagged, 0);
+  assert.equal(rep.actors.length, 1);
+  assert.equal(rep.actors[0].caller, 'human');
+  assert.equal(rep.actors[0].how.declined, 1);
+  const s = lsm(['audit', 'suspicious', '--format', 'json'], { home, env: NY });
+  assert.equal(s.stdout, '', 'suspicious agrees');
+});
+
+test('report: on 80 columns every line fits, callers are named in words, the verdict is one line', () => {
+  const home = homeWith(nightOfIncidents().specs);
+  const r = report(home, [...WINDOW, '--format', 'text'], { NO_COLOR: '1' });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  for (const l of lines) assert.ok(l.length <= 80, `too wide: ${JSON.stringify(l)}`);
+  assert.ok(lines.length <= 30, `${lines.length} lines`);
+  assert.equal(lines[0], 'What touched your secrets, 2026-02-17 00:00 – 2026-02-19 00:00');
+  assert.equal(lines[1], '22 events by 6 callers, 3 flagged; from --since; America/New_York');
+  assert.match(r.stdout, /^!! AGENT claude, session s-1 +2 events\n {3}when {3}2026-02-18 03:00 – 03:01, all outside 07:00-23:00\n {3}what {3}web\/prod {2}1 plaintext, 1 denied {2}DATABASE_URL, STRIPE_SECRET\n {3}flags {2}got plaintext of prod; outside hours \(2\)$/m);
+  assert.match(r.stdout, /^!  NO TERMINAL cron \(no agent marker\) +1 event$/m);
+  assert.match(r.stdout, /^ {3}AGENT codex, session 7c1e9a42 \(under node\) +1 event$/m);
+  assert.match(r.stdout, /^ {3}YOU at a terminal \(tmux: server\) +\d+ events$/m);
+  assert.match(r.stdout, /^log {4}OK: chain valid \(\d+ events\); not sealed; no anchors$/m);
+});
+
+test('report: a broken chain is the verdict and exit 1; the default window is 24 hours, and a piped report does not move it', () => {
+  const home = homeWith(nightOfIncidents().specs);
+  const r = report(home, ['--format', 'json']);
+  const rep = JSON.parse(r.stdout);
+  assert.equal(rep.events, 0, 'the corpus is months old: nothing in the last 24 hours');
+  assert.ok(Date.now() - Date.parse(rep.since) >= 86_400_000 - 60_000);
+  assert.throws(() => readFileSync(join(home, 'report-state.json')), 'only a report read on a terminal moves the mark');
+  const log = join(home, 'audit.jsonl');
+  const lines = readFileSync(log, 'utf8').split('\n');
+  lines[10] = lines[10].replace('"ts":"2026', '"ts":"2025');
+  writeFileSync(log, lines.join('\n'));
+  const bad = report(home, [...WINDOW, '--format', 'text'], { NO_COLOR: '1' });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /^log {4}FAIL: chain broken/m);
+});

@@ -92,3 +92,16 @@ test('report: a broken chain is the verdict and exit 1; the default window is 24
   assert.equal(bad.code, 1);
   assert.match(bad.stdout, /^log {4}FAIL: chain broken/m);
 });
+
+test("query hides lsm's own audit.* reads unless --all or --event 'audit.*'; --exclude-event leaves events out", () => {
+  const home = homeWith(nightOfIncidents().specs);
+  for (let i = 0; i < 3; i++) lsm(['audit', 'stats', '--format', 'json'], { home, env: NY });
+  const events = (args: string[]) => lsm(['audit', 'query', '--format', 'json', ...args], { home, env: NY }).stdout.trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l).event as string);
+  assert.equal(events([]).filter((e) => e.startsWith('audit.')).length, 0);
+  assert.equal(events(['--all']).filter((e) => e === 'audit.stats').length, 3);
+  assert.equal(events(['--event', 'audit.*']).length >= 3, true);
+  const all = events([]);
+  const noGet = events(['--exclude-event', 'get', '--exclude-event', 'li*']);
+  assert.ok(all.includes('get') && all.includes('list'));
+  assert.deepEqual([...new Set(noGet)].sort(), ['dump', 'exec']);
+});

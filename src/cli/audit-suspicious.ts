@@ -4,10 +4,13 @@ import { auditCommand, auditSubcommand } from './audit.js';
 
 const SUSPICIOUS_HELP = `
 Detectors (a row can have several reasons):
+  agent_plaintext           an agent or an unattended caller received plaintext (get, dump,
+                            edit, unmasked exec); HIGH for prod* (and for a canary)
   outside_hours             outside --hours in local time (--utc for UTC); 22:00-06:00 wraps midnight
   burst                     more than --burst-threshold events of one actor, or of one agent
                             (by its marker), within --burst-window
-  new_parent_comm           an actor not seen in the --lookback before the row
+  new_parent_comm           an actor not seen in the --lookback before the row; only judged
+                            once the log holds a full lookback of history before it
   non_interactive_no_agent  no terminal and no agent marker: what is running this?
   canary                    a canary key was read
 The actor is the nearest process above lsm that is not a shell (the agent, not bash).

@@ -40,8 +40,14 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   const skipped = new SkipReporter(path, ctx.stderr);
   const out = lineWriter(ctx, 64 * 1024);
   let matched = 0;
+  // lsm's own audit.* reads fill the log while one investigates: hidden unless asked for.
+  const showAudit = Boolean(opts.all) || (typeof opts.event === 'string' && opts.event.startsWith('audit.'));
+  const excluded: string[] = [].concat(opts.excludeEvent ?? []);
+  const isExcluded = (e: string) => excluded.some((x) => (x.endsWith('*') ? e.startsWith(x.slice(0, -1)) : e === x));
   if (limit !== 0) {
     for (const p of readRows(path, skipped)) {
+      if (!showAudit && p.row.event.startsWith('audit.')) continue;
+      if (isExcluded(p.row.event)) continue;
       if (!matches(p.row, filter)) continue;
       matched++;
       if (!out(format === 'json' ? p.raw : textRow(p.row, style)) || matched === limit) break;

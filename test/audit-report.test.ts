@@ -3,10 +3,11 @@ process.env.TZ = 'America/New_York';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benignHumanMonth, buildLines, nightOfIncidents, type Spec } from './fixtures/logs/corpus.js';
-import { initHome, lsm } from './helpers.js';
+import { cleanEnv, initHome, lsm, lsmCommand } from './helpers.js';
 
 const NY = { TZ: 'America/New_York' };
 
@@ -104,4 +105,27 @@ test("query hides lsm's own audit.* reads unless --all or --event 'audit.*'; --e
   const noGet = events(['--exclude-event', 'get', '--exclude-event', 'li*']);
   assert.ok(all.includes('get') && all.includes('list'));
   assert.deepEqual([...new Set(noGet)].sort(), ['dump', 'exec']);
+});
+
+/** Runs lsm on a pseudo-terminal of `cols` columns (script(1)); its output with CRs removed. */
+function onTerminal(home: string, args: string[], cols = 80): string {
+  const [node, a] = lsmCommand();
+  const cmd = `stty cols ${cols} rows 30; ${[node, ...a, ...args].map((x) => `'${x}'`).join(' ')}`;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: cleanEnv({ LSM_DIR: home, TERM: 'xterm', NO_COLOR: '1', TZ: 'America/New_York' }) });
+  return r.stdout.replace(/\r/g, '');
+}
+
+test('tail on an 80-column terminal: a header, the caller in words, long key lists cut to the width; audit.* hidden', () => {
+  const specs = nightOfIncidents().specs;
+  const many = Array.from({ length: 40 }, (_, i) => `KEY_NUMBER_${i}`);
+  specs.push({ at: specs[specs.length - 1].at + 1000, who: specs[specs.length - 1].who, event: 'exec', app: 'web', env: 'dev', fields: { keys: many, program: 'npm', mask: false } });
+  const home = homeWith(specs);
+  lsm(['audit', 'stats', '--format', 'json'], { home, env: NY });
+  const out = onTerminal(home, ['audit', 'tail', '-n', '5']);
+  const lines = out.trimEnd().split('\n');
+  for (const l of lines) assert.ok(l.length <= 80, `wider than 80: ${JSON.stringify(l)}`);
+  assert.match(lines[0], /^TIME +SEQ +EVENT +APP\/ENV +CALLER +KEYS, FIELDS$/);
+  assert.ok(!out.includes('audit.'), 'the stats run and these tails are not shown');
+  assert.match(out, /exec plain +web\/dev +you: tmux: server +KEY_NUMBER_0,[^\n]*…\n/);
+  assert.match(onTerminal(home, ['audit', 'tail', '-n', '3', '--all']), /audit\.tail/);
 });

@@ -153,3 +153,19 @@ export function matches(row: AuditRow, f: Filter): boolean {
   }
   return true;
 }
+
+/**
+ * Which events a reader shows: those `event` names (if given); lsm's own `audit.*` bookkeeping (the reads of someone
+ * investigating) only with `all` or an `--event 'audit.…'` filter, and never an event
+ * `--exclude-event` names (exact, or a prefix ending in `*`).
+ */
+export function eventVisibility(o: { all?: boolean; event?: string; exclude?: string[] }): (event: string) => boolean {
+  const audit = Boolean(o.all) || (typeof o.event === 'string' && o.event.startsWith('audit.'));
+  const ex = o.exclude ?? [];
+  const only = o.event;
+  return (e) => {
+    if (only !== undefined && (only.endsWith('*') ? !e.startsWith(only.slice(0, -1)) : e !== only)) return false;
+    if (!audit && e.startsWith('audit.')) return false;
+    return !ex.some((x) => (x.endsWith('*') ? e.startsWith(x.slice(0, -1)) : e === x));
+  };
+}

@@ -50,6 +50,9 @@ export function registerAudit(program: Command): Command {
   auditSubcommand(audit, 'tail', 'Print the latest events; -f keeps printing new ones')
     .option('-n, --num <n>', 'how many events', '20')
     .option('-f, --follow', 'keep printing events as they are appended (Ctrl-C stops)')
+    .option('--all', "include lsm's own audit.* events (hidden unless --all or --event 'audit.*')")
+    .option('--event <name>', "only this event; a trailing * matches a prefix ('audit.*')")
+    .option('--exclude-event <name>', 'leave out this event (a trailing * matches a prefix); repeatable', (v: string, acc: string[] = []) => [...acc, v])
     .addHelpText('after', examples('lsm audit tail', 'lsm audit tail -n 100 --format json | jq .event', 'lsm audit tail -f'))
     .action(action(() => import('../commands/audit-tail.js')));
 

@@ -1,8 +1,10 @@
 import { record } from '../audit/record.js';
 import { readRows, SkipReporter } from '../audit/reader.js';
-import { checkFilter, matches, parseTime, type Filter } from '../audit/query.js';
-import { textRow, textStyle } from '../audit/format.js';
+import { checkFilter, eventVisibility, matches, parseTime, type Filter } from '../audit/query.js';
+import { TextTable, textStyle } from '../audit/format.js';
+import { stdoutIsTTY } from '../term/tty.js';
 import { count, fileField, formatOf, lineWriter, logPath } from './audit-common.js';
+import type { AuditRow } from '../audit/event.js';
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 
@@ -40,17 +42,16 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   const skipped = new SkipReporter(path, ctx.stderr);
   const out = lineWriter(ctx, 64 * 1024);
   let matched = 0;
-  // lsm's own audit.* reads fill the log while one investigates: hidden unless asked for.
-  const showAudit = Boolean(opts.all) || (typeof opts.event === 'string' && opts.event.startsWith('audit.'));
-  const excluded: string[] = [].concat(opts.excludeEvent ?? []);
-  const isExcluded = (e: string) => excluded.some((x) => (x.endsWith('*') ? e.startsWith(x.slice(0, -1)) : e === x));
+  const visible = eventVisibility({ all: opts.all, event: opts.event, exclude: [].concat(opts.excludeEvent ?? []) });
+  const table = new TextTable(style, stdoutIsTTY() ? process.stdout.columns || 80 : undefined);
+  if (format === 'text' && limit !== 0) out(table.header());
+  const print = (row: AuditRow, raw: string) => (format === 'json' ? out(raw) : table.lines(row).every((l) => out(l)));
   if (limit !== 0) {
     for (const p of readRows(path, skipped)) {
-      if (!showAudit && p.row.event.startsWith('audit.')) continue;
-      if (isExcluded(p.row.event)) continue;
+      if (!visible(p.row.event)) continue;
       if (!matches(p.row, filter)) continue;
       matched++;
-      if (!out(format === 'json' ? p.raw : textRow(p.row, style)) || matched === limit) break;
+      if (!print(p.row, p.raw) || matched === limit) break;
     }
   }
   out.flush();

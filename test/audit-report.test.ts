@@ -129,3 +129,21 @@ test('tail on an 80-column terminal: a header, the caller in words, long key lis
   assert.match(out, /exec plain +web\/dev +you: tmux: server +KEY_NUMBER_0,[^\n]*…\n/);
   assert.match(onTerminal(home, ['audit', 'tail', '-n', '3', '--all']), /audit\.tail/);
 });
+
+test('the attack the issue names: CLAUDECODE=1 lsm get myapp prod DATABASE_URL --reason debug is served, and flagged', () => {
+  const home = initHome();
+  const canary = 'postgres://u:CANARY-9f3b2c@db/prod';
+  assert.equal(lsm(['set', 'myapp', 'prod', 'DATABASE_URL', canary], { home }).code, 0);
+  const got = lsm(['get', 'myapp', 'prod', 'DATABASE_URL', '--reason', 'debug'], { home, env: { CLAUDECODE: '1', CLAUDE_CODE_SESSION_ID: 'abc123def456' } });
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout, canary, 'the policy serves it: a reason was given');
+  // Any hour of the day: what is judged here must not depend on when the test runs.
+  const s = lsm(['audit', 'suspicious', '--hours', '00:00-24:00', '--format', 'json', '--fail-on-match'], { home });
+  assert.equal(s.code, 3);
+  const flag = s.stdout.trimEnd().split('\n').map((l) => JSON.parse(l)).find((f) => f.event.event === 'get');
+  assert.deepEqual([flag.reasons, flag.actor, flag.caller, flag.high, flag.event.event], [['agent_plaintext'], 'claude abc123de', 'agent', true, 'get']);
+  const r = JSON.parse(lsm(['audit', 'report', '--hours', '00:00-24:00', '--format', 'json'], { home }).stdout);
+  const claude = r.actors.find((a: any) => a.agent === 'claude');
+  assert.deepEqual([claude.session, claude.how, claude.flags, claude.high], ['abc123def456', { plaintext: 1 }, { agent_plaintext: 1 }, true]);
+  for (const out of [s.stdout, JSON.stringify(r), readFileSync(join(home, 'audit.jsonl'), 'utf8')]) assert.ok(!out.includes('CANARY-9f3b2c'), 'no value anywhere');
+});

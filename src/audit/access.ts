@@ -8,7 +8,7 @@ import type { AuditRow } from './event.js';
  */
 
 /**
- * - plaintext: values reached the caller (get, dump, edit open, exec with output unmasked)
+ * - plaintext: values reached the caller (get, dump, edit open, exec with output unmasked, gh push)
  * - masked: values reached a command whose output was masked (exec --mask)
  * - denied: refused by the egress policy (outcome denied), or an approval refused
  * - declined: the person at the prompt said no (dump over a file: reason not_confirmed)
@@ -20,7 +20,8 @@ import type { AuditRow } from './event.js';
 export type How = 'plaintext' | 'masked' | 'denied' | 'declined' | 'changed' | 'names' | 'failed' | 'other';
 export const HOWS: readonly How[] = ['plaintext', 'masked', 'denied', 'declined', 'changed', 'names', 'failed', 'other'];
 
-const REVEALING = new Set(['get', 'dump']);
+// gh_push hands the values to GitHub, where workflows read them: egress, as the policy treats it.
+const REVEALING = new Set(['get', 'dump', 'gh_push']);
 const CHANGING = new Set(['set', 'delete', 'import', 'clean']);
 const NAMING = new Set(['list', 'apps', 'envs']);
 

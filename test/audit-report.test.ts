@@ -108,10 +108,10 @@ test("query hides lsm's own audit.* reads unless --all or --event 'audit.*'; --e
 });
 
 /** Runs lsm on a pseudo-terminal of `cols` columns (script(1)); its output with CRs removed. */
-function onTerminal(home: string, args: string[], cols = 80): string {
+function onTerminal(home: string, args: string[], cols = 80, env: Record<string, string> = {}): string {
   const [node, a] = lsmCommand();
   const cmd = `stty cols ${cols} rows 30; ${[node, ...a, ...args].map((x) => `'${x}'`).join(' ')}`;
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: cleanEnv({ LSM_DIR: home, TERM: 'xterm', NO_COLOR: '1', TZ: 'America/New_York' }) });
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: cleanEnv({ LSM_DIR: home, TERM: 'xterm', NO_COLOR: '1', TZ: 'America/New_York', ...env }) });
   return r.stdout.replace(/\r/g, '');
 }
 
@@ -146,4 +146,21 @@ test('the attack the issue names: CLAUDECODE=1 lsm get myapp prod DATABASE_URL -
   const claude = r.actors.find((a: any) => a.agent === 'claude');
   assert.deepEqual([claude.session, claude.how, claude.flags, claude.high], ['abc123def456', { plaintext: 1 }, { agent_plaintext: 1 }, true]);
   for (const out of [s.stdout, JSON.stringify(r), readFileSync(join(home, 'audit.jsonl'), 'utf8')]) assert.ok(!out.includes('CANARY-9f3b2c'), 'no value anywhere');
+});
+
+test('"since your last report": a report you read on a terminal moves the mark; an agent running it does not', () => {
+  const home = homeWith(nightOfIncidents().specs);
+  const state = join(home, 'report-state.json');
+  const agent = onTerminal(home, ['audit', 'report'], 80, { CLAUDECODE: '1' });
+  assert.match(agent, /last 24 hours/);
+  assert.throws(() => readFileSync(state), 'an agent cannot push the next default window past what it did');
+  const first = onTerminal(home, ['audit', 'report']);
+  assert.match(first, /last 24 hours/);
+  const mark = Date.parse(JSON.parse(readFileSync(state, 'utf8')).last_report);
+  assert.ok(Math.abs(Date.now() - mark) < 600_000);
+  assert.match(onTerminal(home, ['audit', 'report']), /since your last report/);
+  // A mark in the future (an edit, a clock gone wrong) would hide everything: ignored.
+  writeFileSync(state, JSON.stringify({ last_report: '2999-01-01T00:00:00Z' }));
+  assert.match(JSON.parse(report(home, ['--format', 'json']).stdout).since, /^\d{4}-/);
+  assert.ok(Date.now() - Date.parse(JSON.parse(report(home, ['--format', 'json']).stdout).since) >= 86_400_000 - 60_000);
 });

@@ -43,7 +43,7 @@ export function integrityLine(v: SealVerifyResult): { text: string; ok: boolean 
   if (integrity.status === 'fail' || r.problems.length > 0) {
     const first = r.problems[0]?.message ?? integrity.findings[0]?.message ?? integrity.summary;
     parts.push(`chain broken (${first})`);
-  } else parts.push(`chain valid (${r.events} events)`);
+  } else parts.push(`chain valid (${r.events} event${r.events === 1 ? '' : 's'})`);
   parts.push(seals.status === 'fail' ? `seals FAIL (${seals.findings[0]?.message ?? seals.summary})` : seals.ranges.length > 0 ? (seals.status === 'ok' ? 'sealed' : 'sealed, key not given') : 'not sealed');
   if (completeness.status === 'fail') parts.push(`completeness FAIL (${completeness.findings[0]?.message ?? completeness.summary})`);
   parts.push(completeness.anchored ? `anchored to ${completeness.anchored.checkpoints} checkpoints` : 'no anchors');

@@ -1,8 +1,8 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { LsmError } from '../errors.js';
 import { resolveTarget, splitPositional, type Target } from '../resolve.js';
 import { loadIdentity, type Identity } from '../identity.js';
-import { updateStore } from '../store.js';
+import { rotationJournal, updateStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { canaryNames, retireCanaries } from '../canary.js';
 import type { EnvDocument } from '../dotenv.js';
@@ -28,6 +28,11 @@ export async function targetOf(ctx: Context, args: string[], required: number): 
 
 export async function identityOf(ctx: Context): Promise<Identity> {
   requireHome(ctx);
+  // A rotation killed half-way leaves its journal; every store stays readable, but the
+  // next 'lsm key rotate' must finish it. Said here, by every command that uses the key.
+  if (existsSync(rotationJournal(ctx.home)) && !ctx.argv.includes('rotate')) {
+    ctx.stderr.write("lsm: warning: a key rotation is under way or was interrupted (key.rotating): 'lsm key rotate' finishes it\n");
+  }
   return loadIdentity(ctx.home);
 }
 

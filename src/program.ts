@@ -8,6 +8,7 @@ import { registerAuditSeal } from './cli/audit-seal.js';
 import { registerAgent } from './cli/agent.js';
 import { registerGh } from './cli/gh.js';
 import { VERSION } from './version.js';
+import { checkExecDash } from './cli/exec-hint.js';
 
 /** The whole command tree. Command modules are imported only when their action runs. */
 export function buildProgram(): Command {
@@ -48,5 +49,6 @@ export async function runProgram(argv: string[]): Promise<void> {
     program.outputHelp();
     return;
   }
+  checkExecDash(argv);
   await program.parseAsync(argv, { from: 'user' });
 }

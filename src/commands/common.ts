@@ -22,6 +22,7 @@ export function requireHome(ctx: Context): void {
 /** Resolves `[app] [env]` ahead of `required` trailing arguments. */
 export async function targetOf(ctx: Context, args: string[], required: number): Promise<{ target: Target; rest: string[] }> {
   const pos = splitPositional(args, required, ctx.flags);
+  requireHome(ctx);
   const target = await resolveTarget(ctx, pos);
   return { target, rest: pos.rest };
 }

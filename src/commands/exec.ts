@@ -84,6 +84,7 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
     fields: { program, keys: [...secrets.keys()], only: only !== undefined, pristine: Boolean(opts.pristine), ...guard.fields },
   }, { failClosed: true });
   await recordCanaryReads(ctx, target, guard.canaries, 'exec');
+  if (ctx.stderr.isTTY) ctx.stderr.write(`lsm: injected ${secrets.size} secret${secrets.size === 1 ? '' : 's'} from ${target.app}/${target.env}${guard.mask ? ' (masked in the output)' : ''}\n`);
   if (guard.mask) {
     // masked output, through a pseudo-terminal when stdout is one (src/pty.ts), else pipes.
     const [{ matcherFor }, { loadPty, runInPty, maskPipes }] = await Promise.all([import('../mask-stream.js'), import('../pty.js')]);

@@ -462,7 +462,11 @@ async function rotateLoop(t: { diagnostic(s: string): void }): Promise<void> {
       const ids = keptIdentities(home);
       for (const [a, e] of stores) {
         assert.ok(same(readWithAny(home, a, e, ids), expect.get(`${a}/${e}`)), `rotate #${i} (seed ${SEED}): ${a}/${e} lost its content`);
-        if (r.signal !== 'SIGKILL') assert.ok(readStore(home, a, e), `${a}/${e} opens with key.txt after a completed rotation`);
+        if (r.signal !== 'SIGKILL') {
+          assert.ok(readStore(home, a, e), `${a}/${e} opens with key.txt after a completed rotation`);
+          // The point of a rotation: no earlier key opens a store once it is done.
+          for (const old of ids.filter((k) => k !== identityLine(home))) assert.throws(() => readStore(home, a, e, old), `${a}/${e} still opens with an earlier key after a completed rotation (seed ${SEED})`);
+        }
       }
       // A writer while a killed rotation's journal is there: its store must stay open to a kept key.
       if (i % 3 === 2) {

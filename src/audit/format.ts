@@ -98,8 +98,9 @@ export function textRow(row: AuditRow, style: TextStyle): string {
   return cols.join('  ').trimEnd();
 }
 
+// Wide enough for the longest label (actor.agent_session:) and a space.
 function line(label: string, value: string): string {
-  return `${pad(`${label}:`, 20)}${value}`;
+  return `${pad(`${label}:`, 21)}${value}`;
 }
 
 /** `audit show` in text: one labelled line per field. */

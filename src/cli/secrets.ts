@@ -140,6 +140,6 @@ ${examples('$ lsm key rotate')}`)
 
   program
     .command('__complete', { hidden: true })
-    .argument('[what]')
+    .argument('[what...]', 'apps, envs, or keys -- <words of the line>')
     .action(action(() => import('../commands/complete.js')));
 }

@@ -254,3 +254,13 @@ test('completion: key names of the resolved store for get, delete and set; each 
   for (const sh of ['zsh', 'fish']) assert.match(lsm(['completion', sh]).stdout, /__complete keys --/);
   assert.match(lsm(['completion', 'fish']).stdout, /-l no-mask/);
 });
+
+test('canary list --format json', () => {
+  const home = initHome();
+  assert.equal(lsm(['canary', 'add', 'web', 'prod', 'AWS_SECRET_ACCESS_KEY'], { home }).code, 0);
+  const j = JSON.parse(lsm(['canary', 'list', '--format', 'json'], { home }).stdout);
+  assert.equal(j.canaries.length, 1);
+  assert.deepEqual({ ...j.canaries[0], created: undefined }, { app: 'web', env: 'prod', name: 'AWS_SECRET_ACCESS_KEY', like: 'aws', created: undefined });
+  assert.ok(!JSON.stringify(j).includes(lsm(['get', 'web', 'prod', 'AWS_SECRET_ACCESS_KEY'], { home }).stdout));
+  assert.deepEqual(JSON.parse(lsm(['canary', 'list', 'api', '--format', 'json'], { home }).stdout), { canaries: [] });
+});

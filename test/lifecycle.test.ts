@@ -264,3 +264,29 @@ test('canary list --format json', () => {
   assert.ok(!JSON.stringify(j).includes(lsm(['get', 'web', 'prod', 'AWS_SECRET_ACCESS_KEY'], { home }).stdout));
   assert.deepEqual(JSON.parse(lsm(['canary', 'list', 'api', '--format', 'json'], { home }).stdout), { canaries: [] });
 });
+
+test('every error has a hint: a bad .env line, an unknown option or command, an empty prompt', async () => {
+  const home = initHome();
+  const dir = tempDir();
+  writeFileSync(join(dir, 'bad.env'), 'A=1\nJUSTAWORD\n');
+  const bad = lsm(['import', 'app', 'dev', join(dir, 'bad.env')], { home });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /bad\.env:2: expected KEY=value\nhint: each line is KEY=value/);
+  const opt = lsm(['list', '--bogus'], { home });
+  assert.equal(opt.code, 2);
+  assert.equal(opt.stderr, "lsm: unknown option '--bogus'\nhint: 'lsm list --help' shows its options and examples\n");
+  assert.equal(lsm(['audit', 'tial'], { home }).stderr, "lsm: unknown command 'tial'\nhint: did you mean tail? 'lsm audit --help' shows its options and examples\n");
+  if (!hasScript) return;
+  const [node, pre] = lsmCommand();
+  const cmd = [node, ...pre, '-a', 'app', '-e', 'dev', 'set', 'EMPTY'].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: cleanEnv({ LSM_DIR: home }), stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+    if (/Value for EMPTY: $/.test(out)) child.stdin.write('\r');
+  });
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  child.stdin.destroy();
+  assert.equal(code, 2);
+  assert.match(out.replace(/\r/g, ''), /lsm: no value entered\nhint: type the value at the prompt, or store an empty one with: lsm set EMPTY ''/);
+});

@@ -85,7 +85,7 @@ async function list(ctx: Context, args: string[], formatOpt?: string): Promise<n
     return 0;
   }
   if (all.length === 0) {
-    ctx.stderr.write("No canaries. Add one with 'lsm canary add [app] [env] NAME'.\n");
+    ctx.stderr.write("lsm: no canaries; add one with 'lsm canary add [app] [env] NAME'\n");
     return 0;
   }
   const rows = [['APP', 'ENV', 'NAME', 'LIKE', 'CREATED'], ...all.map((c) => [c.app, c.env, c.name, c.like, c.created])];

@@ -49,7 +49,7 @@ async function valueOf(ctx: Context, key: string, given: string | undefined): Pr
   if (given !== undefined && given !== '-') return [given, 'argv'];
   if (given === undefined && ctx.stdin.isTTY) {
     const v = await ask(ctx.stdin, ctx.stderr, `Value for ${key}: `, true);
-    if (v === '') throw new LsmError('usage', 'no value entered');
+    if (v === '') throw new LsmError('usage', 'no value entered', { hint: `type the value at the prompt, or store an empty one with: lsm set ${key} ''` });
     return [v, 'prompt'];
   }
   const raw = await readStdin(ctx.stdin);

@@ -125,8 +125,12 @@ export function fileCustody(home: Home, now: () => Date): RotationCustody {
         });
       }
       const next = await loadIdentity(home, journal);
-      // The old key is the backup's; key.txt holds it too until the switch.
-      const old = await loadIdentity(home, join(home.dir, backup));
+      // The old key is the backup's; key.txt holds it too until the switch, and after it
+      // every store is open to the new one. A backup removed by hand is not needed.
+      const old = await loadIdentity(home, join(home.dir, backup)).catch(async () => {
+        const installed = await loadIdentity(home);
+        return installed.recipient === next.recipient ? next : installed;
+      });
       return { id, started, old, next, backup };
     },
     writeJournal(r) {

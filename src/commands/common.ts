@@ -31,7 +31,7 @@ export async function identityOf(ctx: Context): Promise<Identity> {
   requireHome(ctx);
   // A rotation killed half-way leaves its journal; every store stays readable, but the
   // next 'lsm key rotate' must finish it. Said here, by every command that uses the key.
-  if (existsSync(rotationJournal(ctx.home)) && !ctx.argv.includes('rotate')) {
+  if (existsSync(rotationJournal(ctx.home))) {
     ctx.stderr.write("lsm: warning: a key rotation is under way or was interrupted (key.rotating): 'lsm key rotate' finishes it\n");
   }
   return loadIdentity(ctx.home);

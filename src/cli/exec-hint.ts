@@ -13,7 +13,11 @@ const GLOBAL_OPTS: Record<string, boolean> = { '-d': true, '--dir': true, '-a': 
  */
 export function checkExecDash(argv: string[]): void {
   let i = 0;
-  while (i < argv.length && argv[i] in GLOBAL_OPTS) i += 2;
+  while (i < argv.length) {
+    if (argv[i] in GLOBAL_OPTS) i += 2;
+    else if (/^--(dir|app|env)=/.test(argv[i])) i += 1;
+    else break;
+  }
   if (argv[i] !== 'exec' || argv.includes('--')) return;
   const rest = argv.slice(i + 1);
   if (rest.length === 0 || rest.some((a) => a === '-h' || a === '--help')) return;

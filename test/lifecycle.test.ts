@@ -230,7 +230,7 @@ test('lsm init writes a commented policy example; audit show aligns every label'
   assert.equal(new Set(starts.filter((s) => s > 0)).size, 1, `values start in one column:\n${shown}`);
 });
 
-test('completion: key names of the resolved store for get, delete and set; each command its own flags', { skip: spawnSync('bash', ['--version']).status !== 0 && 'bash is not installed' }, () => {
+test('completion: key names of the resolved store for get, delete and set; each command its own flags', { skip: spawnSync('bash', ['--version']).status !== 0 && 'bash is not installed' }, async () => {
   const home = initHome();
   lsm(['set', 'web', 'prod', 'API_KEY', 'canary-complete'], { home });
   lsm(['set', 'web', 'prod', 'DB_URL', 'v'], { home });
@@ -251,6 +251,11 @@ test('completion: key names of the resolved store for get, delete and set; each 
   assert.equal(complete('exec', '--on'), '--only');
   assert.equal(complete('list', '--f'), '--format');
   assert.ok(!readFileSync(join(home, 'audit.jsonl'), 'utf8').includes('canary-complete'));
+  // Key names stay on the machine: what would be shipped of completion's reads names none.
+  const { projectEvent } = await import('../src/audit/redact.js');
+  const reads = rows(home).filter((x) => x.event === 'list' && x.fields?.completion);
+  assert.ok(reads.length > 0);
+  for (const row of reads) assert.ok(!/API_KEY|DB_URL|web|prod/.test(JSON.stringify(projectEvent(row, Buffer.alloc(32), new Date()))));
   for (const sh of ['zsh', 'fish']) assert.match(lsm(['completion', sh]).stdout, /__complete keys --/);
   assert.match(lsm(['completion', 'fish']).stdout, /-l no-mask/);
 });

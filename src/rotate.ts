@@ -58,22 +58,22 @@ export interface RotateResult {
  * Runs the passes of `r` to the end. Idempotent: a run killed anywhere is finished by
  * calling it again with the journal's rotation.
  */
-export async function finishRotation(home: Home, r: Rotation, custody: RotationCustody, progress?: (done: number, total: number) => void): Promise<number> {
+export async function finishRotation(home: Home, r: Rotation, custody: RotationCustody, progress?: (rewritten: number) => void): Promise<number> {
   const both = [r.old.recipient, r.next.recipient];
   const keys = [r.next, r.old];
-  const stores = listStores(home);
+  let rewritten = 0;
   if ((await custody.installed()).recipient !== r.next.recipient) {
-    for (const [i, t] of stores.entries()) {
+    for (const t of listStores(home)) {
       await reencryptStore(home, t, keys, both);
-      progress?.(i + 1, stores.length * 2);
+      progress?.(++rewritten);
     }
     custody.install(r.next);
   }
   // Stores made during the first pass are in this listing (their writers added both keys).
   const after = listStores(home);
-  for (const [i, t] of after.entries()) {
+  for (const t of after) {
     await reencryptStore(home, t, keys, [r.next.recipient]);
-    progress?.(stores.length + i + 1, stores.length + after.length);
+    progress?.(++rewritten);
   }
   custody.removeJournal();
   return after.length;
@@ -91,7 +91,8 @@ export async function rotate(
   custody: RotationCustody,
   start: () => Promise<{ old: Identity; next: Identity; id: string; started: string }>,
   record: (r: Rotation, stores: number) => Promise<void>,
-  progress?: (done: number, total: number) => void,
+  /** Called after each store rewritten, with the count so far (both passes). */
+  progress?: (rewritten: number) => void,
 ): Promise<RotateResult> {
   const pending = await custody.readJournal();
   if (pending) return { stores: await finishRotation(home, pending, custody, progress), resumed: true, rotation: pending };

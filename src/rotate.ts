@@ -1,7 +1,7 @@
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { LsmError, errno, ioError } from './errors.js';
-import { fsyncDir, writeFileAtomic } from './atomic.js';
+import { fsyncDir, running, writeFileAtomic } from './atomic.js';
 import { listStores, reencryptStore, rotationJournal } from './store.js';
 import { loadIdentity, writeIdentity, type Identity } from './identity.js';
 import type { Home } from './home.js';
@@ -155,6 +155,7 @@ export function fileCustody(home: Home, now: () => Date): RotationCustody {
       fsyncDir(home.dir);
     },
     backup(old, started) {
+      sweepBackupTemps(home.dir);
       const name = `key.txt.${started.replace(/[:.]/g, '-')}.bak`;
       writeFileAtomic(join(home.dir, name), `# previous lsm key, replaced by a rotation started ${started}\n# public key: ${old.recipient}\n${old.identity}\n`, 0o600);
       return name;
@@ -164,4 +165,19 @@ export function fileCustody(home: Home, now: () => Date): RotationCustody {
       writeIdentity(home, next, now());
     },
   };
+}
+
+// Each backup has its own name, so writeFileAtomic's sweep of a file's own temp files
+// never meets the temp file of a backup whose rotation was killed: removed here, when
+// its writer no longer runs (it holds the old key).
+function sweepBackupTemps(dir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch { /* nothing to sweep */ }
+  for (const n of names) {
+    const m = /^\.key\.txt\.[0-9TZ-]+\.bak\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(n);
+    if (!m || Number(m[1]) === process.pid || running(Number(m[1]))) continue;
+    try { unlinkSync(join(dir, n)); } catch { /* another run swept it */ }
+  }
 }

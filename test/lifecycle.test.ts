@@ -193,6 +193,9 @@ test("exec without '--' says how to write it", () => {
     assert.equal(r.code, 2, args.join(' '));
     assert.ok(r.stderr.startsWith("lsm: exec needs '--' before the command\nhint: did you mean `" + want + '`?'), r.stderr);
   }
+  const one = lsm(['exec', 'npm'], { home });
+  assert.equal(one.code, 2);
+  assert.match(one.stderr, /^lsm: missing the command to run\nhint: .*did you mean `lsm exec -- npm`\?/);
   assert.equal(lsm(['exec', '--help'], { home }).code, 0);
 });
 

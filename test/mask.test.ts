@@ -282,7 +282,8 @@ function viaScript(home: string, args: string[], env: Record<string, string> = {
   return new Promise((resolve) => child.on('close', (code) => {
     clearTimeout(timer);
     child.stdin.destroy();
-    resolve({ code, out: out.replace(/\r/g, '') });
+    // exec's one line on a terminal (how many secrets from which store) is not the child's output.
+    resolve({ code, out: out.replace(/\r/g, '').replace(/^lsm: injected \d+ secrets? from \S+( \(masked in the output\))?\n/, '') });
   }));
 }
 
@@ -379,7 +380,7 @@ test('in the pseudo-terminal: exit codes and signals pass through, and the windo
   const outer = `stty cols 123 rows 40; ${lsmCmd} exec app dev --mask -- sh -c '${child}' & p=$!; sleep 1; stty cols 99 rows 30; kill -WINCH $p; wait $p`;
   const r = spawnSync('script', ['-qec', outer, '/dev/null'], { encoding: 'utf8', input: '', timeout: 20000, env: cleanEnv({ LSM_DIR: home }) });
   assert.equal(r.status, 0, r.stdout);
-  assert.equal(r.stdout.replace(/\r/g, ''), '40 123\nready\n30 99\n');
+  assert.equal(r.stdout.replace(/\r/g, '').replace(/^lsm: injected .*\n/, ''), '40 123\nready\n30 99\n');
 });
 
 test('a pseudo-terminal that cannot start the child leaves the caller to fall back to pipes', () => {

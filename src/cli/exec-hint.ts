@@ -31,7 +31,9 @@ export function checkExecDash(argv: string[]): void {
     j += takes ? 2 : 1;
   }
   const command = rest.slice(j);
-  if (command.length === 0) return;
+  // Two plain words may be an app and env given without a command: exec says what is
+  // missing. More words, or an option after them (node -v), are a command without '--'.
+  if (command.length === 0 || (command.length <= 2 && !command.some((a) => a.startsWith('-')))) return;
   const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   const lead = argv.slice(0, i + 1).map(quote).join(' ');
   throw usage("exec needs '--' before the command", `did you mean \`lsm ${[lead, ...opts.map(quote), '--', ...command.map(quote)].join(' ')}\`? (an app and env go before the '--': lsm exec myapp dev -- ${command.map(quote).join(' ')})`);

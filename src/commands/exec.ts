@@ -47,7 +47,8 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   const dash = ctx.argv.indexOf('--');
   const command = dash === -1 ? [] : ctx.argv.slice(dash + 1);
   if (command.length === 0 || command.length > args.length) {
-    throw usage('missing the command to run', 'lsm exec [app] [env] [--only KEY,...] [--pristine] -- command [args...]');
+    const guess = dash === -1 && args.length > 0 ? ` (did you mean \`lsm exec -- ${args.join(' ')}\`?)` : '';
+    throw usage('missing the command to run', `lsm exec [app] [env] [--only KEY,...] [--pristine] -- command [args...]${guess}`);
   }
   const lead = args.slice(0, args.length - command.length);
   if (lead.length > 2) throw usage('too many arguments before --', 'lsm exec [app] [env] -- command [args...]');

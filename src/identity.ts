@@ -24,8 +24,8 @@ function storeCount(home: Home): number {
   }
 }
 
-export async function loadIdentity(home: Home): Promise<Identity> {
-  const path = home.key;
+/** The home's key.txt, or another identity file of the same format (a rotation's journal, a backup). */
+export async function loadIdentity(home: Home, path = home.key): Promise<Identity> {
   let st;
   try {
     st = lstatSync(path);

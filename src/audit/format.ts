@@ -183,8 +183,9 @@ function weekday(day: string): string {
   return ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][new Date(y, m - 1, d).getDay()];
 }
 
+// Wide enough for the longest label (actor.agent_session:) and a space.
 function line(label: string, value: string): string {
-  return `${pad(`${label}:`, 20)}${value}`;
+  return `${pad(`${label}:`, 21)}${value}`;
 }
 
 /** `audit show` in text: one labelled line per field. */

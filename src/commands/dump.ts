@@ -45,7 +45,7 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   const entries = doc.entries();
   if (entries.length === 0) {
     await record(ctx, { event: 'dump', ...target, fields: { count: 0, stdout: Boolean(opts.stdout) } }, { failClosed: false });
-    ctx.stderr.write(`No secrets in ${target.app}/${target.env}; nothing written.\n`);
+    ctx.stderr.write(`lsm: no secrets in ${target.app}/${target.env}; nothing written\n`);
     return 0;
   }
   const keys = entries.map(([k]) => k);
@@ -71,7 +71,7 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   }
   if (!allowed) {
     await record(ctx, { event: 'dump', ...target, outcome: 'error', fields: { ...fields(name), reason: 'not_confirmed' } }, { failClosed: false });
-    ctx.stderr.write(`Aborted: ${opts.output ?? '.env'} was not overwritten.\n`);
+    ctx.stderr.write(`lsm: aborted: ${opts.output ?? '.env'} was not overwritten\n`);
     return 1;
   }
   // A directory that is missing or not writable fails here, with one event, rather than

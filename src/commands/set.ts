@@ -4,7 +4,7 @@ import { listStores } from '../store.js';
 import { readConfig } from '../config.js';
 import { record } from '../audit/record.js';
 import { ask, readStdin } from '../term/prompt.js';
-import { changeStore, identityOf } from './common.js';
+import { changeStore, identityOf, requireHome } from './common.js';
 import { resolveTarget, splitPositional } from '../resolve.js';
 import type { Context } from '../context.js';
 
@@ -22,6 +22,7 @@ export async function run(ctx: Context, args: string[]): Promise<number> {
   const single = args.length === 1;
   const pos = splitPositional(args, single ? 1 : 2, ctx.flags);
   const key = checkKey(pos.rest[0]);
+  requireHome(ctx);
   if (!single && key !== key.toUpperCase()) await refuseAmbiguous(ctx, key, args);
   if (pos.app !== undefined && pos.env === undefined) await refuseEnvAsApp(ctx, pos.app, key);
   const target = await resolveTarget(ctx, pos);
@@ -38,6 +39,11 @@ export async function run(ctx: Context, args: string[]): Promise<number> {
   if (action === 'unchanged') {
     await record(ctx, { event: 'set', ...target, fields: { key, action, source } }, { failClosed: false });
   }
+  // Said to a person at a terminal only; a script's stderr stays quiet.
+  if (ctx.stderr.isTTY) {
+    const where = `${target.app}/${target.env}`;
+    ctx.stderr.write(action === 'added' ? `added ${key} to ${where}\n` : action === 'changed' ? `changed ${key} in ${where}\n` : `${key} in ${where} unchanged (same value)\n`);
+  }
   return 0;
 }
 
@@ -45,7 +51,7 @@ async function valueOf(ctx: Context, key: string, given: string | undefined): Pr
   if (given !== undefined && given !== '-') return [given, 'argv'];
   if (given === undefined && ctx.stdin.isTTY) {
     const v = await ask(ctx.stdin, ctx.stderr, `Value for ${key}: `, true);
-    if (v === '') throw new LsmError('usage', 'no value entered');
+    if (v === '') throw new LsmError('usage', 'no value entered', { hint: `type the value at the prompt, or store an empty one with: lsm set ${key} ''` });
     return [v, 'prompt'];
   }
   const raw = await readStdin(ctx.stdin);

@@ -124,6 +124,14 @@ env: dev
 #   batch_size: 100
 #   timeout: 10s
 #   max_retries: 5
+
+# Egress policy: who may see plaintext (get, dump, edit, unmasked exec, gh push), per
+# caller (agent, unattended, human) and env glob or app/env: allow, reason (needs
+# --reason) or deny; the most specific pattern wins (see docs/policy.md). Without it:
+# agents need a reason for prod*, everything else is allowed and recorded.
+# policy:
+#   agent:      { "prod*": reason, "billing/*": deny, "*": allow }
+#   unattended: { "prod*": deny }
 `;
 
 /**

@@ -1,5 +1,13 @@
 import { LsmError } from './errors.js';
 
+// What to do about each kind of line the parser refuses; keyed by the reason's first word.
+const PARSE_HINTS: Record<string, string> = {
+  expected: "each line is KEY=value, 'export KEY=value', a # comment or blank (docs/dotenv.md)",
+  invalid: "key names use letters, digits and '_' and do not start with a digit",
+  unterminated: 'close the quote; a quoted value may span lines, the closing quote ends it',
+  other: 'a comment after a quoted value starts with #; see docs/dotenv.md for the syntax',
+};
+
 /**
  * The one .env parser/serializer of lsm (dialect: docs/dotenv.md).
  *
@@ -333,7 +341,7 @@ function parseLines(text: string, source: string): Line[] {
   const len = text.length;
   let pos = 0;
   let lineNo = 1;
-  const fail = (line: number, reason: string): LsmError => new LsmError('parse', `${source}:${line}: ${reason}`);
+  const fail = (line: number, reason: string): LsmError => new LsmError('parse', `${source}:${line}: ${reason}`, { hint: PARSE_HINTS[reason.split(' ')[0]] ?? PARSE_HINTS.other });
   const skipBlank = (i: number, end: number): number => {
     while (i < end && isBlank(text.charCodeAt(i))) i++;
     return i;

@@ -33,11 +33,11 @@ export function lockedError(home: Home): LsmError {
   });
 }
 
-export async function loadIdentity(home: Home): Promise<Identity> {
+/** The home's key.txt, or another identity file of the same format (a rotation's journal, a backup). */
+export async function loadIdentity(home: Home, path = home.key): Promise<Identity> {
   // Inside the keeper the identity is the one unlocked into its memory; key.txt does not exist.
   const held = custody();
-  if (held) return held.identity;
-  const path = home.key;
+  if (held && path === home.key) return held.identity;
   let st;
   try {
     st = lstatSync(path);

@@ -51,8 +51,14 @@ async function get(ctx: Context, target: Target, key: string, reason?: string): 
 
 async function list(ctx: Context, target: Target): Promise<string[]> {
   const id = await identityOf(ctx);
-  const { doc } = await loadStore(ctx.home, target, id);
+  const { doc, exists } = await loadStore(ctx.home, target, id);
   const keys = doc.keys();
+  // A store that does not exist is an error, as for get, exec and dump: a typo in an
+  // app or env name must not look like an empty store.
+  if (!exists) {
+    await record(ctx, { event: 'list', ...target, outcome: 'error', fields: { count: 0, reason: 'no_store' } }, { failClosed: false });
+    throw new LsmError('not_found', `no store for ${target.app}/${target.env}`, { hint: `'lsm envs ${target.app}' lists its environments; 'lsm set ${target.app} ${target.env} KEY' creates it` });
+  }
   await record(ctx, { event: 'list', ...target, fields: { count: keys.length } }, { failClosed: false });
   return keys;
 }

@@ -10,6 +10,7 @@ import { registerGh } from './cli/gh.js';
 import { registerKeeper } from './cli/keeper.js';
 import { registerKey } from './cli/key.js';
 import { VERSION } from './version.js';
+import { checkExecDash } from './cli/exec-hint.js';
 
 /** The whole command tree. Command modules are imported only when their action runs. */
 export function buildProgram(): Command {
@@ -36,10 +37,17 @@ export function buildProgram(): Command {
   return program;
 }
 
-// Usage errors read like every other error: `lsm: ...` on stderr, exit 2.
+// Usage errors read like every other error: `lsm: ...` and a hint on stderr, exit 2.
 function applyDefaults(cmd: Command): void {
   cmd.exitOverride().configureOutput({
-    outputError: (str, write) => write(`lsm: ${str.replace(/^error: /, '')}`),
+    outputError: (str, write) => {
+      const [first, ...rest] = str.replace(/^error: /, '').trimEnd().split('\n');
+      const guess = /\(Did you mean (.+)\?\)/.exec(rest.join(' '))?.[1];
+      const path: string[] = [];
+      for (let c: Command | null = cmd; c && c.parent; c = c.parent) path.unshift(c.name());
+      const help = `'${['lsm', ...path].join(' ')} --help' ${path.length === 0 ? 'lists the commands' : 'shows its options and examples'}`;
+      write(`lsm: ${first}\nhint: ${guess ? `did you mean ${guess}? ` : ''}${help}\n`);
+    },
   });
   for (const sub of cmd.commands) applyDefaults(sub);
 }
@@ -52,5 +60,6 @@ export async function runProgram(argv: string[]): Promise<void> {
     program.outputHelp();
     return;
   }
+  checkExecDash(argv);
   await program.parseAsync(argv, { from: 'user' });
 }

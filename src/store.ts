@@ -1,6 +1,6 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { LsmError, errno, ioError } from './errors.js';
-import { readRegular, writeFileAtomic } from './atomic.js';
+import { fsyncDir, readRegular, writeFileAtomic } from './atomic.js';
 import { withLockAsync } from './lock.js';
 import { parseEnv, type EnvDocument } from './dotenv.js';
 import type { Home } from './home.js';
@@ -68,9 +68,47 @@ export async function loadStore(home: Home, t: Target, id: Identity): Promise<{ 
   return { doc: await decryptStore(path, data, id), exists: true };
 }
 
-async function saveStore(path: string, doc: EnvDocument, id: Identity): Promise<void> {
+async function saveStore(home: Home, path: string, doc: EnvDocument, id: Identity): Promise<void> {
   const age = await import('./age/age.js');
-  writeFileAtomic(path, age.encrypt(Buffer.from(doc.serialize(), 'utf8'), [id.recipient]), 0o600);
+  writeFileAtomic(path, age.encrypt(Buffer.from(doc.serialize(), 'utf8'), writeRecipients(home, id)), 0o600);
+}
+
+/**
+ * The recipients a write under the store lock encrypts to: the writer's key, and both
+ * keys of a rotation in progress (rotate.ts), so that a store written while one runs
+ * stays readable whichever key.txt holds when the rotation reaches it or is killed. A
+ * writer whose key was replaced after it started (it read key.txt before a rotation's
+ * switch) would write a store no kept key opens once the rotation ends: it stops.
+ */
+function writeRecipients(home: Home, id: Identity): string[] {
+  let key: string | undefined;
+  try {
+    key = readFileSync(home.key, 'utf8');
+  } catch { /* a home whose key lives elsewhere (a keeper) */ }
+  if (key !== undefined && !key.includes(id.identity)) {
+    throw new LsmError('locked', `the key in ${home.key} was replaced while this command ran (a key rotation?); nothing was written`, {
+      hint: 'run the command again',
+    });
+  }
+  const out = [id.recipient];
+  for (const r of rotationRecipients(home)) if (!out.includes(r)) out.push(r);
+  return out;
+}
+
+/** The file a key rotation keeps while it runs: see rotate.ts. */
+export function rotationJournal(home: Home): string {
+  return `${home.dir}/key.rotating`;
+}
+
+// The public keys named in the journal's comment lines; none when no rotation runs.
+function rotationRecipients(home: Home): string[] {
+  let text: string;
+  try {
+    text = readFileSync(rotationJournal(home), 'utf8');
+  } catch {
+    return [];
+  }
+  return [...text.matchAll(/^# (?:public key|previous public key): (age1[0-9a-z]+)$/gm)].map((m) => m[1]);
 }
 
 /**
@@ -92,9 +130,56 @@ export async function updateStore<R>(
     const { changed, result, replace } = mutate(doc);
     if (changed) {
       await beforeSave?.(result);
-      await saveStore(path, replace ?? doc, id);
+      await saveStore(home, path, replace ?? doc, id);
     }
     return result;
+  });
+}
+
+/**
+ * Re-encrypts one store under its lock: opened with any of `from`, written to `to`. A
+ * store that no longer exists is skipped. Used by key rotation only.
+ */
+export async function reencryptStore(home: Home, t: Target, from: Identity[], to: string[]): Promise<boolean> {
+  const path = storePath(home, t);
+  return withLockAsync(`${path}.lock`, async () => {
+    const data = readCipher(path);
+    if (data === undefined) return false;
+    const age = await import('./age/age.js');
+    let plain: Uint8Array;
+    try {
+      plain = age.decrypt(data, from.map((i) => i.parsed ?? i.identity));
+    } catch {
+      // The message of a normal read names the cause (wrong key, corrupt file).
+      await decryptStore(path, data, from[0]);
+      throw new LsmError('decrypt', `cannot decrypt ${path}`);
+    }
+    try {
+      writeFileAtomic(path, age.encrypt(plain, to), 0o600);
+    } finally {
+      plain.fill(0);
+    }
+    return true;
+  });
+}
+
+/**
+ * Removes one store file under its lock; `beforeRemove` (the audit record) runs under
+ * the lock first and may refuse by throwing. False when there was none.
+ */
+export async function removeStore(home: Home, t: Target, beforeRemove: () => Promise<void>): Promise<boolean> {
+  const path = storePath(home, t);
+  return withLockAsync(`${path}.lock`, async () => {
+    if (!storeExists(home, t)) return false;
+    await beforeRemove();
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false;
+      throw ioError('remove', path, err);
+    }
+    fsyncDir(home.dir);
+    return true;
   });
 }
 

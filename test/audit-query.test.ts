@@ -1,3 +1,4 @@
+import { localTime } from '../src/audit/format.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkFilter, matches, parseDuration, parseTime, type Filter } from '../src/audit/query.js';
@@ -18,6 +19,22 @@ test('durations: Go units, days and weeks, compounds', () => {
   for (const bad of ['', '5', 'm', '-1h', '1y', '1h 30m']) assert.equal(parseDuration(bad), undefined, bad);
 });
 
+test('times: HH:MM (the last such time), today, yesterday, and the local date-times lsm prints', () => {
+  const now = new Date(2026, 11, 3, 7, 30, 0); // 2026-12-03 07:30 local
+  assert.equal(parseTime('22:00', now), new Date(2026, 11, 2, 22, 0).getTime(), 'not yet 22:00 today: last night');
+  assert.equal(parseTime('06:15', now), new Date(2026, 11, 3, 6, 15).getTime(), 'earlier today');
+  assert.equal(parseTime('07:30', now), now.getTime(), 'this very minute');
+  assert.equal(parseTime('3:05:09', now), new Date(2026, 11, 3, 3, 5, 9).getTime());
+  assert.equal(parseTime('today', now), new Date(2026, 11, 3).getTime());
+  assert.equal(parseTime('Yesterday', now), new Date(2026, 11, 2).getTime());
+  assert.equal(parseTime('2026-12-02 22:00', now), new Date(2026, 11, 2, 22, 0).getTime());
+  assert.equal(parseTime('2026-12-02 22:00:05', now), new Date(2026, 11, 2, 22, 0, 5).getTime());
+  assert.equal(parseTime('2026-05-14T10:00:00', now), new Date(2026, 4, 14, 10).getTime(), 'no offset: local time');
+  // What the text readers print parses back to the same instant.
+  const printed = localTime('2026-11-29T08:46:16Z');
+  assert.equal(parseTime(printed, now), Date.parse('2026-11-29T08:46:16Z'));
+});
+
 test('times: now, RFC 3339, a date, a duration ago', () => {
   assert.equal(parseTime('now', NOW), NOW.getTime());
   assert.equal(parseTime('2026-05-14T10:00:00Z', NOW), Date.parse('2026-05-14T10:00:00Z'));
@@ -30,7 +47,7 @@ test('times: now, RFC 3339, a date, a duration ago', () => {
   // Dates that Date would roll over into another day are refused, not moved.
   const impossible = ['2026-13-45', '2026-99-99', '2026-02-29', '2026-02-30', '2026-11-31', '2026-00-00', '2026-05-00',
     '2026-11-31T00:00:00Z', '2026-11-29T24:00:00Z', '2026-11-29T08:60:00Z', '2026-11-29T08:46:99Z', '2026-11-29T08:46:16+25:00', '2026-11-29T08:46:16+01:60'];
-  for (const bad of ['yesterday', '2026-05-14T10:00:00', '14/05/2026', '', ...impossible]) {
+  for (const bad of ['tomorrow', '25:00', '22:61', '2026-05-14 24:00', '14/05/2026', '', ...impossible]) {
     assert.throws(() => parseTime(bad, NOW, '--until'), (e: unknown) => e instanceof LsmError && e.exit === 2 && e.message.startsWith('--until:'), bad);
   }
 });

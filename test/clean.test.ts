@@ -115,7 +115,7 @@ test('on a terminal it lists and asks: no keeps, yes removes', { skip: !hasScrip
   const no = onTTY(['clean', 'app', 'dev'], home, cwd, 'n\r');
   assert.equal(no.code, 1);
   assert.match(no.out, /Remove \.env\? \[y\/N\] /);
-  assert.match(no.out, /Aborted: nothing removed/);
+  assert.match(no.out, /lsm: aborted: nothing removed/);
   assert.ok(existsSync(join(cwd, '.env')));
   const yes = onTTY(['c', 'app', 'dev'], home, cwd, 'y\r');
   assert.equal(yes.code, 0, yes.out);

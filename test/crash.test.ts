@@ -7,7 +7,8 @@
 // torn tails (repaired by the next append), and the seals too.
 //
 // LSM_CRASH_ITERATIONS sets the total (100 for `npm test`, 500 for `npm run
-// test:stress`); LSM_CRASH_SEED replays a run (the seed is printed).
+// test:stress`); LSM_CRASH_SEED replays a run (the seed is printed); LSM_CRASH_ONLY
+// names the scenarios to run (set,import,edit,append,seal,ship,rotate).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, readdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
@@ -200,8 +201,11 @@ async function homeWithStore(keys: number): Promise<string> {
 }
 
 // The share of the iterations each scenario gets; together they make TOTAL.
-const SHARE = { set: 0.2, import: 0.15, edit: 0.15, append: 0.15, seal: 0.15, ship: 0.2 };
+const SHARE = { set: 0.15, import: 0.15, edit: 0.15, append: 0.15, seal: 0.1, ship: 0.15, rotate: 0.15 };
 const count = (k: keyof typeof SHARE) => Math.max(3, Math.round(TOTAL * SHARE[k]));
+// LSM_CRASH_ONLY=rotate,set runs only those scenarios (while working on one).
+const ONLY = process.env.LSM_CRASH_ONLY?.split(',');
+const want = (k: keyof typeof SHARE) => !ONLY || ONLY.includes(k);
 
 test(`crash loop: ${TOTAL} SIGKILLs at random moments (seed ${SEED})`, { timeout: 900_000 }, async (t) => {
   t.diagnostic(`seed ${SEED}; replay with LSM_CRASH_SEED=${SEED} LSM_CRASH_ITERATIONS=${TOTAL}`);
@@ -209,14 +213,15 @@ test(`crash loop: ${TOTAL} SIGKILLs at random moments (seed ${SEED})`, { timeout
   // to their end before a failure is reported, so that none outlives the test.
   const lanes = await Promise.allSettled([
     (async () => {
-      await setLoop(t);
-      await editLoop(t);
-      await sealLoop(t);
+      if (want('set')) await setLoop(t);
+      if (want('edit')) await editLoop(t);
+      if (want('seal')) await sealLoop(t);
     })(),
     (async () => {
-      await importLoop(t);
-      await appendLoop(t);
-      await shipLoop(t);
+      if (want('import')) await importLoop(t);
+      if (want('append')) await appendLoop(t);
+      if (want('ship')) await shipLoop(t);
+      if (want('rotate')) await rotateLoop(t);
     })(),
   ]);
   for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason;
@@ -401,4 +406,98 @@ async function shipLoop(t: { diagnostic(s: string): void }): Promise<void> {
   assert.equal(present(join(home, 'ship.lock')), false);
   assertClean(home, 'ship');
   await verifyAfter(home);
+}
+
+/** Every identity a killed rotation may have left a store encrypted to: key.txt, the journal, the backups. */
+function keptIdentities(home: string): string[] {
+  const files = readdirSync(home).filter((n) => n === 'key.txt' || n === 'key.rotating' || /^key\.txt\..*\.bak$/.test(n));
+  return files.map((n) => readFileSync(join(home, n), 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!.trim());
+}
+
+function readWithAny(home: string, app: string, env: string, ids: string[]): Map2 | undefined {
+  for (const id of ids) {
+    try {
+      return readStore(home, app, env, id);
+    } catch { /* another key */ }
+  }
+  throw new Error(`${app}/${env} opens with none of the ${ids.length} kept keys (seed ${SEED})`);
+}
+
+/**
+ * `lsm key rotate` killed at random, between and inside the store rewrites and around the
+ * switch of key.txt, with a set now and then while a killed rotation's journal is there:
+ * every store must open with a kept key and hold its content; a completed run leaves every
+ * store open to key.txt alone and no journal; each key.txt ever seen was announced by
+ * exactly one key.rotate event, and no rotation is recorded twice.
+ */
+async function rotateLoop(t: { diagnostic(s: string): void }): Promise<void> {
+  const home = await homeWithStore(120);
+  const stores: Array<[string, string]> = [['app', 'dev'], ['app', 'prod'], ['web', 'dev'], ['web', 'stage'], ['api', 'dev'], ['api', 'prod'], ['db', 'dev'], ['db', 'prod']];
+  for (const [a, e] of stores.slice(1)) {
+    const text = Array.from({ length: 60 }, (_, k) => `${a.toUpperCase()}_${e.toUpperCase()}_${k}=${'x'.repeat(30)}${k}`).join('\n');
+    await ok(['import', a, e, '-'], { home, input: `${text}\n` });
+  }
+  const expect = new Map<string, Map2>();
+  const snapshot = () => {
+    for (const [a, e] of stores) expect.set(`${a}/${e}`, readStore(home, a, e)!);
+  };
+  snapshot();
+  const seenKeys = new Set<string>([identityLine(home)]);
+  const tl = { ...tally(), resumed: 0, journalLeft: 0 };
+  const anchor = new Anchor(home, /\.age\.lock$/);
+  try {
+    const timing = await calibrate(anchor, () => ({ args: ['key', 'rotate'], opts: { home } }));
+    for (const id of keptIdentities(home)) seenKeys.add(id);
+    for (let i = 0; i < count('rotate'); i++) {
+      const r = await killed(anchor, ['key', 'rotate'], { home }, timing);
+      tl.iterations++;
+      if (r.signal === 'SIGKILL') tl.killed++;
+      else {
+        assert.equal(r.code, 0, `rotate #${i} was not killed and failed: ${r.stderr}`);
+        if (/interrupted/.test(r.stdout)) tl.resumed++;
+        assert.equal(existsSync(join(home, 'key.rotating')), false, `rotate #${i}: a completed run left its journal`);
+      }
+      if (existsSync(join(home, 'key.rotating'))) tl.journalLeft++;
+      seenKeys.add(identityLine(home));
+      const ids = keptIdentities(home);
+      for (const [a, e] of stores) {
+        assert.ok(same(readWithAny(home, a, e, ids), expect.get(`${a}/${e}`)), `rotate #${i} (seed ${SEED}): ${a}/${e} lost its content`);
+        if (r.signal !== 'SIGKILL') {
+          assert.ok(readStore(home, a, e), `${a}/${e} opens with key.txt after a completed rotation`);
+          // The point of a rotation: no earlier key opens a store once it is done.
+          for (const old of ids.filter((k) => k !== identityLine(home))) assert.throws(() => readStore(home, a, e, old), `${a}/${e} still opens with an earlier key after a completed rotation (seed ${SEED})`);
+        }
+      }
+      // A writer while a killed rotation's journal is there: its store must stay open to a kept key.
+      if (i % 3 === 2) {
+        await ok(['set', 'web', 'dev', 'DURING', `v${i}`], { home });
+        snapshot();
+      }
+    }
+    const last = await run(['key', 'rotate'], { home });
+    assert.equal(last.code, 0, last.stderr);
+    seenKeys.add(identityLine(home));
+    assert.equal(existsSync(join(home, 'key.rotating')), false);
+    for (const [a, e] of stores) assert.ok(same(readStore(home, a, e), expect.get(`${a}/${e}`)), `${a}/${e} after the last rotation, with key.txt`);
+    const events = rows(home).filter((x) => x.event === 'key.rotate');
+    const ids = events.map((x) => x.fields.rotation);
+    assert.equal(new Set(ids).size, ids.length, 'no rotation is recorded twice');
+    const announced = new Set(events.map((x) => x.fields.recipient));
+    const { identityToRecipient } = await import('../src/age/age.js');
+    const initial = identityToRecipient([...seenKeys][0]);
+    for (const k of seenKeys) {
+      const rcp = identityToRecipient(k);
+      if (rcp !== initial) assert.ok(announced.has(rcp), `key.txt held ${rcp}, which no key.rotate event announced (seed ${SEED})`);
+    }
+    tl.changed = seenKeys.size - 1;
+    t.diagnostic(`rotate: ${JSON.stringify(tl)} (${fmtTiming(timing)}, ${events.length} events)`);
+  } finally {
+    anchor.close();
+  }
+  assertClean(home, 'rotate');
+  await verifyAfter(home);
+}
+
+function identityLine(home: string): string {
+  return readFileSync(join(home, 'key.txt'), 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!.trim();
 }

@@ -113,7 +113,7 @@ test('on a terminal, overwriting asks: no keeps the file, yes replaces it', { sk
   const no = onTTY(['dump', 'app', 'dev'], home, cwd, 'n\r');
   assert.equal(no.code, 1);
   assert.match(no.out, /\.env already exists\. Overwrite\? \[y\/N\] /);
-  assert.match(no.out, /Aborted: \.env was not overwritten/);
+  assert.match(no.out, /lsm: aborted: \.env was not overwritten/);
   assert.equal(readFileSync(join(cwd, '.env'), 'utf8'), 'OLD=1\n');
   const yes = onTTY(['dump', 'app', 'dev'], home, cwd, 'y\r');
   assert.equal(yes.code, 0, yes.out);
@@ -152,7 +152,7 @@ test('-o, --stdout and their errors; a missing store and an empty one', () => {
   lsm(['delete', 'empty', 'dev', 'X'], { home });
   const empty = lsm(['dump', 'empty', 'dev', '-o', 'empty.env'], { home, cwd });
   assert.equal(empty.code, 0);
-  assert.match(empty.stderr, /No secrets in empty\/dev; nothing written/);
+  assert.match(empty.stderr, /lsm: no secrets in empty\/dev; nothing written/);
   assert.ok(!existsSync(join(cwd, 'empty.env')));
 });
 

@@ -74,7 +74,7 @@ test('text that no longer parses is reported by line, and the store is left as i
   const before = store();
   const r = lsm(['edit', 'app', 'dev'], { home, env: { EDITOR: editor('bad', `printf 'A=1\\nB=2\\nthis is not valid\\n' > "$1"`) } });
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, 'lsm: edited text:3: expected KEY=value; the store was left as it was\n');
+  assert.match(r.stderr, /^lsm: edited text:3: expected KEY=value; the store was left as it was\nhint: each line is KEY=value/);
   assert.ok(store().equals(before));
   noLeftovers(home);
   assert.deepEqual(editEvents(home).at(-1)!.fields, { reason: 'parse' });

@@ -575,3 +575,18 @@ describe('github.ts', () => {
     assert.equal(driftReasons(m, { repo: 'a/c', ghEnv: 'e' }, 0).length, 2);
   });
 });
+
+test('gh status --format json: the comparison as one document, names only', () => {
+  const p = project({ secrets: { ONE: 'value-one-canary', TWO: '2' } });
+  assert.equal(run(p, ['gh', 'push', '--force']).code, 0);
+  assert.equal(lsm(['set', 'THREE', '3'], { home: p.home, cwd: p.dir }).code, 0);
+  const s = run(p, ['gh', 'status', '--format', 'json']);
+  assert.equal(s.code, 0, s.stderr);
+  const j = JSON.parse(s.stdout);
+  assert.deepEqual(j.in_sync.map((e: { name: string }) => e.name), ['ONE', 'TWO']);
+  assert.deepEqual(j.local_only, ['THREE']);
+  assert.deepEqual(j.remote_only, []);
+  assert.deepEqual(j.drift, []);
+  assert.ok(!s.stdout.includes('value-one-canary'));
+  assert.equal(run(p, ['gh', 'status', '--format', 'xml']).code, 2);
+});

@@ -284,7 +284,8 @@ function viaScript(home: string, args: string[], env: Record<string, string> = {
   return new Promise((resolve) => child.on('close', (code) => {
     clearTimeout(timer);
     child.stdin.destroy();
-    resolve({ code, out: out.replace(/\r/g, '') });
+    // exec's one line on a terminal (how many secrets from which store) is not the child's output.
+    resolve({ code, out: out.replace(/\r/g, '').replace(/^lsm: injected \d+ secrets? from \S+( \(masked in the output\))?\n/, '') });
   }));
 }
 
@@ -389,7 +390,7 @@ test('in the pseudo-terminal: exit codes and signals pass through, and the windo
   clearTimeout(timer);
   sc.stdin.destroy();
   assert.equal(status, 0, out);
-  assert.equal(out.replace(/\r/g, ''), '40 123\nready\n30 99\n');
+  assert.equal(out.replace(/\r/g, '').replace(/^lsm: injected .*\n/, ''), '40 123\nready\n30 99\n');
 });
 
 test('a pseudo-terminal that cannot start the child leaves the caller to fall back to pipes', () => {

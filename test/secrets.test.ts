@@ -366,7 +366,7 @@ test('bash completion: subcommands of audit and canary, app names from the home 
   const complete = (...words: string[]) => spawnSync('bash', ['-c', `source '${script}'; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _lsm; echo "\${COMPREPLY[*]}"`, 'bash', 'lsm', ...words], {
     encoding: 'utf8', env: cleanEnv({ LSM_DIR: home, PATH: `${bin}:${process.env.PATH}` }),
   }).stdout.trim();
-  assert.equal(complete('audit', ''), 'tail show query verify ship suspicious stats seal');
+  assert.equal(complete('audit', ''), 'tail show query verify ship suspicious report stats seal');
   assert.equal(complete('canary', 'r'), 'remove');
   assert.equal(complete('ge'), 'get');
   assert.equal(complete('get', '-a', ''), 'web');

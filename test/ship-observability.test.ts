@@ -49,13 +49,16 @@ function lokiLabels(r: Receiver): Map<string, Set<string>> {
 }
 
 let labels: Map<string, Set<string>>;
+let agentGet: { code: number | null; stderr: string };
 let receiver: Receiver;
 
 before(async () => {
   receiver = await Receiver.start();
   const home = homeWithEvents();
-  // One access with an agent marker, so the payload has both kinds of agent_marker.
+  // One access with an agent marker, so the payload has both kinds of agent_marker, and
+  // Claude given prod plaintext through the shell it runs commands in.
   lsm(['list', 'app', 'dev'], { home, env: { LSM_AGENT: 'claude' } });
+  agentGet = lsm(['get', 'app', 'prod', 'OTHER', '--reason', 'debug'], { home, env: { CLAUDECODE: '1' } });
   enableShipping(home, { enabled: true, endpoint: receiver.url });
   const first = await ship(home);
   assert.equal(first.code, 0, first.stderr);
@@ -85,7 +88,7 @@ test('every label and value the Loki alert rules use is in the payload', () => {
   const doc = YAML.parse(readFileSync('observability/loki-alerts.yaml', 'utf8'));
   const rules = doc.groups.flatMap((g: any) => g.rules);
   const names = rules.map((r: any) => r.alert);
-  for (const want of ['LsmOutsideHours', 'LsmBurstFromParentComm', 'LsmNewParentComm', 'LsmNonInteractiveNoAgent', 'LsmHeartbeatMissing', 'LsmSeqGap']) {
+  for (const want of ['LsmAgentPlaintext', 'LsmOutsideHours', 'LsmBurstFromParentComm', 'LsmNewParentComm', 'LsmNonInteractiveNoAgent', 'LsmHeartbeatMissing', 'LsmSeqGap']) {
     assert.ok(names.includes(want), want);
   }
   for (const rule of rules) {
@@ -124,4 +127,16 @@ test('the collector takes OTLP/HTTP on 4318 and sends logs to Loki’s OTLP endp
   assert.deepEqual(pipe.receivers, ['otlp']);
   for (const p of pipe.processors) assert.ok(c.processors[p], p);
   for (const e of pipe.exporters) assert.match(c.exporters[e].endpoint, /\/otlp$/);
+});
+
+test('the actor shipped is the one the local detectors use: the agent, not the shell it runs lsm in', () => {
+  assert.equal(agentGet.code, 0, agentGet.stderr);
+  const gets = receiver.delivered().filter((d) => d.attrs['lsm.event'] === 'get' && d.attrs['lsm.agent_marker'] === 'claude');
+  assert.equal(gets.length, 1);
+  const a = gets[0].attrs;
+  assert.deepEqual([a['lsm.actor.id'], a['lsm.actor.class'], a['lsm.how']], ['claude', 'agent', 'plaintext']);
+  // What LsmAgentPlaintext selects matches it; the human-only rows do not carry class agent.
+  const human = receiver.delivered().filter((d) => d.attrs['lsm.kind'] === 'event' && d.attrs['lsm.agent_marker'] === 'none');
+  assert.ok(human.length > 0 && human.every((d) => d.attrs['lsm.actor.class'] === 'unattended'), 'tests run with no terminal');
+  for (const d of receiver.delivered()) assert.ok(!JSON.stringify(d).includes('OTHER'), 'no key name leaves');
 });

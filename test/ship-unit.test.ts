@@ -99,6 +99,10 @@ test('redaction: only the allowlist leaves; key names, values, cwd, tty, session
     'lsm.tty_present': true,
     'lsm.agent_marker': 'claude',
     'lsm.actor.parent_comm': 'bash',
+    // The agent, not the shell: what the local detectors and the Loki rules group by.
+    'lsm.actor.id': 'claude',
+    'lsm.actor.class': 'agent',
+    'lsm.how': 'plaintext',
     'lsm.actor.ppid': 100,
     'lsm.actor.uid': 1000,
     'lsm.count': 3,

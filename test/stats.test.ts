@@ -49,6 +49,18 @@ test('keys named by an event: key, keys, names', () => {
   assert.deepEqual(keysOf({} as AuditRow), []);
 });
 
+test('per key: revealed, masked, denied and declined apart; a refused or declined request is not the last access', () => {
+  const specs: Spec[] = [
+    ...week(),
+    { at: at('2026-03-09T10:00:00-05:00'), who: who.claude(), event: 'get', outcome: 'denied', fields: { key: 'API_KEY', policy: 'default agent prod*=reason', caller: 'agent' } },
+    // The user said no at the overwrite prompt: nothing was written.
+    { at: at('2026-03-09T11:00:00-05:00'), who: who.human(), event: 'dump', outcome: 'error', fields: { keys: ['API_KEY'], count: 1, target: '.env', reason: 'not_confirmed' } },
+  ];
+  const k = statsOf(specs).keys.find((x) => x.key === 'API_KEY' && x.env === 'prod')!;
+  assert.deepEqual([k.events, k.revealed, k.masked, k.denied, k.declined], [8, 5, 1, 1, 1]);
+  assert.deepEqual([new Date(k.lastMs).toISOString(), k.lastBy], ['2026-02-27T17:00:00.000Z', 'human'], 'the gh push, not the declined dump');
+});
+
 test('per key: events, last access by timestamp and by whom', () => {
   const s = statsOf(week());
   assert.equal(s.events, 9, 'audit.* rows are not accesses');
@@ -132,7 +144,7 @@ test('cli: stats json gives the numbers', e2e, () => {
   assert.equal(o.since, null);
   assert.equal(o.until, '2026-03-01T05:00:00Z');
   assert.deepEqual(o.keys[0], {
-    app: 'web', env: 'prod', key: 'API_KEY', events: 6, last_access: '2026-02-27T17:00:00Z', last_by: 'human',
+    app: 'web', env: 'prod', key: 'API_KEY', events: 6, revealed: 5, masked: 1, denied: 0, declined: 0, last_access: '2026-02-27T17:00:00Z', last_by: 'human',
     by: { human: 2, 'agent:claude': 1, unattended: 2, 'agent:aider': 1 },
   });
   assert.deepEqual(o.actors.map((a: any) => [a.actor, a.events, a.keys]), [['tmux: server', 3, 1], ['claude', 2, 2], ['aider', 1, 2], ['cron', 1, 1], ['zed-editor', 1, 1]]);
@@ -140,7 +152,7 @@ test('cli: stats json gives the numbers', e2e, () => {
   assert.equal(o.heatmap.counts[1][3], 2);
   assert.equal(o.heatmap.max, 2);
   // The run is recorded, after it has read the log.
-  const last = lsm(['audit', 'tail', '-n', '1', '--format', 'json'], { home }).stdout;
+  const last = lsm(['audit', 'tail', '-n', '1', '--all', '--format', 'json'], { home }).stdout;
   assert.match(last, /"event":"audit\.stats".*"fields":\{"actors":5,"events":8,"keys":2\}/);
 });
 
@@ -151,8 +163,8 @@ test('cli: stats text is plain when piped: tables and a block heat map', e2e, ()
   assert.ok(!r.stdout.includes('\u001b'), 'no escapes off a terminal');
   const lines = r.stdout.split('\n');
   assert.equal(lines[0], 'Keys (3)');
-  assert.match(lines[1], /^ {2}APP\/ENV +KEY +EVENTS +LAST ACCESS +LAST BY +BY$/);
-  assert.match(lines[2], /^ {2}web\/dev +REDIS_URL +1 +2026-03-08 03:30:00 +human +human 1$/);
+  assert.match(lines[1], /^ {2}APP\/ENV +KEY +REVEALED +MASKED +DENIED +DECLINED +LAST ACCESS +LAST BY +BY$/);
+  assert.match(lines[2], /^ {2}web\/dev +REDIS_URL +1 +0 +0 +0 +2026-03-08 03:30:00 +human +human 1$/);
   assert.ok(lines.includes('When (9 events, hour of day, America/New_York)'));
   const tue = lines.find((l) => l.startsWith('  Tue'));
   assert.equal(tue, `  Tue  ${' '.repeat(6)}██${' '.repeat(40)}  2`);

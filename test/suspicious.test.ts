@@ -14,13 +14,15 @@ import { verifyLog } from '../src/audit/verify.js';
 import type { AuditRow } from '../src/audit/event.js';
 import { LsmError } from '../src/errors.js';
 import {
-  SCENARIOS, WEEK, agentBurstAt3am, at, benignHumanWeek, buildLines, cronNoTty, dstNight, newProcessEnumerates, who, writeLog,
+  SCENARIOS, WEEK, agentBurstAt3am, at, benignHumanMonth, benignHumanWeek, buildLines, cronNoTty, dstNight, newProcessEnumerates, who, writeLog,
   type Scenario, type Spec,
 } from './fixtures/logs/corpus.js';
 import { initHome, lsm, tempDir } from './helpers.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
+/** An agent's exec with masked output: no plaintext, so only the detector under test speaks. */
+const masked = { event: 'exec', fields: { keys: ['API_KEY'], program: 'npm', mask: true } };
 
 function settings(over: Partial<SuspiciousSettings> = {}): SuspiciousSettings {
   return { hours: parseHours('07:00-23:00'), utc: false, burstThreshold: 50, burstWindowMs: MIN, lookbackMs: 30 * DAY, ...over };
@@ -66,7 +68,7 @@ for (const make of SCENARIOS) {
 }
 
 test('corpus: the benign logs flag nothing at all', () => {
-  for (const sc of [benignHumanWeek(), SCENARIOS[1]()]) {
+  for (const sc of [benignHumanWeek(), SCENARIOS[1](), benignHumanMonth()]) {
     assert.equal(judge(sc.specs, settings({ since: sc.since })).flagged.size, 0, sc.name);
   }
 });
@@ -76,9 +78,10 @@ test('incidents: the 3 a.m. burst is one incident of 80 events', () => {
   const { incidents } = judge(sc.specs, settings({ since: sc.since }), true);
   assert.equal(incidents.length, 1);
   const [i] = incidents;
-  assert.equal(i.actor, 'claude');
+  assert.equal(i.actor, 'claude s-1', 'the agent and its session');
+  assert.equal(i.high, true, 'prod plaintext to an agent');
   assert.equal(i.count, 80);
-  assert.deepEqual(i.reasons, ['outside_hours', 'burst']);
+  assert.deepEqual(i.reasons, ['agent_plaintext', 'outside_hours', 'burst']);
   assert.deepEqual(i.places, ['web/prod']);
   assert.equal(i.firstMs, at('2026-02-25T03:00:00-05:00'));
   assert.equal(i.lastMs, at('2026-02-25T03:00:00-05:00') + 79 * 500);
@@ -88,14 +91,14 @@ test('incidents: the 3 a.m. burst is one incident of 80 events', () => {
 test('incidents: a nightly cron job is one incident per night; another actor splits', () => {
   const cron = judge(cronNoTty().specs, settings({ since: WEEK })).incidents;
   assert.deepEqual(cron.map((i) => [i.actor, i.count, i.reasons.join(',')]), [
-    ['cron', 3, 'outside_hours,non_interactive_no_agent'],
-    ['cron', 3, 'outside_hours,non_interactive_no_agent'],
-    ['cron', 3, 'outside_hours,non_interactive_no_agent'],
-    ['cron', 1, 'non_interactive_no_agent'],
+    ['cron', 3, 'agent_plaintext,outside_hours,non_interactive_no_agent'],
+    ['cron', 3, 'agent_plaintext,outside_hours,non_interactive_no_agent'],
+    ['cron', 3, 'agent_plaintext,outside_hours,non_interactive_no_agent'],
+    ['cron', 1, 'agent_plaintext,non_interactive_no_agent'],
   ]);
   const enumerate = judge(newProcessEnumerates().specs, settings({ since: WEEK })).incidents;
   assert.deepEqual(enumerate.map((i) => [i.actor, i.count, i.reasons.join(','), i.rows]), [
-    ['python3', 13, 'new_parent_comm,non_interactive_no_agent', undefined],
+    ['python3', 13, 'agent_plaintext,new_parent_comm,non_interactive_no_agent', undefined],
   ]);
 });
 
@@ -190,8 +193,8 @@ test('burst: the actor is the agent behind the shell, not the shell', () => {
   const base = { ...who.claude() };
   const deeper = { ...base, ancestry: [{ pid: 1, comm: 'zsh', start: '' }, { pid: 2, comm: 'bash', start: '' }, { pid: 3, comm: 'claude', start: '' }] };
   const start = at('2026-02-24T12:00:00-05:00');
-  const specs: Spec[] = [{ at: start - 5 * DAY, who: base }];
-  for (let i = 0; i < 60; i++) specs.push({ at: start + i * 100, who: i % 2 ? base : deeper });
+  const specs: Spec[] = [{ at: start - 5 * DAY, who: base, ...masked }];
+  for (let i = 0; i < 60; i++) specs.push({ at: start + i * 100, who: i % 2 ? base : deeper, ...masked });
   const { flagged } = judge(specs, settings({ since: start }));
   assert.deepEqual([...flagged.keys()], Array.from({ length: 10 }, (_, i) => 52 + i));
 });
@@ -201,20 +204,20 @@ test('burst: one agent spreading reads over differently named helpers is still a
   // Each read goes through one of five intermediates (p1..p5): five actors of 12 reads each.
   const via = (i: number) => ({ ...who.claude(), ancestry: [{ pid: 1, comm: `p${i % 5}`, start: '' }, { pid: 2, comm: 'sh', start: '' }, { pid: 3, comm: 'claude', start: '' }] });
   const specs: Spec[] = [];
-  for (let i = 0; i < 60; i++) specs.push({ at: start + i * 100, who: via(i) });
+  for (let i = 0; i < 60; i++) specs.push({ at: start + i * 100, who: via(i), ...masked });
   const { flagged } = judge(specs, settings({ since: start }));
   const bursts = [...flagged].filter(([, r]) => r.includes('burst')).map(([seq]) => seq);
   assert.deepEqual(bursts, Array.from({ length: 10 }, (_, i) => 51 + i));
   // Across sessions too: a key per session would hold one ring per agent run, for the whole log.
   const two: Spec[] = [];
-  for (let i = 0; i < 60; i++) two.push({ at: start + i * 100, who: { ...via(i), agent_session: `s-${i}` } });
+  for (let i = 0; i < 60; i++) two.push({ at: start + i * 100, who: { ...via(i), agent_session: `s-${i}` }, ...masked });
   assert.equal([...judge(two, settings({ since: start })).flagged].filter(([, r]) => r.includes('burst')).length, 10);
 });
 
 test('burst: rows before --since are history for the window; only later rows are reported', () => {
   const start = at('2026-02-24T12:00:00-05:00');
-  const specs: Spec[] = [{ at: start - 5 * DAY, who: who.claude() }];
-  for (let i = 0; i < 60; i++) specs.push({ at: start - 15_000 + i * 500, who: who.claude() });
+  const specs: Spec[] = [{ at: start - 5 * DAY, who: who.claude(), ...masked }];
+  for (let i = 0; i < 60; i++) specs.push({ at: start - 15_000 + i * 500, who: who.claude(), ...masked });
   const { flagged } = judge(specs, settings({ since: start }));
   // Rows 51..60 of the burst (seq 52..61) complete it; all are after --since.
   assert.deepEqual([...flagged.keys()], Array.from({ length: 10 }, (_, i) => 52 + i));
@@ -224,10 +227,12 @@ test('burst: rows before --since are history for the window; only later rows are
 
 // ---------------------------------------------------------------- new_parent_comm
 
-test('new_parent_comm: per-row lookback, late rows, empty names', () => {
+test('new_parent_comm: per-row lookback, late rows, empty names; nothing is new without a lookback of history', () => {
   const n = new NewActorJudge(30 * DAY);
   const t = at('2026-01-01T12:00:00Z');
-  assert.equal(n.feed('claude', t), true);
+  assert.equal(n.feed('claude', t), false, "the log's first row: nothing came before it");
+  assert.equal(n.feed('codex', t + 29 * DAY), false, 'less than the lookback of history');
+  assert.equal(n.feed('aider', t + 30 * DAY), true, 'a full lookback of history, never seen');
   assert.equal(n.feed('claude', t + 29 * DAY), false);
   assert.equal(n.feed('claude', t + 60 * DAY), true, 'unseen for 31 days: new again');
   assert.equal(n.feed('claude', t + 10 * DAY), false, 'a late-stamped row of a known actor');
@@ -235,7 +240,7 @@ test('new_parent_comm: per-row lookback, late rows, empty names', () => {
   assert.equal(n.feed('', t + 90 * DAY), false);
 });
 
-test('new_parent_comm: a log younger than the lookback is judged against what it has, and says so', () => {
+test('new_parent_comm: a log younger than the lookback flags no row as new, and says so', () => {
   const start = at('2026-02-24T12:00:00-05:00');
   const specs: Spec[] = [
     { at: start, who: who.human() },
@@ -243,7 +248,7 @@ test('new_parent_comm: a log younger than the lookback is judged against what it
     { at: start + DAY, who: who.claude() },
   ];
   const { flagged, pass } = judge(specs, settings());
-  assert.deepEqual([...flagged.entries()], [[1, ['new_parent_comm']], [3, ['new_parent_comm']]]);
+  assert.deepEqual([...flagged.entries()], [[3, ['agent_plaintext']]], 'the agent got plaintext; nobody is new');
   assert.equal(pass.young, true);
   const history = [-40, -20].map((d) => ({ at: start + d * DAY, who: who.human() }));
   const old = judge([...history, ...specs], settings({ since: start }));
@@ -292,16 +297,16 @@ test('cli: text groups the 3 a.m. burst into one incident line; --verbose lists 
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
   assert.equal(lines.length, 2, r.stdout);
-  assert.equal(lines[0], '2026-02-25 03:00:00 – 03:00:39  claude        80 events   [outside_hours,burst]  web/prod');
+  assert.equal(lines[0], '2026-02-25 03:00:00 – 03:00:39  claude s-1    80 events   [agent_plaintext,outside_hours,burst]  HIGH web/prod');
   assert.match(lines[1], /^80 flagged events in 1 incident \(seq 4-83\); hours 07:00-23:00 America\/New_York, burst > 50 in 1m, lookback 30d$/);
   assert.equal(r.stderr, '');
   const v = lsm(['audit', 'suspicious', '--since', '2026-02-23', '--format', 'text', '--verbose'], { home, env: NY });
   const rows = v.stdout.split('\n').filter((l) => l.startsWith('    ['));
   assert.equal(rows.length, 80);
-  assert.match(rows[0], /^ {4}\[outside_hours\] 2026-02-25 03:00:00 +4 +get /);
-  assert.match(rows[79], /^ {4}\[outside_hours,burst\] 2026-02-25 03:00:39 +83 +get /);
+  assert.match(rows[0], /^ {4}\[agent_plaintext,outside_hours\] 2026-02-25 03:00:00 +4 +get /);
+  assert.match(rows[79], /^ {4}\[agent_plaintext,outside_hours,burst\] 2026-02-25 03:00:39 +83 +get /);
   const utc = lsm(['audit', 'suspicious', '--since', '2026-02-23', '--format', 'text', '-v', '--utc'], { home, env: NY });
-  assert.match(utc.stdout, /^2026-02-25 08:00:25 – 08:00:39 +claude +30 events +\[burst\]  web\/prod\n {4}\[burst\] 2026-02-25 08:00:25 +54 /);
+  assert.match(utc.stdout, /^2026-02-25 08:00:00 – 08:00:39 +claude s-1 +80 events +\[agent_plaintext,burst\]  HIGH web\/prod\n {4}\[agent_plaintext\] 2026-02-25 08:00:00 +4 /);
 });
 
 test('cli: json is one object per flagged row with the stored line; nothing when nothing is flagged', e2e, () => {
@@ -314,7 +319,7 @@ test('cli: json is one object per flagged row with the stored line; nothing when
   assert.equal(out.length, 10);
   for (const line of out) {
     const o = JSON.parse(line);
-    assert.deepEqual(Object.keys(o), ['reasons', 'event']);
+    assert.deepEqual(Object.keys(o).filter((k) => k !== 'high'), ['reasons', 'actor', 'caller', 'event']);
     assert.ok(line.endsWith(`"event":${stored[o.event.seq - 1]}}`), 'the stored line, byte for byte');
     assert.deepEqual(o.reasons, sc.specs[o.event.seq - 1].expect);
   }
@@ -378,7 +383,7 @@ test('cli: config.yaml thresholds, flags over config, bad values, young-log note
   const count = (args: string[]) => {
     const r = lsm(['audit', 'suspicious', '--since', '2026-02-23', '--format', 'json', ...args], { home, env: NY });
     assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trimEnd().split('\n').filter(Boolean).length;
+    return r.stdout.trimEnd().split('\n').filter(Boolean).filter((l) => JSON.parse(l).reasons.includes('burst')).length;
   };
   assert.equal(count([]), 10, 'threshold 70 from config: rows 71..80');
   assert.equal(count(['--burst-threshold', '50']), 30, 'the flag wins');
@@ -394,8 +399,8 @@ test('cli: config.yaml thresholds, flags over config, bad values, young-log note
   assert.match(cfg.stderr, /^lsm: .*config\.yaml: suspicious\.burst_window: cannot read the duration "often"/);
   const young = homeWith([{ at: at('2026-02-24T12:00:00-05:00'), who: who.human() }]);
   const r = lsm(['audit', 'suspicious', '--format', 'text'], { home: young, env: NY });
-  assert.match(r.stdout, /^2026-02-24 12:00:00 {13}tmux: server  1 event {5}\[new_parent_comm\]  web\/prod\n/);
-  assert.equal(r.stderr, 'lsm: note: the audit log spans less than the 30d lookback (it starts 2026-02-24 12:00:00): new_parent_comm judged each row against everything before it\n');
+  assert.equal(r.stdout, 'no suspicious events found\n', 'the first event of a log is not new');
+  assert.equal(r.stderr, 'lsm: note: the audit log spans less than the 30d lookback (it starts 2026-02-24 12:00:00): new_parent_comm needs that much history before a row, so it judged nothing\n');
 });
 
 test('cli: --file reads another log and the flag names it', e2e, () => {

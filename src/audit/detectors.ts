@@ -1,5 +1,6 @@
 import { usage } from '../errors.js';
 import { agentOfProcess, isShell } from './agents.js';
+import { howOf, isProd } from './access.js';
 import type { AuditRow } from './event.js';
 
 /**
@@ -8,9 +9,9 @@ import type { AuditRow } from './event.js';
  * bounded by the number of distinct actors. The reason names are the original's.
  */
 
-export type Reason = 'outside_hours' | 'burst' | 'new_parent_comm' | 'non_interactive_no_agent' | 'canary';
+export type Reason = 'agent_plaintext' | 'outside_hours' | 'burst' | 'new_parent_comm' | 'non_interactive_no_agent' | 'canary';
 /** The order reasons are listed in, whatever order they were found in. */
-export const REASONS: readonly Reason[] = ['outside_hours', 'burst', 'new_parent_comm', 'non_interactive_no_agent', 'canary'];
+export const REASONS: readonly Reason[] = ['agent_plaintext', 'outside_hours', 'burst', 'new_parent_comm', 'non_interactive_no_agent', 'canary'];
 
 export const CANARY_EVENT = 'canary.read';
 
@@ -220,21 +221,42 @@ export class BurstJudge {
 /**
  * `new_parent_comm`: no earlier row (in file order) of the same actor is stamped later
  * than `lookbackMs` before this one. One number per actor: the latest time seen. A
- * late-stamped row of a known actor is therefore never new. The original judged
- * against a cutoff of now - lookback and skipped the detector for young logs; this
- * judges every row against what came before it, so the first appearance in a young
- * log is new (the command says so once).
+ * late-stamped row of a known actor is therefore never new.
+ *
+ * Baseline rule: "new" needs a full lookback of history before the row. A row less
+ * than `lookbackMs` after the log's earliest timestamp is never new, since nothing
+ * could have been known before it (the first event of a log is not a stranger). The
+ * original skipped the detector when the log was younger than the lookback; this is
+ * the same rule judged per row, so a log older than the lookback is judged from the
+ * day it has a baseline.
  */
 export class NewActorJudge {
   private readonly last = new Map<string, number>();
+  private earliest = Infinity;
   constructor(private readonly lookbackMs: number) {}
 
   feed(actor: string, ms: number): boolean {
+    if (ms < this.earliest) this.earliest = ms;
     if (!actor) return false;
     const seen = this.last.get(actor);
     if (seen === undefined || ms > seen) this.last.set(actor, ms);
+    if (this.earliest > ms - this.lookbackMs) return false;
     return seen === undefined || seen < ms - this.lookbackMs;
   }
+}
+
+// ---------------------------------------------------------------- agent_plaintext
+
+/**
+ * `agent_plaintext`: an agent or an unattended caller (no terminal, no agent: what an
+ * agent without markers looks like) received the plaintext of a secret: a get, dump or
+ * edit that succeeded, or an exec with its output unmasked. The person at a terminal
+ * reading their own secret is what lsm is for, so is not flagged. "high" for prod*.
+ */
+export function agentPlaintext(row: AuditRow): 'high' | 'normal' | undefined {
+  if (howOf(row) !== 'plaintext') return undefined;
+  if (agentOf(row) === '' && hasTTY(row)) return undefined;
+  return isProd(row.env) ? 'high' : 'normal';
 }
 
 // ---------------------------------------------------------------- non_interactive_no_agent / canary

@@ -1,5 +1,6 @@
 import { usage } from '../errors.js';
 import { paint, stdoutIsTTY, useColor } from '../term/tty.js';
+import { actorIdOf, howOf } from './access.js';
 import type { AuditRow } from './event.js';
 
 /**
@@ -72,34 +73,119 @@ export function textStyle(env: NodeJS.ProcessEnv): TextStyle {
   return { colour: useColor(1, env) };
 }
 
-const OUTCOME_COLOUR = { ok: 'green', denied: 'yellow', error: 'red' } as const;
+const HOW_COLOUR = { plaintext: 'yellow', masked: 'green', denied: 'red', declined: 'cyan', failed: 'red' } as const;
+
+/** Who, in words a newcomer can read: `agent claude`, `no tty: cron`, `you: zsh`. */
+export function callerText(row: AuditRow): string {
+  const id = actorIdOf(row);
+  if (id.kind === 'agent') return `agent ${id.agent}`;
+  return `${id.kind === 'human' ? 'you' : 'no tty'}: ${id.process || '?'}`;
+}
+
+/** The event and, where the name does not say it, how: `get`, `get denied`, `exec masked`, `dump declined`. */
+export function whatText(row: AuditRow): string {
+  const how = howOf(row);
+  if (how === 'denied' || how === 'declined') return `${row.event} ${how}`;
+  if (how === 'failed') return `${row.event} error`;
+  if (row.event === 'exec') return how === 'masked' ? 'exec masked' : 'exec plain';
+  return row.event;
+}
+
+/** Key names first (what a person looks for), then the other fields. */
+function fieldsShort(fields: Record<string, unknown> | undefined): string {
+  if (!fields) return '';
+  const keys: string[] = [];
+  if (typeof fields.key === 'string') keys.push(fields.key);
+  for (const l of [fields.keys, fields.names]) if (Array.isArray(l)) keys.push(...l.map(String));
+  const rest = Object.keys(fields).filter((k) => k !== 'key' && k !== 'keys' && k !== 'names').sort().map((k) => `${k}=${scalar(fields[k])}`);
+  return [keys.join(','), ...rest].filter(Boolean).join(' ');
+}
+
+// TIME, SEQ, WHAT, APP/ENV, CALLER; then the fields. Fixed widths, so a stream aligns.
+const WIDTHS = { time: 19, seq: 6, what: 13, place: 13, caller: 17 } as const;
+
+function cut(s: string, width: number): string {
+  return s.length > width ? `${s.slice(0, Math.max(0, width - 1))}…` : s;
+}
+
+export interface RowLayout {
+  /** The terminal's width: the last column is cut to fit instead of wrapping. */
+  width?: number;
+  /** Time of day only (a table that prints a line per day above its rows). */
+  short?: boolean;
+}
+
+function prefixWidth(short: boolean): number {
+  return (short ? 8 : WIDTHS.time) + 1 + WIDTHS.seq + 2 + WIDTHS.what + 2 + WIDTHS.place + 2 + WIDTHS.caller + 2;
+}
+
+/** The header line over textRow's columns. */
+export function textHeader(style: TextStyle, layout: RowLayout = {}): string {
+  const cols = [
+    `${pad('TIME', layout.short ? 8 : WIDTHS.time)} ${'SEQ'.padStart(WIDTHS.seq)}`,
+    pad('EVENT', WIDTHS.what), pad('APP/ENV', WIDTHS.place), pad('CALLER', WIDTHS.caller), 'KEYS, FIELDS',
+  ];
+  return paint(style.colour, 'bold', cols.join('  '));
+}
 
 /**
- * One event per line: time, seq, event, outcome, app/env, who, tty, fields. Widths are
- * fixed minimums rather than measured, so a stream of a million rows aligns without
- * being held in memory.
+ * One event per line: time, seq, what (the event, and how when the name does not say
+ * it: `get denied`, `exec masked`), app/env, caller (an agent, you at a terminal, or no
+ * terminal, with the nearest non-shell process), key names and fields. Widths are fixed
+ * rather than measured, so a stream of a million rows aligns without being held in
+ * memory; with a width (a terminal) the last column is cut to fit instead of wrapping.
  */
-export function textRow(row: AuditRow, style: TextStyle): string {
+export function textRow(row: AuditRow, style: TextStyle, layout: RowLayout = {}): string {
   const c = style.colour;
   const place = [row.app, row.env].filter(Boolean).join('/') || '-';
-  const tty = row.actor.tty ? row.actor.tty.replace(/^\/dev\//, '') : '-';
-  const outcome = row.outcome ?? '-';
-  const colour = OUTCOME_COLOUR[outcome as keyof typeof OUTCOME_COLOUR];
+  const colour = HOW_COLOUR[howOf(row) as keyof typeof HOW_COLOUR];
+  const what = pad(cut(safe(whatText(row)), WIDTHS.what), WIDTHS.what);
+  const time = localTime(row.ts);
+  let fields = safe(fieldsShort(row.fields));
+  if (layout.width !== undefined) fields = cut(fields, Math.max(1, layout.width - prefixWidth(Boolean(layout.short))));
   const cols = [
-    localTime(row.ts),
-    paint(c, 'gray', String(row.seq).padStart(6)),
-    paint(c, 'bold', pad(safe(row.event), 14)),
-    colour ? paint(c, colour, pad(outcome, 6)) : pad(outcome, 6),
-    pad(safe(place), 14),
-    pad(safe(whoText(row)), 16),
-    pad(safe(tty), 7),
-    safe(fieldsText(row.fields)),
+    `${layout.short && time.length === 19 ? time.slice(11) : time} ${paint(c, 'gray', String(row.seq).padStart(WIDTHS.seq))}`,
+    colour ? paint(c, colour, what) : paint(c, 'bold', what),
+    pad(cut(safe(place), WIDTHS.place), WIDTHS.place),
+    pad(cut(safe(callerText(row)), WIDTHS.caller), WIDTHS.caller),
+    fields,
   ];
   return cols.join('  ').trimEnd();
 }
 
+/**
+ * A table for a terminal: a header, then rows with the time of day only, under a line
+ * naming the day whenever it changes (the date is printed once, not on every row).
+ */
+export class TextTable {
+  private day = '';
+  constructor(private readonly style: TextStyle, private readonly width?: number) {}
+
+  header(): string {
+    return textHeader(this.style, { short: true });
+  }
+
+  lines(row: AuditRow): string[] {
+    const t = localTime(row.ts);
+    const day = t.length === 19 ? t.slice(0, 10) : '';
+    const out: string[] = [];
+    if (day !== this.day) {
+      this.day = day;
+      if (day) out.push(paint(this.style.colour, 'bold', `── ${day} ${weekday(day)}`));
+    }
+    out.push(textRow(row, this.style, { width: this.width, short: true }));
+    return out;
+  }
+}
+
+function weekday(day: string): string {
+  const [y, m, d] = day.split('-').map(Number);
+  return ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][new Date(y, m - 1, d).getDay()];
+}
+
+// Wide enough for the longest label (actor.agent_session:) and a space.
 function line(label: string, value: string): string {
-  return `${pad(`${label}:`, 20)}${value}`;
+  return `${pad(`${label}:`, 21)}${value}`;
 }
 
 /** `audit show` in text: one labelled line per field. */

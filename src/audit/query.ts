@@ -52,13 +52,23 @@ function realDate(m: RegExpExecArray): boolean {
   return mo >= 1 && mo <= 12 && d >= 1 && d <= days && h <= 23 && mi <= 59 && s <= 59 && oh <= 23 && om <= 59;
 }
 
+const LOCAL_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?$/;
+const CLOCK = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
+
 /**
- * A point in time for --since/--until: `now`, RFC 3339, a date (local midnight), or a
- * duration ago (`90m`, `2d`, `1w`). Returns ms since the epoch; throws a usage error.
+ * A point in time for --since/--until: `now`, `today`, `yesterday` (local midnight),
+ * RFC 3339, a local date (midnight) or date and time (`2026-12-02 22:00[:05]`, the form
+ * every text output prints), a time of day (`22:00`: the last time the clock showed it,
+ * so today's if it has passed, else yesterday's), or a duration ago (`90m`, `2d`, `1w`).
+ * Returns ms since the epoch; throws a usage error.
  */
 export function parseTime(text: string, now: Date, flag = '--since'): number {
   const s = text.trim();
-  if (s.toLowerCase() === 'now') return now.getTime();
+  const word = s.toLowerCase();
+  if (word === 'now') return now.getTime();
+  if (word === 'today' || word === 'yesterday') {
+    return new Date(now.getFullYear(), now.getMonth(), now.getDate() - (word === 'yesterday' ? 1 : 0)).getTime();
+  }
   const full = RFC3339.exec(s);
   if (full && realDate(full)) {
     const t = Date.parse(s.replace(' ', 'T'));
@@ -69,11 +79,23 @@ export function parseTime(text: string, now: Date, flag = '--since'): number {
     const t = new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3])).getTime();
     if (!Number.isNaN(t)) return t;
   }
+  const local = LOCAL_DATETIME.exec(s);
+  if (local && realDate(local)) {
+    const [y, mo, d, h, mi, sec] = local.slice(1, 7).map((x) => Number(x ?? 0));
+    const ms = local[7] ? Math.round(Number(local[7]) * 1000) : 0;
+    return new Date(y, mo - 1, d, h, mi, sec, ms).getTime();
+  }
+  const clock = CLOCK.exec(s);
+  if (clock && Number(clock[1]) <= 23 && Number(clock[2]) <= 59 && Number(clock[3] ?? 0) <= 59) {
+    const [h, mi, sec] = clock.slice(1, 4).map((x) => Number(x ?? 0));
+    const t = new Date(now.getFullYear(), now.getMonth(), now.getDate(), h, mi, sec).getTime();
+    return t <= now.getTime() ? t : new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1, h, mi, sec).getTime();
+  }
   const ago = parseDuration(s);
   if (ago !== undefined) return now.getTime() - ago;
   throw usage(
     `${flag}: cannot read the time ${JSON.stringify(text)}`,
-    "use 'now', RFC 3339 (2026-05-14T12:00:00Z), a date (2026-05-14), or a duration ago (90m, 36h, 2d, 1w)",
+    "use a duration ago (90m, 36h, 2d, 1w), a time of day (22:00), today, yesterday, a local date and time (2026-05-14 22:00), or RFC 3339 (2026-05-14T12:00:00Z)",
   );
 }
 
@@ -130,4 +152,20 @@ export function matches(row: AuditRow, f: Filter): boolean {
     return false;
   }
   return true;
+}
+
+/**
+ * Which events a reader shows: those `event` names (if given); lsm's own `audit.*` bookkeeping (the reads of someone
+ * investigating) only with `all` or an `--event 'audit.…'` filter, and never an event
+ * `--exclude-event` names (exact, or a prefix ending in `*`).
+ */
+export function eventVisibility(o: { all?: boolean; event?: string; exclude?: string[] }): (event: string) => boolean {
+  const audit = Boolean(o.all) || (typeof o.event === 'string' && o.event.startsWith('audit.'));
+  const ex = o.exclude ?? [];
+  const only = o.event;
+  return (e) => {
+    if (only !== undefined && (only.endsWith('*') ? !e.startsWith(only.slice(0, -1)) : e !== only)) return false;
+    if (!audit && e.startsWith('audit.')) return false;
+    return !ex.some((x) => (x.endsWith('*') ? e.startsWith(x.slice(0, -1)) : e === x));
+  };
 }

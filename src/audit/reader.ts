@@ -220,7 +220,13 @@ export function lineNumberAt(fd: number, offset: number): number {
  * The last `n` rows, read backwards from the end: a tail of a huge log costs what the
  * tail costs. Returns them in file order, with the offset just past the end read.
  */
-export function lastRows(path: string, n: number, skipped: SkipReporter): { rows: ParsedRow[]; end: number; ino: number } {
+export function lastRows(
+  path: string,
+  n: number,
+  skipped: SkipReporter,
+  /** Only rows it accepts count towards `n` (tail's hiding of audit.* events). */
+  keep?: (row: AuditRow) => boolean,
+): { rows: ParsedRow[]; end: number; ino: number } {
   const fd = openLog(path);
   try {
     const st = fstatSync(fd);
@@ -234,6 +240,7 @@ export function lastRows(path: string, n: number, skipped: SkipReporter): { rows
           bad.push(line.offset);
           continue;
         }
+        if (keep && !keep(parsed.row)) continue;
         rows.push({ no: 0, ...parsed });
         if (rows.length >= n) break;
       }

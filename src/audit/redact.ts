@@ -1,10 +1,12 @@
+import { actorIdOf, howOf, shippedActor } from './access.js';
 import { createHmac } from 'node:crypto';
 import type { AuditRow } from './event.js';
 
 /**
  * What of an audit row may leave the machine. An allowlist: each attribute below is
  * built on purpose, and anything not named here (values, key names, cwd, tty path,
- * ancestry, session ids, prev, hash) has no way out. Nothing from the environment or
+ * ancestry beyond the one process name lsm.actor.id carries, session ids, prev, hash)
+ * has no way out. Nothing from the environment or
  * config.yaml reaches this module, so no setting can widen it. docs/observability.md
  * lists the attributes.
  */
@@ -77,6 +79,12 @@ export function projectEvent(row: AuditRow, salt: Buffer, now: Date): LogRecordD
     ['lsm.tty_present', row.actor.tty !== ''],
     ['lsm.agent_marker', plain(row.actor.agent_marker) || 'none'],
     ['lsm.actor.parent_comm', plain(row.actor.parent_comm)],
+    // The identity the local detectors and `audit report` use (the agent's name, else the
+    // nearest non-shell ancestor: `claude`, not the `bash` it runs lsm under), its class,
+    // and how secrets were used. Sessions stay local: unbounded values make poor labels.
+    ['lsm.actor.id', plain(shippedActor(row)) || 'unknown'],
+    ['lsm.actor.class', actorIdOf(row).kind],
+    ['lsm.how', howOf(row)],
     ['lsm.actor.ppid', Math.trunc(row.actor.ppid) || 0],
     ['lsm.actor.uid', Math.trunc(row.actor.uid) || 0],
   );

@@ -1,5 +1,6 @@
 import { WallClock, actorOf, isAuditEvent, whoClass, type WhoClass } from './detectors.js';
 import { tsMillis } from './query.js';
+import { howOf } from './access.js';
 import type { AuditRow } from './event.js';
 
 /**
@@ -21,8 +22,17 @@ export interface KeyStats {
   env: string;
   key: string;
   events: number;
+  /** Plaintext reached the caller. */
+  revealed: number;
+  /** Reached a command whose output was masked. */
+  masked: number;
+  /** Refused by the policy (or an approval). */
+  denied: number;
+  /** The person said no at a prompt. */
+  declined: number;
+  /** The last access that revealed or masked, by timestamp; NaN when there was none. */
   lastMs: number;
-  lastBy: WhoClass;
+  lastBy: WhoClass | '';
   by: Partial<Record<WhoClass, number>>;
 }
 
@@ -85,11 +95,20 @@ export class StatsPass {
       const id = `${row.app ?? ''}\u0000${row.env ?? ''}\u0000${key}`;
       a.keySet.add(id);
       let k = this.keys.get(id);
-      if (!k) this.keys.set(id, (k = { app: row.app ?? '', env: row.env ?? '', key, events: 0, lastMs: ms, lastBy: who, by: {} }));
+      if (!k) {
+        k = { app: row.app ?? '', env: row.env ?? '', key, events: 0, revealed: 0, masked: 0, denied: 0, declined: 0, lastMs: NaN, lastBy: '', by: {} };
+        this.keys.set(id, k);
+      }
       k.events++;
       k.by[who] = (k.by[who] ?? 0) + 1;
+      const how = howOf(row);
+      if (how === 'plaintext') k.revealed++;
+      else if (how === 'masked') k.masked++;
+      else if (how === 'denied') k.denied++;
+      else if (how === 'declined') k.declined++;
+      // Only a use of the secret is an access: a refused or declined request is not "last by".
       // By timestamp, not file order: a late-written row does not become the "last" access.
-      if (ms >= k.lastMs) {
+      if ((how === 'plaintext' || how === 'masked') && !(ms < k.lastMs)) {
         k.lastMs = ms;
         k.lastBy = who;
       }
@@ -97,7 +116,8 @@ export class StatsPass {
   }
 
   result(): Stats {
-    const keys = [...this.keys.values()].sort((x, y) => y.lastMs - x.lastMs || cmp(x.app, y.app) || cmp(x.env, y.env) || cmp(x.key, y.key));
+    const last = (k: KeyStats) => (Number.isNaN(k.lastMs) ? -Infinity : k.lastMs);
+    const keys = [...this.keys.values()].sort((x, y) => last(y) - last(x) || cmp(x.app, y.app) || cmp(x.env, y.env) || cmp(x.key, y.key));
     const actors = [...this.actors.values()]
       .map(({ keySet, ...a }) => ({ ...a, keys: keySet.size }))
       .sort((x, y) => y.events - x.events || cmp(x.actor, y.actor));

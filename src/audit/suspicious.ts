@@ -1,7 +1,8 @@
 import {
-  BurstJudge, NewActorJudge, REASONS, WallClock, actorOf, agentOf, isAuditEvent, isCanary, nonInteractiveNoAgent, outsideHours,
+  BurstJudge, NewActorJudge, REASONS, WallClock, actorOf, agentOf, agentPlaintext, isAuditEvent, isCanary, nonInteractiveNoAgent, outsideHours,
   type Hours, type Reason,
 } from './detectors.js';
+import { actorIdOf, actorLabel, type ActorId } from './access.js';
 import { tsMillis } from './query.js';
 import type { AuditRow } from './event.js';
 
@@ -29,7 +30,12 @@ export interface Flagged {
   /** The stored line. */
   raw: string;
   reasons: Reason[];
+  /** The nearest non-shell process: what burst and new_parent_comm judge. */
   actor: string;
+  /** Who, as one identity (agent and session, else process): what incidents group by. */
+  id: ActorId;
+  /** agent_plaintext of a prod* secret, or a canary: worth reading first. */
+  high: boolean;
   /** NaN when the row's ts cannot be read. */
   ms: number;
 }
@@ -79,23 +85,28 @@ export class SuspiciousPass {
       if (burst) reasons.push('burst');
       if (fresh) reasons.push('new_parent_comm');
     }
+    const plain = agentPlaintext(row);
+    if (plain) reasons.unshift('agent_plaintext');
     if (nonInteractiveNoAgent(row)) reasons.push('non_interactive_no_agent');
     if (isCanary(row)) reasons.push('canary');
     if (reasons.length === 0) return undefined;
     this.flagged++;
     if (row.seq < this.seqFrom) this.seqFrom = row.seq;
     if (row.seq > this.seqTo) this.seqTo = row.seq;
-    return { row, raw, reasons, actor, ms };
+    return { row, raw, reasons, actor, id: actorIdOf(row), high: plain === 'high' || isCanary(row), ms };
   }
 
-  /** The log holds less time than the lookback: new_parent_comm judged against everything in it. */
+  /** The log holds less time than the lookback: new_parent_comm is not judged before it has a baseline. */
   get young(): boolean {
     return this.lastMs >= this.firstMs && this.lastMs - this.firstMs < this.s.lookbackMs;
   }
 }
 
 export interface Incident {
+  /** The identity's short name (actorLabel). */
   actor: string;
+  id: ActorId;
+  high: boolean;
   firstMs: number;
   lastMs: number;
   count: number;
@@ -110,7 +121,8 @@ export interface Incident {
 export const INCIDENT_GAP_MS = 60 * 60_000;
 
 /**
- * Groups consecutive flagged rows of one actor. A row of another actor, or one more
+ * Groups consecutive flagged rows of one actor identity (agent and session, else the
+ * nearest non-shell process and whether it had a terminal). A row of another actor, or one more
  * than an hour from the open incident's last row, closes it: a nightly cron job is one
  * incident per night, not one per week.
  */
@@ -122,8 +134,9 @@ export class IncidentGrouper {
   add(f: Flagged): void {
     const o = this.open;
     const near = o && (Number.isNaN(f.ms) || Number.isNaN(o.inc.lastMs) || Math.abs(f.ms - o.inc.lastMs) <= INCIDENT_GAP_MS);
-    if (o && o.inc.actor === f.actor && near) {
+    if (o && o.inc.id.key === f.id.key && near) {
       o.inc.count++;
+      if (f.high) o.inc.high = true;
       if (!Number.isNaN(f.ms)) {
         if (Number.isNaN(o.inc.firstMs) || f.ms < o.inc.firstMs) o.inc.firstMs = f.ms;
         if (Number.isNaN(o.inc.lastMs) || f.ms > o.inc.lastMs) o.inc.lastMs = f.ms;
@@ -135,7 +148,7 @@ export class IncidentGrouper {
     }
     this.finish();
     this.open = {
-      inc: { actor: f.actor, firstMs: f.ms, lastMs: f.ms, count: 1, reasons: [], places: [], rows: this.keepRows ? [f] : undefined },
+      inc: { actor: actorLabel(f.id), id: f.id, high: f.high, firstMs: f.ms, lastMs: f.ms, count: 1, reasons: [], places: [], rows: this.keepRows ? [f] : undefined },
       reasons: new Set(f.reasons),
       places: new Set([place(f.row)]),
     };

@@ -32,6 +32,8 @@ export function action(load: () => Promise<CommandModule>) {
     // log, which `lsm --version` and `--help` never touch (2-3 ms of their start-up).
     const { sweepAndRecord } = await import('../edit-temp.js');
     await sweepAndRecord(ctx);
+    const { checkConfig } = await import('./config-check.js');
+    await checkConfig(ctx, cmd);
     const mod = await load();
     const code = await mod.run(ctx, cmd.args, opts, cmd);
     exitCode = typeof code === 'number' ? code : 0;

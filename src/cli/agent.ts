@@ -31,7 +31,8 @@ ${examples('$ lsm canary add AWS_ACCESS_KEY_ID', '$ lsm canary add myapp prod ST
     .alias('ls')
     .description('list canaries (app, env, name, kind, created); never values')
     .argument('[args...]', '[app] [env] to filter')
-    .addHelpText('after', examples('$ lsm canary list', '$ lsm canary list myapp'))
+    .option('--format <fmt>', 'auto (a table on a terminal, rows without the header when piped), text or json', 'auto')
+    .addHelpText('after', examples('$ lsm canary list', '$ lsm canary list myapp', '$ lsm canary list --format json'))
     .action(action(() => import('../commands/canary.js')));
 
   canary

@@ -4,10 +4,13 @@ import { auditCommand, auditSubcommand } from './audit.js';
 
 const SUSPICIOUS_HELP = `
 Detectors (a row can have several reasons):
+  agent_plaintext           an agent or an unattended caller received plaintext (get, dump,
+                            edit, unmasked exec); HIGH for prod* (and for a canary)
   outside_hours             outside --hours in local time (--utc for UTC); 22:00-06:00 wraps midnight
   burst                     more than --burst-threshold events of one actor, or of one agent
                             (by its marker), within --burst-window
-  new_parent_comm           an actor not seen in the --lookback before the row
+  new_parent_comm           an actor not seen in the --lookback before the row; only judged
+                            once the log holds a full lookback of history before it
   non_interactive_no_agent  no terminal and no agent marker: what is running this?
   canary                    a canary key was read
 The actor is the nearest process above lsm that is not a shell (the agent, not bash).
@@ -38,6 +41,30 @@ export function registerAuditSuspicious(program: Command): void {
       'lsm audit suspicious --since 1d --fail-on-match --format json > flagged.jsonl',
     )}`)
     .action(action(() => import('../commands/audit-suspicious.js')));
+
+  auditSubcommand(audit, 'report', 'What touched my secrets: per caller, what, how, when and the flags; then the log\'s integrity')
+    .option('--since <time>', 'from this time (default: your last report on this home, else 24 hours ago)')
+    .option('--until <time>', 'before this time (exclusive)')
+    .option('--hours <HH:MM-HH:MM>', 'normal hours (default 07:00-23:00)')
+    .option('--utc', 'times and hours in UTC instead of the local time zone')
+    .option('--fail-on-match', 'exit 3 when anything is flagged (cron, CI)')
+    .addHelpText('after', `
+One block per caller: an agent by name and session, a process with no terminal and no
+agent marker, or you at a terminal. "what" lists app/env, how the secrets were used
+(plaintext: the values reached the caller; masked: they reached a command whose output
+was masked; denied: refused by the policy; declined: you said no at the prompt;
+changed; names: key names only) and the key names. "flags" are the detectors of
+'lsm audit suspicious' (agent_plaintext: an agent or unattended caller got plaintext).
+The last line is 'lsm audit verify' in one line.
+
+Without --since the report starts where your last one ended: only a report you read on
+a terminal, as yourself (not an agent), moves that mark. It is kept in
+<lsm home>/report-state.json; the first report covers 24 hours.
+
+Exit status: 0; 1 when the log fails verification; 3 with --fail-on-match when anything
+is flagged.
+${examples('lsm audit report', "lsm audit report --since yesterday", "lsm audit report --since '2026-12-02 22:00' --until 07:00", 'lsm audit report --since 1d --fail-on-match --format json > report.json')}`)
+    .action(action(() => import('../commands/audit-report.js')));
 
   auditSubcommand(audit, 'stats', 'Per key and per actor counts, and a heat map of when secrets are read')
     .option('--since <time>', 'from this time (inclusive)')

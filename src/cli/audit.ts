@@ -10,7 +10,9 @@ When the event cannot be written (disk full, read-only, permissions), a command 
 reveals or changes secrets fails closed: it stops and changes or reveals nothing. Set
 'audit: {on_failure: open}' in config.yaml to turn that into a warning.
 
-Times (--since, --until): now, RFC 3339, a date, or a duration ago (90m, 36h, 2d, 1w).
+Times (--since, --until): a duration ago (90m, 36h, 2d, 1w), a time of day (22:00: the
+last time it was 22:00), today, yesterday, a local date or date and time as lsm prints
+them (2026-12-02, 2026-12-02 22:00[:05]), now, or RFC 3339.
 --format auto prints aligned columns on a terminal and JSON lines when piped.
 `;
 
@@ -48,6 +50,9 @@ export function registerAudit(program: Command): Command {
   auditSubcommand(audit, 'tail', 'Print the latest events; -f keeps printing new ones')
     .option('-n, --num <n>', 'how many events', '20')
     .option('-f, --follow', 'keep printing events as they are appended (Ctrl-C stops)')
+    .option('--all', "include lsm's own audit.* events (hidden unless --all or --event 'audit.*')")
+    .option('--event <name>', "only this event; a trailing * matches a prefix ('audit.*')")
+    .option('--exclude-event <name>', 'leave out this event (a trailing * matches a prefix); repeatable', (v: string, acc: string[] = []) => [...acc, v])
     .addHelpText('after', examples('lsm audit tail', 'lsm audit tail -n 100 --format json | jq .event', 'lsm audit tail -f'))
     .action(action(() => import('../commands/audit-tail.js')));
 
@@ -71,6 +76,8 @@ export function registerAudit(program: Command): Command {
     .option('--seq-from <n>', 'from this seq (inclusive)')
     .option('--seq-to <n>', 'up to this seq (inclusive)')
     .option('--limit <n>', 'stop after this many matches (the first in file order)')
+    .option('--all', "include lsm's own audit.* events (hidden unless --all or --event 'audit.*')")
+    .option('--exclude-event <name>', "leave out this event (a trailing * matches a prefix); repeatable", (v: string, acc: string[] = []) => [...acc, v])
     .addHelpText(
       'after',
       examples(

@@ -49,6 +49,7 @@ ${examples('$ lsm gh push', '$ lsm gh push --repo acme/widget -y', '$ lsm --env 
     .description('compare local key names with the GitHub secrets (names only)')
     .option('--repo <owner/repo>', "repository (default: from the 'origin' remote)")
     .option('--gh-env <name>', 'a GitHub deployment environment instead of the repository level')
+    .option('--format <fmt>', 'text (default) or json', 'text')
     .addHelpText('after', `${BINDING}
 
 Prints the secrets in sync, local only (would be pushed) and remote only, then the

@@ -28,6 +28,13 @@ ${examples('$ lsm init', '$ lsm init --no-protect', "$ printf '%s\\n' \"$PASS\" 
     .action(action(() => import('../commands/link.js')));
 
   program
+    .command('unlink')
+    .description('forget the directory linked to an app (its stores are kept)')
+    .argument('[app]', 'app name (default: the app linked to the current directory or its nearest ancestor)')
+    .addHelpText('after', examples('$ cd ~/code/myapp && lsm unlink', '$ lsm unlink oldapp'))
+    .action(action(() => import('../commands/unlink.js')));
+
+  program
     .command('set')
     .description('store a secret')
     .argument('[args...]', '[app] [env] KEY [VALUE|-]')
@@ -73,21 +80,56 @@ ${examples('$ lsm get API_KEY', '$ curl -H "Authorization: Bearer $(lsm get myap
     .alias('ls')
     .description('list the key names of a store (never values)')
     .argument('[args...]', '[app] [env]')
-    .addHelpText('after', examples('$ lsm list', '$ lsm list myapp prod'))
+    .option('--format <fmt>', 'auto (text on a terminal, one name a line when piped), text or json', 'auto')
+    .addHelpText('after', `
+A store that does not exist is an error (exit 1), as for get, exec and dump.
+${examples('$ lsm list', '$ lsm list myapp prod', '$ lsm list --format json | jq -r .keys[]')}`)
     .action(action(() => import('../commands/list.js')));
 
-  program
+  const apps = program
     .command('apps')
     .description('list app names (from the stores and the linked projects)')
-    .addHelpText('after', examples('$ lsm apps'))
+    .option('--format <fmt>', 'auto (a table on a terminal, one name a line when piped), text or json', 'auto')
+    .addHelpText('after', examples('$ lsm apps', '$ lsm apps --format json', '$ lsm apps rm oldapp'))
     .action(action(() => import('../commands/apps.js')));
+  apps
+    .command('rm')
+    .description('remove an app: every store of it (the secrets are lost) and its link')
+    .argument('[app]', 'app name')
+    .option('-f, --force', 'do not ask (required off a terminal)')
+    .addHelpText('after', examples('$ lsm apps rm oldapp', '$ lsm apps rm oldapp --force'))
+    .action(action(async () => ({ run: (await import('../commands/remove.js')).removeApp })));
 
-  program
+  const envs = program
     .command('envs')
     .description('list the environments of an app')
     .argument('[app]', 'app name (default: the linked project of the cwd)')
-    .addHelpText('after', examples('$ lsm envs myapp'))
+    .option('--format <fmt>', 'auto (one name a line), text or json', 'auto')
+    .addHelpText('after', examples('$ lsm envs myapp', '$ lsm envs --format json', '$ lsm envs rm myapp staging'))
     .action(action(() => import('../commands/envs.js')));
+  envs
+    .command('rm')
+    .description('remove the store of one app and env (its secrets are lost)')
+    .argument('[args...]', 'APP ENV')
+    .option('-f, --force', 'do not ask (required off a terminal)')
+    .addHelpText('after', examples('$ lsm envs rm myapp staging', '$ lsm envs rm myapp staging --force'))
+    .action(action(async () => ({ run: (await import('../commands/remove.js')).removeEnv })));
+
+  program
+    .command('key')
+    .description('manage the age key of the home')
+    .addHelpText('after', examples('$ lsm key rotate'))
+    .command('rotate')
+    .description('make a new key and re-encrypt every store to it; the old key is kept as a backup')
+    .addHelpText('after', `
+Each store is rewritten under its lock, first to both keys, then (after key.txt holds
+the new key) to the new one only: a rotation killed at any point leaves every store
+readable, its journal (key.rotating, 0600) holds the new key, and the next
+'lsm key rotate' finishes it. One event, key.rotate, is recorded before any change.
+The old key stays in key.txt.<time>.bak (0600) for older copies of the stores (backups):
+delete it when none is left.
+${examples('$ lsm key rotate')}`)
+    .action(action(() => import('../commands/key-rotate.js')));
 
   program
     .command('version')
@@ -104,6 +146,6 @@ ${examples('$ lsm get API_KEY', '$ curl -H "Authorization: Bearer $(lsm get myap
 
   program
     .command('__complete', { hidden: true })
-    .argument('[what]')
+    .argument('[what...]', 'apps, envs, or keys -- <words of the line>')
     .action(action(() => import('../commands/complete.js')));
 }

@@ -1,8 +1,10 @@
 import { record } from '../audit/record.js';
 import { readRows, SkipReporter } from '../audit/reader.js';
-import { checkFilter, matches, parseTime, type Filter } from '../audit/query.js';
-import { textRow, textStyle } from '../audit/format.js';
+import { checkFilter, eventVisibility, matches, parseTime, type Filter } from '../audit/query.js';
+import { TextTable, textStyle } from '../audit/format.js';
+import { stdoutIsTTY } from '../term/tty.js';
 import { count, fileField, formatOf, lineWriter, logPath } from './audit-common.js';
+import type { AuditRow } from '../audit/event.js';
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 
@@ -40,11 +42,16 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   const skipped = new SkipReporter(path, ctx.stderr);
   const out = lineWriter(ctx, 64 * 1024);
   let matched = 0;
+  const visible = eventVisibility({ all: opts.all, event: opts.event, exclude: [].concat(opts.excludeEvent ?? []) });
+  const table = new TextTable(style, stdoutIsTTY() ? process.stdout.columns || 80 : undefined);
+  if (format === 'text' && limit !== 0) out(table.header());
+  const print = (row: AuditRow, raw: string) => (format === 'json' ? out(raw) : table.lines(row).every((l) => out(l)));
   if (limit !== 0) {
     for (const p of readRows(path, skipped)) {
+      if (!visible(p.row.event)) continue;
       if (!matches(p.row, filter)) continue;
       matched++;
-      if (!out(format === 'json' ? p.raw : textRow(p.row, style)) || matched === limit) break;
+      if (!print(p.row, p.raw) || matched === limit) break;
     }
   }
   out.flush();

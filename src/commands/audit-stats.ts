@@ -20,7 +20,8 @@ export function statsJson(s: Stats, zone: string, since?: number, until?: number
     until: until === undefined ? null : iso(until),
     time_zone: zone,
     keys: s.keys.map((k) => ({
-      app: k.app, env: k.env, key: k.key, events: k.events, last_access: iso(k.lastMs), last_by: k.lastBy, by: k.by,
+      app: k.app, env: k.env, key: k.key, events: k.events, revealed: k.revealed, masked: k.masked, denied: k.denied, declined: k.declined,
+      last_access: Number.isNaN(k.lastMs) ? null : iso(k.lastMs), last_by: k.lastBy || null, by: k.by,
     })),
     actors: s.actors.map((a) => ({
       actor: a.actor, events: a.events, keys: a.keys, first_seen: iso(a.firstMs), last_seen: iso(a.lastMs),
@@ -44,10 +45,12 @@ export function statsText(s: Stats, clock: WallClock, colour: boolean): string[]
   if (s.keys.length === 0) out.push('  none');
   else {
     const rows = s.keys.map((k) => [
-      safe([k.app, k.env].filter(Boolean).join('/') || '-'), safe(k.key), String(k.events), clock.format(k.lastMs), safe(k.lastBy),
+      safe([k.app, k.env].filter(Boolean).join('/') || '-'), safe(k.key),
+      String(k.revealed), String(k.masked), String(k.denied), String(k.declined),
+      Number.isNaN(k.lastMs) ? '-' : clock.format(k.lastMs), safe(k.lastBy || '-'),
       Object.entries(k.by).sort(([a], [b]) => (a < b ? -1 : 1)).map(([w, n]) => `${safe(w)} ${n}`).join(', '),
     ]);
-    out.push(...table(['APP/ENV', 'KEY', 'EVENTS', 'LAST ACCESS', 'LAST BY', 'BY'], rows, new Set([2])).map((l) => `  ${l}`));
+    out.push(...table(['APP/ENV', 'KEY', 'REVEALED', 'MASKED', 'DENIED', 'DECLINED', 'LAST ACCESS', 'LAST BY', 'BY'], rows, new Set([2, 3, 4, 5])).map((l) => `  ${l}`));
   }
   out.push('', bold(`Actors (${s.actors.length})`));
   if (s.actors.length === 0) out.push('  none');

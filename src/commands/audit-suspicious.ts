@@ -7,6 +7,7 @@ import { localTime, safe, textRow, textStyle, type TextStyle } from '../audit/fo
 import { DEFAULT_HOURS, WallClock, parseHours } from '../audit/detectors.js';
 import { IncidentGrouper, SuspiciousPass, type Flagged, type Incident, type SuspiciousSettings } from '../audit/suspicious.js';
 import { paint } from '../term/tty.js';
+import { actorLabel } from '../audit/access.js';
 import { fileField, formatOf, lineWriter, logPath } from './audit-common.js';
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
@@ -64,7 +65,9 @@ function threshold(text: string, label: string): number {
   return n;
 }
 
-const REASON_COLOUR = { outside_hours: 'yellow', burst: 'red', new_parent_comm: 'magenta', non_interactive_no_agent: 'cyan', canary: 'red' } as const;
+export const REASON_COLOUR: Record<string, 'yellow' | 'red' | 'magenta' | 'cyan'> = {
+  agent_plaintext: 'red', outside_hours: 'yellow', burst: 'red', new_parent_comm: 'magenta', non_interactive_no_agent: 'cyan', canary: 'red',
+};
 
 function incidentLine(inc: Incident, clock: WallClock, style: TextStyle): string {
   let when = Number.isNaN(inc.firstMs) ? '(no time)'.padEnd(19) : clock.format(inc.firstMs);
@@ -72,7 +75,8 @@ function incidentLine(inc: Incident, clock: WallClock, style: TextStyle): string
     const last = clock.format(inc.lastMs);
     when += ` – ${last.slice(0, 10) === when.slice(0, 10) ? last.slice(11) : last}`;
   }
-  const reasons = inc.reasons.map((r) => paint(style.colour, REASON_COLOUR[r], r)).join(',');
+  // Reasons this file does not know (other detectors') are listed uncoloured.
+  const reasons = inc.reasons.map((r) => (REASON_COLOUR[r] ? paint(style.colour, REASON_COLOUR[r], r) : safe(r))).join(',');
   const places = inc.places.length > 4 ? [...inc.places.slice(0, 4), `+${inc.places.length - 4} more`] : inc.places;
   // Fixed minimum widths, as in format.ts: incidents stream out and cannot be measured first.
   const actor = safe(inc.actor) || '-';
@@ -81,7 +85,7 @@ function incidentLine(inc: Incident, clock: WallClock, style: TextStyle): string
     paint(style.colour, 'bold', actor) + ' '.repeat(Math.max(0, 12 - actor.length)),
     `${inc.count} event${inc.count === 1 ? '' : 's'}`.padEnd(10),
     `[${reasons}]`,
-    safe(places.join(', ')),
+    (inc.high ? `${paint(style.colour, 'red', 'HIGH')} ` : '') + safe(places.join(', ')),
   ].join('  ');
 }
 
@@ -115,7 +119,8 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
     if (!f) continue;
     if (format === 'json') {
       // The stored line as it is, so a consumer can re-verify its hash.
-      if (!write(`{"reasons":${JSON.stringify(f.reasons)},"event":${p.raw}}`)) break;
+      const extra = `,"actor":${JSON.stringify(actorLabel(f.id))},"caller":${JSON.stringify(f.id.kind)}${f.high ? ',"high":true' : ''}`;
+      if (!write(`{"reasons":${JSON.stringify(f.reasons)}${extra},"event":${p.raw}}`)) break;
     } else {
       grouper.add(f);
       if (!open) break;
@@ -128,7 +133,7 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   if (pass.young) {
     ctx.stderr.write(
       `lsm: note: the audit log spans less than the ${fmtMs(settings.lookbackMs)} lookback (it starts ${clock.format(pass.firstMs)}): ` +
-      'new_parent_comm judged each row against everything before it\n',
+      'new_parent_comm needs that much history before a row, so it judged nothing\n',
     );
   }
   if (format === 'text' && open) {

@@ -29,10 +29,16 @@ function printText(ctx: Context, r: VerifyReport, all: boolean, s: SealVerifyRes
     ctx.stdout.write(`audit log not found at ${r.file}; nothing to verify\n`);
     return;
   }
+  // The verdict first: a reader who stops at the first line must not read "OK" over a FAIL.
+  // When all is well the first line is already "OK: chain valid".
+  if (!s.ok) {
+    const failed = [...(r.problems.length > 0 ? ['chain'] : []), ...Object.entries(s.verdicts).filter(([n, v]) => v.status === 'fail' && !(n === 'integrity' && r.problems.length > 0)).map(([n]) => n)];
+    ctx.stdout.write(`FAIL: ${failed.join(', ') || 'verification'} (details below and on stderr)\n`);
+  }
   for (const n of r.notes) ctx.stdout.write(`note: ${n.line ? `line ${n.line}: ` : ''}${n.message}\n`);
   if (r.problems.length === 0 && r.exists) {
     const empty = r.events === 0 && !r.notes.some((n) => n.kind === 'torn_tail');
-    ctx.stdout.write(empty ? 'audit log is empty; nothing to verify\n' : `OK: chain valid (events=${r.events})\n`);
+    ctx.stdout.write(empty ? 'audit log is empty; nothing to verify\n' : s.ok ? `OK: chain valid (events=${r.events})\n` : `chain: valid (events=${r.events})\n`);
   }
   for (const p of r.problems) ctx.stderr.write(`FAIL at seq=${p.seq} line=${p.line}: ${p.message}\n`);
   // the verdicts, or what a chain alone cannot show.

@@ -63,7 +63,7 @@ export async function run(ctx: Context, args: string[], opts: { force?: boolean 
     const yes = await confirm(ctx.stdin, ctx.stderr, `Remove ${names.length === 1 ? names[0] : `these ${names.length} files`}?`);
     if (!yes) {
       await record(ctx, { ...base, outcome: 'error', fields: { removed: [], reason: 'not_confirmed' } }, { failClosed: false });
-      ctx.stderr.write('Aborted: nothing removed.\n');
+      ctx.stderr.write('lsm: aborted: nothing removed\n');
       return 1;
     }
   }

@@ -1,10 +1,10 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { EXIT, LsmError } from '../errors.js';
 import { custody } from '../custody.js';
 import { isProtected } from '../vault.js';
 import { resolveTarget, splitPositional, type Target } from '../resolve.js';
 import { loadIdentity, type Identity } from '../identity.js';
-import { updateStore } from '../store.js';
+import { rotationJournal, updateStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { canaryNames, retireCanaries } from '../canary.js';
 import type { EnvDocument } from '../dotenv.js';
@@ -24,6 +24,7 @@ export function requireHome(ctx: Context): void {
 /** Resolves `[app] [env]` ahead of `required` trailing arguments. */
 export async function targetOf(ctx: Context, args: string[], required: number): Promise<{ target: Target; rest: string[] }> {
   const pos = splitPositional(args, required, ctx.flags);
+  requireHome(ctx);
   const target = await resolveTarget(ctx, pos);
   return { target, rest: pos.rest };
 }
@@ -37,6 +38,11 @@ export async function identityOf(ctx: Context): Promise<Identity> {
       exit: EXIT.locked,
       hint: 'get, set, delete, list and exec do; see docs/keeper.md',
     });
+  }
+  // A rotation killed half-way leaves its journal; every store stays readable, but the
+  // next 'lsm key rotate' must finish it. Said here, by every command that uses the key.
+  if (existsSync(rotationJournal(ctx.home))) {
+    ctx.stderr.write("lsm: warning: a key rotation is under way or was interrupted (key.rotating): 'lsm key rotate' finishes it\n");
   }
   return loadIdentity(ctx.home);
 }

@@ -15,9 +15,10 @@ export async function run(ctx: Context, args: string[], _opts: unknown, cmd: Com
   // audit, canary, gh: their own subcommands come second on the line.
   const subs = visible.filter((c) => c.commands.length > 0).map((c) => [c.name(), c.commands.map((s) => s.name())] as const);
   const flags = ['--dir', '--app', '--env', '--help', '--version'];
+  const own = ownFlags(visible);
   const script =
-    shell === 'bash' ? bash(commands, subs, flags)
-    : shell === 'zsh' ? zsh(commands, subs, flags)
+    shell === 'bash' ? bash(commands, subs, flags, own)
+    : shell === 'zsh' ? zsh(commands, subs, flags, own)
     : shell === 'fish' ? fish(program)
     : undefined;
   if (!script) throw usage(`unknown shell ${JSON.stringify(shell ?? '')}`, 'lsm completion bash|zsh|fish');
@@ -26,10 +27,26 @@ export async function run(ctx: Context, args: string[], _opts: unknown, cmd: Com
 }
 
 type Subs = ReadonlyArray<readonly [string, string[]]>;
+/** Per command (its aliases included): its own long flags and its subcommands'. */
+type Own = ReadonlyArray<readonly [string[], string[]]>;
+
+// Commands whose next word may be a key name of the resolved store.
+const KEYED = ['get', 'delete', 'rm', 'set'];
+
+function ownFlags(commands: Command[]): Own {
+  const out: Array<readonly [string[], string[]]> = [];
+  for (const c of commands) {
+    const names = new Set<string>();
+    for (const cmd of [c, ...c.commands]) for (const o of cmd.options) if (o.long) names.add(o.long);
+    if (names.size > 0) out.push([[c.name(), ...c.aliases()], [...names]]);
+  }
+  return out;
+}
 
 // Names come from lsm with the --dir given on the line, if any, so a second home completes its own names.
-function bash(commands: string[], subs: Subs, flags: string[]): string {
+function bash(commands: string[], subs: Subs, flags: string[], own: Own): string {
   const cases = subs.map(([c, list]) => `      ${c}) COMPREPLY=($(compgen -W "${list.join(' ')}" -- "$cur")); return;;`).join('\n');
+  const flagCases = own.map(([names, list]) => `      ${names.join('|')}) COMPREPLY=($(compgen -W "${[...new Set([...list, ...flags])].join(' ')}" -- "$cur")); return;;`).join('\n');
   return `# lsm completion for bash: source <(lsm completion bash)
 _lsm() {
   local cur prev i
@@ -55,8 +72,14 @@ ${cases}
     esac
   fi
   if [[ "$cur" == -* ]]; then
+    case "\${COMP_WORDS[1]}" in
+${flagCases}
+    esac
     COMPREPLY=($(compgen -W "${flags.join(' ')}" -- "$cur"))
   else
+    case "\${COMP_WORDS[1]}" in
+      ${KEYED.join('|')}) COMPREPLY=($(compgen -W "$(lsm "\${dir[@]}" __complete keys -- "\${COMP_WORDS[@]:1:COMP_CWORD-1}" 2>/dev/null)" -- "$cur")); return;;
+    esac
     COMPREPLY=($(compgen -W "$(lsm "\${dir[@]}" __complete apps 2>/dev/null) $(lsm "\${dir[@]}" __complete envs 2>/dev/null)" -- "$cur"))
   fi
 }
@@ -64,8 +87,9 @@ complete -F _lsm lsm
 `;
 }
 
-function zsh(commands: string[], subs: Subs, flags: string[]): string {
+function zsh(commands: string[], subs: Subs, flags: string[], own: Own): string {
   const cases = subs.map(([c, list]) => `      (${c}) compadd -- ${list.join(' ')}; return;;`).join('\n');
+  const flagCases = own.map(([names, list]) => `      (${names.join('|')}) compadd -- ${[...new Set([...list, ...flags])].join(' ')}; return;;`).join('\n');
   return `#compdef lsm
 # lsm completion for zsh: source <(lsm completion zsh)
 _lsm() {
@@ -85,7 +109,12 @@ ${cases}
   elif [[ \${words[CURRENT-1]} == (-e|--env) ]]; then
     compadd -- \${(f)"$(lsm $dir __complete envs 2>/dev/null)"}
   elif [[ \${words[CURRENT]} == -* ]]; then
+    case \${words[2]} in
+${flagCases}
+    esac
     compadd -- ${flags.join(' ')}
+  elif [[ \${words[2]} == (${KEYED.join('|')}) ]]; then
+    compadd -- \${(f)"$(lsm $dir __complete keys -- \${words[2,CURRENT-1]} 2>/dev/null)"}
   else
     compadd -- \${(f)"$(lsm $dir __complete apps 2>/dev/null)"} \${(f)"$(lsm $dir __complete envs 2>/dev/null)"}
   fi
@@ -105,7 +134,14 @@ function fish(program: Command): string {
     for (const sub of c.commands) {
       lines.push(`complete -c lsm -n '__fish_seen_subcommand_from ${c.name()}' -a ${sub.name()} -d ${fishQuote(sub.description().split('\n')[0])}`);
     }
+    for (const cmd of [c, ...c.commands]) {
+      for (const o of cmd.options) {
+        if (!o.long || o.long === '--help') continue;
+        lines.push(`complete -c lsm -n '__fish_seen_subcommand_from ${[c.name(), ...c.aliases()].join(' ')}' -l ${o.long.slice(2)}${o.required || o.optional ? ' -r' : ''} -d ${fishQuote(o.description)}`);
+      }
+    }
   }
+  lines.push(`complete -c lsm -n '__fish_seen_subcommand_from ${KEYED.join(' ')}' -a '(lsm __complete keys -- (commandline -opc)[2..] 2>/dev/null)' -d 'key'`);
   lines.push(`complete -c lsm -s a -l app -x -a '(lsm __complete apps 2>/dev/null)' -d 'app name'`);
   lines.push(`complete -c lsm -s e -l env -x -a '(lsm __complete envs 2>/dev/null)' -d 'environment'`);
   lines.push(`complete -c lsm -s d -l dir -r -d 'lsm home'`);

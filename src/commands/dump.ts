@@ -42,7 +42,7 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   const stdout = Boolean(opts.stdout);
   const open = (name: string) => vault.reveal(target, { command: 'dump', event: 'dump', fields: { target: name, stdout }, withCanaries: opts.withCanaries, reason: opts.reason });
   const nothing = () => {
-    ctx.stderr.write(`No secrets in ${target.app}/${target.env}; nothing written.\n`);
+    ctx.stderr.write(`lsm: no secrets in ${target.app}/${target.env}; nothing written\n`);
     return 0;
   };
   if (stdout) {
@@ -64,7 +64,7 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   }
   if (!allowed) {
     await failed('not_confirmed');
-    ctx.stderr.write(`Aborted: ${opts.output ?? '.env'} was not overwritten.\n`);
+    ctx.stderr.write(`lsm: aborted: ${opts.output ?? '.env'} was not overwritten\n`);
     return 1;
   }
   // A directory that is missing or not writable fails here, with one event, rather than

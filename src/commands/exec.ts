@@ -45,7 +45,8 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   const dash = ctx.argv.indexOf('--');
   const command = dash === -1 ? [] : ctx.argv.slice(dash + 1);
   if (command.length === 0 || command.length > args.length) {
-    throw usage('missing the command to run', 'lsm exec [app] [env] [--only KEY,...] [--pristine] -- command [args...]');
+    const guess = dash === -1 && args.length > 0 ? ` (did you mean \`lsm exec -- ${args.join(' ')}\`?)` : '';
+    throw usage('missing the command to run', `lsm exec [app] [env] [--only KEY,...] [--pristine] -- command [args...]${guess}`);
   }
   const lead = args.slice(0, args.length - command.length);
   if (lead.length > 2) throw usage('too many arguments before --', 'lsm exec [app] [env] -- command [args...]');
@@ -58,6 +59,7 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   });
   const { file, guard } = opened;
   const env = childEnv(ctx.env, new Map(opened.secrets), Boolean(opts.pristine));
+  if (ctx.stderr.isTTY) ctx.stderr.write(`lsm: injected ${opened.secrets.length} secret${opened.secrets.length === 1 ? '' : 's'} from ${target.app}/${target.env}${guard.mask ? ' (masked in the output)' : ''}\n`);
   if (guard.mask) {
     // masked output, through a pseudo-terminal when stdin and stdout are terminals (src/pty.ts),
     // else pipes. A piped stdin (`psql < migration.sql`) written into a pseudo-terminal

@@ -1,3 +1,4 @@
+import { usage } from '../errors.js';
 import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { canaryNames } from '../canary.js';
@@ -56,8 +57,10 @@ export function render(gt: GhTarget, c: Comparison, marker: Marker | undefined, 
   return s;
 }
 
-export async function run(ctx: Context, _args: string[], opts: { repo?: string; ghEnv?: string }): Promise<number> {
+export async function run(ctx: Context, _args: string[], opts: { repo?: string; ghEnv?: string; format?: string }): Promise<number> {
   requireHome(ctx);
+  const format = (opts.format ?? 'text').trim().toLowerCase();
+  if (format !== 'text' && format !== 'json') throw usage(`unknown --format ${JSON.stringify(opts.format)}`, 'expected text or json');
   const { target, config } = await resolveGhProject(ctx);
   const gt = ghTargetOf(ctx, opts);
   const { doc } = await loadStore(ctx.home, target, await identityOf(ctx));
@@ -69,8 +72,16 @@ export async function run(ctx: Context, _args: string[], opts: { repo?: string; 
   const remote = listRemote(ctx, gt, doc.entries().map(([, v]) => v));
   const c = compare(local, remote);
   const marker = readMarker(config.tree, target.app);
-  ctx.stdout.write(render(gt, c, marker, remote.length));
   const drift = marker ? driftReasons(marker, gt, remote.length).length > 0 : false;
+  if (format === 'json') {
+    ctx.stdout.write(`${JSON.stringify({
+      target: targetLabel(gt),
+      in_sync: c.inSync.map((e) => ({ name: e.name, updated_at: e.updatedAt || null })),
+      local_only: c.localOnly,
+      remote_only: c.remoteOnly.map((r) => ({ name: r.name, updated_at: r.updatedAt || null })),
+      drift: marker ? driftReasons(marker, gt, remote.length) : [],
+    })}\n`);
+  } else ctx.stdout.write(render(gt, c, marker, remote.length));
   await record(ctx, {
     event: 'gh_status', ...target,
     fields: { repo: gt.repo, target: auditTarget(gt), in_sync: c.inSync.length, local_only: c.localOnly.length, remote_only: c.remoteOnly.length, drift },

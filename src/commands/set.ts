@@ -22,13 +22,19 @@ export async function run(ctx: Context, args: string[]): Promise<number> {
   const single = args.length === 1;
   const pos = splitPositional(args, single ? 1 : 2, ctx.flags);
   const key = checkKey(pos.rest[0]);
+  requireHome(ctx);
   if (!single && key !== key.toUpperCase()) await refuseAmbiguous(ctx, key, args);
   if (pos.app !== undefined && pos.env === undefined) await refuseEnvAsApp(ctx, pos.app, key);
   const target = await resolveTarget(ctx, pos);
   const rest = pos.rest;
   requireHome(ctx);
   const [value, source] = await valueOf(ctx, key, single ? undefined : rest[1]);
-  await (await vaultOf(ctx)).set(target, key, value, source);
+  const action = await (await vaultOf(ctx)).set(target, key, value, source);
+  // Said to a person at a terminal only; a script's stderr stays quiet.
+  if (ctx.stderr.isTTY) {
+    const where = `${target.app}/${target.env}`;
+    ctx.stderr.write(action === 'added' ? `added ${key} to ${where}\n` : action === 'changed' ? `changed ${key} in ${where}\n` : `${key} in ${where} unchanged (same value)\n`);
+  }
   return 0;
 }
 
@@ -36,7 +42,7 @@ async function valueOf(ctx: Context, key: string, given: string | undefined): Pr
   if (given !== undefined && given !== '-') return [given, 'argv'];
   if (given === undefined && ctx.stdin.isTTY) {
     const v = await ask(ctx.stdin, ctx.stderr, `Value for ${key}: `, true);
-    if (v === '') throw new LsmError('usage', 'no value entered');
+    if (v === '') throw new LsmError('usage', 'no value entered', { hint: `type the value at the prompt, or store an empty one with: lsm set ${key} ''` });
     return [v, 'prompt'];
   }
   const raw = await readStdin(ctx.stdin);

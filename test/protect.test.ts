@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lsm, lsmCommand, tempDir } from './helpers.js';
-import { decryptWithPassphrase } from '../src/age/age.js';
+import { decryptWithPassphrase } from '../src/age/passphrase.js';
 import { LsmError, EXIT } from '../src/errors.js';
 import { resolveHome } from '../src/home.js';
 import { loadIdentity } from '../src/identity.js';

@@ -141,6 +141,24 @@ describe('protected home', () => {
     tmux('kill-session', '-t', pane);
   });
 
+  test('on a terminal, two different passphrases are refused and nothing is created', { skip: noTmux }, async () => {
+    const home = join(tempDir(), 'h');
+    const [cmd, pre] = lsmCommand();
+    const pane = inTerminal('mismatch', `LSM_DIR=${shq(home)} ${[cmd, ...pre].map(shq).join(' ')} init; echo EXIT=$?`);
+    const screen = () => tmux('capture-pane', '-p', '-t', pane).stdout;
+    await until('the passphrase prompt', () => screen().includes('Passphrase for the new key:'), pane);
+    tmux('send-keys', '-t', pane, '-l', PASS);
+    tmux('send-keys', '-t', pane, 'Enter');
+    await until('the second prompt', () => screen().includes('Repeat the passphrase:'), pane);
+    tmux('send-keys', '-t', pane, '-l', `${PASS}!`);
+    tmux('send-keys', '-t', pane, 'Enter');
+    await until('init to finish', () => /EXIT=\d/.test(screen()), pane);
+    assert.match(screen(), /passphrases do not match/);
+    assert.match(screen(), /EXIT=2/);
+    assert.equal(existsSync(join(home, 'key.age')) || existsSync(join(home, 'key.txt')), false);
+    tmux('kill-session', '-t', pane);
+  });
+
   test('age -d -i key.age opens a store after asking the passphrase on the terminal', { skip: noTmux ?? noAge }, async () => {
     const dir = tempDir();
     const home = join(dir, 'h');

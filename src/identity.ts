@@ -67,7 +67,7 @@ export async function loadIdentity(home: Home, path = home.key): Promise<Identit
 
 export function bothKeysError(home: Home): LsmError {
   return new LsmError('key_invalid', `${home.dir} has both a plaintext key (${home.key}) and a protected one (${home.keyAge})`, {
-    hint: `if 'age -d ${home.keyAge}' shows the same key, remove ${home.key} (lsm key protect does it, zeroing it first); to stay unprotected, remove ${home.keyAge} instead`,
+    hint: `if 'age -d ${home.keyAge}' shows the same key after the passphrase, remove ${home.key} ('shred -u' zeroes it first); to stay unprotected, remove ${home.keyAge} instead`,
   });
 }
 

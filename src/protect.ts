@@ -27,8 +27,8 @@ export function keyBackups(home: Home): string[] {
   }
 }
 
-async function age(): Promise<typeof import('./age/age.js')> {
-  return import('./age/age.js');
+async function age(): Promise<typeof import('./age/age.js') & typeof import('./age/passphrase.js')> {
+  return { ...(await import('./age/age.js')), ...(await import('./age/passphrase.js')) };
 }
 
 function passphraseError(path: string): LsmError {

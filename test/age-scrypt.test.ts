@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import * as vectors from 'cctv-age';
 import * as typage from 'age-encryption';
-import { AgeError, decrypt, decryptWithPassphrase, encrypt, encryptWithPassphrase, generateIdentity, isPassphraseFile, type AgeErrorKind } from '../src/age/age.js';
+import { AgeError, decrypt, encrypt, generateIdentity, type AgeErrorKind } from '../src/age/age.js';
+import { decryptWithPassphrase, encryptWithPassphrase, isPassphraseFile } from '../src/age/passphrase.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');

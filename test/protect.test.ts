@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lsm, lsmCommand, tempDir } from './helpers.js';
-import { decryptWithPassphrase } from '../src/age/age.js';
+import { decryptWithPassphrase } from '../src/age/passphrase.js';
 import { LsmError, EXIT } from '../src/errors.js';
 import { resolveHome } from '../src/home.js';
 import { loadIdentity } from '../src/identity.js';
@@ -138,6 +138,24 @@ describe('protected home', () => {
     assert.doesNotMatch(screen(), new RegExp(PASS), 'the passphrase is not echoed');
     assert.ok(existsSync(join(home, 'key.age')));
     assert.equal(existsSync(join(home, 'key.txt')), false);
+    tmux('kill-session', '-t', pane);
+  });
+
+  test('on a terminal, two different passphrases are refused and nothing is created', { skip: noTmux }, async () => {
+    const home = join(tempDir(), 'h');
+    const [cmd, pre] = lsmCommand();
+    const pane = inTerminal('mismatch', `LSM_DIR=${shq(home)} ${[cmd, ...pre].map(shq).join(' ')} init; echo EXIT=$?`);
+    const screen = () => tmux('capture-pane', '-p', '-t', pane).stdout;
+    await until('the passphrase prompt', () => screen().includes('Passphrase for the new key:'), pane);
+    tmux('send-keys', '-t', pane, '-l', PASS);
+    tmux('send-keys', '-t', pane, 'Enter');
+    await until('the second prompt', () => screen().includes('Repeat the passphrase:'), pane);
+    tmux('send-keys', '-t', pane, '-l', `${PASS}!`);
+    tmux('send-keys', '-t', pane, 'Enter');
+    await until('init to finish', () => /EXIT=\d/.test(screen()), pane);
+    assert.match(screen(), /passphrases do not match/);
+    assert.match(screen(), /EXIT=2/);
+    assert.equal(existsSync(join(home, 'key.age')) || existsSync(join(home, 'key.txt')), false);
     tmux('kill-session', '-t', pane);
   });
 

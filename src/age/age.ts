@@ -4,7 +4,6 @@ import { AgeError } from './error.js';
 import { encodeHeader, parseHeader, verifyMac, type Stanza } from './header.js';
 import { decryptPayload, encryptPayload } from './stream.js';
 import { X25519Identity, X25519Recipient, x25519Stanza } from './x25519.js';
-import { DEFAULT_LOG_N, MAX_LOG_N, scryptStanza, unwrapScrypt } from './scrypt.js';
 
 export { AgeError, type AgeErrorKind } from './error.js';
 export { X25519Identity, X25519Recipient } from './x25519.js';
@@ -38,16 +37,8 @@ export function encrypt(plaintext: Uint8Array, recipients: ReadonlyArray<string 
   return seal(plaintext, (fileKey) => parsed.map((r) => r.wrap(fileKey)));
 }
 
-/**
- * Encrypts with a passphrase (age's scrypt recipient, alone in the header as the spec
- * requires), so `age -d` asks for it. Slow by design: 2^logN scrypt, about a second at 18.
- */
-export function encryptWithPassphrase(plaintext: Uint8Array, passphrase: string, logN = DEFAULT_LOG_N): Uint8Array {
-  if (passphrase === '') throw new AgeError('bad_key', 'empty passphrase');
-  return seal(plaintext, (fileKey) => [scryptStanza(fileKey, passphrase, logN)]);
-}
-
-function seal(plaintext: Uint8Array, stanzas: (fileKey: Uint8Array) => Stanza[]): Uint8Array {
+/** An age file whose header holds the stanzas made from its file key (passphrase.ts uses it). */
+export function seal(plaintext: Uint8Array, stanzas: (fileKey: Uint8Array) => Stanza[]): Uint8Array {
   const fileKey = randomBytes(16);
   try {
     const header = encodeHeader(fileKey, stanzas(fileKey));
@@ -77,37 +68,6 @@ export function decrypt(file: Uint8Array, identities: ReadonlyArray<string | X25
     return decryptPayload(fileKey, bytes.subarray(header.payloadStart));
   } finally {
     fileKey.fill(0);
-  }
-}
-
-/**
- * Decrypts a passphrase-encrypted (scrypt) age file, binary or armored; all or nothing
- * like decrypt. Throws AgeError 'bad_passphrase' (wrong passphrase), 'no_identity_matched'
- * (not a passphrase file), 'header' (malformed, mixed with other stanzas, or a work
- * factor above maxLogN), and the corrupt-file kinds of decrypt.
- */
-export function decryptWithPassphrase(file: Uint8Array, passphrase: string, maxLogN = MAX_LOG_N): Uint8Array {
-  const bytes = isBinary(file) ? file : dearmor(file);
-  const header = parseHeader(bytes);
-  const stanzas = header.stanzas.filter((s) => s.args[0] === 'scrypt');
-  if (stanzas.length === 0) throw new AgeError('no_identity_matched', 'the file is not passphrase-encrypted');
-  if (header.stanzas.length > 1) throw new AgeError('header', 'invalid header: scrypt stanza mixed with others');
-  const fileKey = unwrapScrypt(stanzas[0]!, passphrase, maxLogN);
-  try {
-    verifyMac(fileKey, header);
-    return decryptPayload(fileKey, bytes.subarray(header.payloadStart));
-  } finally {
-    fileKey.fill(0);
-  }
-}
-
-/** True when the file is passphrase-encrypted (its header holds a scrypt stanza); reads the header only. */
-export function isPassphraseFile(file: Uint8Array): boolean {
-  try {
-    const bytes = isBinary(file) ? file : dearmor(file);
-    return parseHeader(bytes).stanzas.some((s) => s.args[0] === 'scrypt');
-  } catch {
-    return false;
   }
 }
 

@@ -92,6 +92,8 @@ export function isProtected(home: { dir: string }): boolean {
 export async function vaultOf(ctx: Context): Promise<Vault> {
   const { custody } = await import('./custody.js');
   if (!custody() && isProtected(ctx.home)) {
+    // A plaintext key beside the protected one defeats the protection: neither is used.
+    if (existsSync(ctx.home.key)) throw (await import('./identity.js')).bothKeysError(ctx.home);
     const { keeperVault } = await import('./keeper/client.js');
     return keeperVault(ctx);
   }

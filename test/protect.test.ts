@@ -64,7 +64,7 @@ describe('protected home', () => {
     for (const args of [['set', 'app', 'dev', 'K', 'v'], ['get', 'app', 'dev', 'K'], ['list', 'app', 'dev']]) {
       const g = lsm(args, { home });
       assert.equal(g.code, EXIT.locked, `${args.join(' ')}: ${g.stderr}`);
-      assert.match(g.stderr, /is protected: its key is passphrase-encrypted/);
+      assert.match(g.stderr, /is protected and locked/);
       assert.match(g.stderr, /lsm unlock/);
     }
     assert.equal(existsSync(join(home, 'app.dev.age')), false);

@@ -116,22 +116,6 @@ ${examples('$ lsm list', '$ lsm list myapp prod', '$ lsm list --format json | jq
     .action(action(async () => ({ run: (await import('../commands/remove.js')).removeEnv })));
 
   program
-    .command('key')
-    .description('manage the age key of the home')
-    .addHelpText('after', examples('$ lsm key rotate'))
-    .command('rotate')
-    .description('make a new key and re-encrypt every store to it; the old key is kept as a backup')
-    .addHelpText('after', `
-Each store is rewritten under its lock, first to both keys, then (after key.txt holds
-the new key) to the new one only: a rotation killed at any point leaves every store
-readable, its journal (key.rotating, 0600) holds the new key, and the next
-'lsm key rotate' finishes it. One event, key.rotate, is recorded before any change.
-The old key stays in key.txt.<time>.bak (0600) for older copies of the stores (backups):
-delete it when none is left.
-${examples('$ lsm key rotate')}`)
-    .action(action(() => import('../commands/key-rotate.js')));
-
-  program
     .command('version')
     .description('print version and build information')
     .addHelpText('after', examples('$ lsm version', '$ lsm --version'))

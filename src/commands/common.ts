@@ -36,7 +36,7 @@ export async function identityOf(ctx: Context): Promise<Identity> {
   if (!custody() && isProtected(ctx.home)) {
     throw new LsmError('keeper_locked', `this command does not run through the keeper yet, so it cannot run in the protected home ${ctx.home.dir}`, {
       exit: EXIT.locked,
-      hint: 'get, set, delete, list and exec do; see docs/keeper.md',
+      hint: 'get, set, delete, list, exec, dump, import and canary do; docs/keeper.md lists the rest',
     });
   }
   // A rotation killed half-way leaves its journal; every store stays readable, but the

@@ -390,7 +390,9 @@ class Keeper {
           throw new LsmError('denied', `the keeper records ${JSON.stringify(event)} only on its own account`);
         }
         const fields = input.fields && typeof input.fields === 'object' && !Array.isArray(input.fields) ? (input.fields as Record<string, unknown>) : {};
-        const t = input.app ? target({ app: input.app, env: input.env }) : undefined;
+        const t: { app?: string; env?: string } = {};
+        if (input.app !== undefined) t.app = checkName('app', String(input.app));
+        if (input.env !== undefined) t.env = checkName('env', String(input.env));
         const outcome = input.outcome === 'denied' || input.outcome === 'error' ? input.outcome : 'ok';
         await record(ctx, { event, ...t, outcome, fields: { ...fields, claimed: true } }, { failClosed: a.failClosed === true });
         return null;

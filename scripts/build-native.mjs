@@ -75,6 +75,9 @@ function main() {
     '--define', `LSM_VERSION=${JSON.stringify(pkg.version)}`,
     '--define', `LSM_COMMIT=${JSON.stringify(commit)}`,
     '--define', `LSM_BUILT=${JSON.stringify(new Date().toISOString())}`,
+    // The executable calls the OS through bun:ffi (src/platform.ts); koffi is the Node
+    // bundle's FFI, whose prebuilt binaries a compiled executable could not load anyway.
+    '--external', 'koffi',
     '--outfile', outfile,
   ];
   if (target) args.push(`--target=${target}`);

@@ -40,7 +40,10 @@ const common = {
   // required from node_modules when first used instead of being parsed at every start.
   // @noble/ciphers is the AEAD only where node:crypto lacks ChaCha20-Poly1305 (Bun's
   // build bundles it): on Node it is never loaded, so it stays in node_modules.
-  external: ['yaml', '@noble/ciphers', '@noble/ciphers/*'],
+  // koffi (the keeper's FFI, src/platform.ts) loads a prebuilt binary for the platform
+  // from its own package at run time, so it is required from node_modules, never bundled;
+  // bun:ffi is the native executable's FFI and only exists there.
+  external: ['yaml', '@noble/ciphers', '@noble/ciphers/*', 'koffi', 'bun:ffi'],
   // The launcher runs the bundles through vm.Script, which has no import(): turn it into require().
   supported: { 'dynamic-import': false },
   logLevel: 'warning',

@@ -21,6 +21,8 @@ export interface Context {
   stderr: Output;
   /** The raw argv after `node lsm`, for commands that must see `--` themselves. */
   argv: string[];
+  /** Inside the keeper: what the kernel said of the caller, recorded with each of its events. */
+  peer?: Record<string, unknown>;
   /** Set by resolveTarget when `.lsm.yaml` chose the app or env: recorded in the events. */
   project?: ProjectChoice;
 }

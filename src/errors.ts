@@ -11,6 +11,8 @@ export const EXIT = {
   flagged: 3,
   /** The egress policy refused a plaintext read. */
   denied: 4,
+  /** The home is protected (key.age) and no unlocked keeper holds its key: `lsm unlock`. */
+  locked: 5,
   /** `exec`: the command could not be found. */
   notFound: 127,
 } as const;
@@ -29,10 +31,13 @@ export type ErrorCode =
   | 'io'
   | 'audit'
   | 'locked'
+  | 'keeper_locked'
+  | 'platform'
   | 'denied'
   | 'exists'
   | 'parse'
   | 'exec'
+  | 'bad_passphrase'
   | 'internal';
 
 export class LsmError extends Error {

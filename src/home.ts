@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 export interface Home {
   dir: string;
   key: string;
+  /** The passphrase-protected identity (age scrypt file) of a protected home. */
+  keyAge: string;
   config: string;
   audit: string;
   store(app: string, env: string): string;
@@ -22,6 +24,7 @@ export function resolveHome(flagDir: string | undefined, env: NodeJS.ProcessEnv)
   return {
     dir,
     key: join(dir, 'key.txt'),
+    keyAge: join(dir, 'key.age'),
     config: join(dir, 'config.yaml'),
     audit: join(dir, 'audit.jsonl'),
     store: (app, env) => join(dir, `${app}.${env}.age`),

@@ -1,8 +1,9 @@
-import { lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { listStores } from './store.js';
-import { LsmError, errno, ioError } from './errors.js';
+import { EXIT, LsmError, errno, ioError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Home } from './home.js';
+import { custody } from './custody.js';
 
 /**
  * key.txt in age-keygen format, so `age -d -i ~/.lsm/key.txt` opens any store.
@@ -24,13 +25,25 @@ function storeCount(home: Home): number {
   }
 }
 
+/** The error of a protected home whose key only the keeper holds: exit 5. */
+export function lockedError(home: Home): LsmError {
+  return new LsmError('locked', `${home.dir} is protected: its key is passphrase-encrypted in ${home.keyAge}`, {
+    hint: "run 'lsm unlock' to give the passphrase to the keeper",
+    exit: EXIT.locked,
+  });
+}
+
 /** The home's key.txt, or another identity file of the same format (a rotation's journal, a backup). */
 export async function loadIdentity(home: Home, path = home.key): Promise<Identity> {
+  // Inside the keeper the identity is the one unlocked into its memory; key.txt does not exist.
+  const held = custody();
+  if (held && path === home.key) return held.identity;
   let st;
   try {
     st = lstatSync(path);
   } catch (err) {
     if (errno(err) === 'ENOENT') {
+      if (existsSync(home.keyAge)) throw lockedError(home);
       const stores = storeCount(home);
       throw new LsmError('key_missing', `key file not found: ${path}`, {
         hint: stores > 0
@@ -40,6 +53,26 @@ export async function loadIdentity(home: Home, path = home.key): Promise<Identit
     }
     throw ioError('read', path, err);
   }
+  // Both: a protection cut short, or a plaintext key put back beside the protected one.
+  if (existsSync(home.keyAge)) throw bothKeysError(home);
+  checkKeyFile(path, st);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw ioError('read', path, err);
+  }
+  return parseKeyText(text, path);
+}
+
+export function bothKeysError(home: Home): LsmError {
+  return new LsmError('key_invalid', `${home.dir} has both a plaintext key (${home.key}) and a protected one (${home.keyAge})`, {
+    hint: `if 'age -d ${home.keyAge}' shows the same key after the passphrase, remove ${home.key} ('shred -u' zeroes it first); to stay unprotected, remove ${home.keyAge} instead`,
+  });
+}
+
+/** Refuses a key file that is a link, not a file, or readable by group or others. */
+export function checkKeyFile(path: string, st: import('node:fs').Stats): void {
   if (st.isSymbolicLink()) {
     throw new LsmError('key_perms', `key file ${path} is a symbolic link; refusing to follow it`, {
       hint: 'replace the link with the key file itself (mode 0600)',
@@ -52,12 +85,10 @@ export async function loadIdentity(home: Home, path = home.key): Promise<Identit
       hint: `run 'chmod 600 ${path}'`,
     });
   }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw ioError('read', path, err);
-  }
+}
+
+/** The identity in key.txt's text (age-keygen format); `path` names the file in errors. */
+export async function parseKeyText(text: string, path: string): Promise<Identity> {
   const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
   const { parseIdentity } = await import('./age/age.js');
   if (line === undefined || !line.startsWith('AGE-SECRET-KEY-1')) {
@@ -75,7 +106,12 @@ export async function loadIdentity(home: Home, path = home.key): Promise<Identit
   }
 }
 
-export function writeIdentity(home: Home, id: Identity, now: Date): void {
+/** key.txt's text for an identity: age-keygen's format. */
+export function keyText(id: Identity, now: Date): string {
   const created = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  writeFileAtomic(home.key, `# created: ${created}\n# public key: ${id.recipient}\n${id.identity}\n`, 0o600);
+  return `# created: ${created}\n# public key: ${id.recipient}\n${id.identity}\n`;
+}
+
+export function writeIdentity(home: Home, id: Identity, now: Date): void {
+  writeFileAtomic(home.key, keyText(id, now), 0o600);
 }

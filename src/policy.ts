@@ -2,6 +2,7 @@ import { readRegular } from './atomic.js';
 import { EXIT, LsmError, errno } from './errors.js';
 import { parseConfigText, setting } from './config.js';
 import { actorOf } from './audit/actor.js';
+import { custody } from './custody.js';
 import { record } from './audit/record.js';
 import { canaryNames, recordCanaryReads } from './canary.js';
 import type { Plain } from './miniyaml.js';
@@ -20,7 +21,7 @@ export type Decision = 'allow' | 'reason' | 'deny';
 export type CallerClass = 'agent' | 'unattended' | 'human';
 export const CLASSES: readonly CallerClass[] = ['agent', 'unattended', 'human'];
 const DECISIONS: readonly Decision[] = ['allow', 'reason', 'deny'];
-const STRICTNESS: Record<Decision, number> = { allow: 0, reason: 1, deny: 2 };
+export const STRICTNESS: Record<Decision, number> = { allow: 0, reason: 1, deny: 2 };
 
 export interface Rule {
   pattern: string;
@@ -104,6 +105,9 @@ export function parsePolicy(tree: { [k: string]: Plain }, path: string): Policy 
  * does not use. An unreadable config.yaml fails closed too.
  */
 export async function loadPolicy(home: Home): Promise<Policy> {
+  // In the keeper: the policy accepted at unlock (or a tightening since), not the file as it is now.
+  const held = custody();
+  if (held) return held.policy();
   let text: string;
   try {
     text = readRegular(home.config).toString('utf8'); // a FIFO would block every read

@@ -7,6 +7,8 @@ import { registerAuditSuspicious } from './cli/audit-suspicious.js';
 import { registerAuditSeal } from './cli/audit-seal.js';
 import { registerAgent } from './cli/agent.js';
 import { registerGh } from './cli/gh.js';
+import { registerKeeper } from './cli/keeper.js';
+import { registerKey } from './cli/key.js';
 import { VERSION } from './version.js';
 import { checkExecDash } from './cli/exec-hint.js';
 
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerAuditSeal(program);
   registerAgent(program);
   registerGh(program);
+  registerKeeper(program);
+  registerKey(program);
   applyDefaults(program);
   return program;
 }

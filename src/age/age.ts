@@ -34,9 +34,14 @@ export function identityToRecipient(identity: string): string {
 export function encrypt(plaintext: Uint8Array, recipients: ReadonlyArray<string | X25519Recipient>): Uint8Array {
   if (recipients.length === 0) throw new AgeError('bad_key', 'no recipients to encrypt to');
   const parsed = recipients.map((r) => (typeof r === 'string' ? X25519Recipient.parse(r) : r));
+  return seal(plaintext, (fileKey) => parsed.map((r) => r.wrap(fileKey)));
+}
+
+/** An age file whose header holds the stanzas made from its file key (passphrase.ts uses it). */
+export function seal(plaintext: Uint8Array, stanzas: (fileKey: Uint8Array) => Stanza[]): Uint8Array {
   const fileKey = randomBytes(16);
   try {
-    const header = encodeHeader(fileKey, parsed.map((r) => r.wrap(fileKey)));
+    const header = encodeHeader(fileKey, stanzas(fileKey));
     const payload = encryptPayload(fileKey, plaintext);
     const out = new Uint8Array(header.length + payload.length);
     out.set(header);
@@ -79,6 +84,6 @@ function unwrap(stanzas: Stanza[], identities: X25519Identity[]): Uint8Array {
       if (fileKey !== undefined) return fileKey;
     }
   }
-  if (scrypt) throw new AgeError('unsupported', 'the file is passphrase-encrypted, which is not supported');
+  if (scrypt) throw new AgeError('unsupported', 'the file is passphrase-encrypted: it opens with a passphrase, not an identity');
   throw new AgeError('no_identity_matched', 'no identity matched any of the recipients');
 }

@@ -3,8 +3,9 @@
  * - no_identity_matched: none of the identities can open the file (wrong key);
  * - header, payload, armor, truncated: the file is corrupt, modified or cut short;
  * - bad_key: a key string is malformed;
- * - unsupported: valid age, but not handled here (passphrase files, post-quantum
- *   or plugin keys, other format versions).
+ * - bad_passphrase: the passphrase does not open a passphrase-encrypted file;
+ * - unsupported: valid age, but not handled here (post-quantum or plugin keys,
+ *   other format versions, a passphrase file given to identities).
  */
 export type AgeErrorKind =
   | 'no_identity_matched'
@@ -13,6 +14,7 @@ export type AgeErrorKind =
   | 'armor'
   | 'truncated'
   | 'bad_key'
+  | 'bad_passphrase'
   | 'unsupported';
 
 /**

@@ -196,6 +196,11 @@ function safeCwd(): string {
 
 const byContext = new WeakMap<object, Actor>();
 
+/** The keeper's contexts carry the actor it built from the kernel; nothing is captured in its own process. */
+export function presetActor(ctx: object, actor: Actor): void {
+  byContext.set(ctx, actor);
+}
+
 /**
  * The actor of the running command, captured once: the policy check and each audit
  * record of one command describe the same caller, and /proc need not be read twice.

@@ -8,6 +8,7 @@ import { hashRow, sha256Hex } from './chain.js';
 import { SCHEMA, formatTs, type Actor, type AuditRow, type Outcome } from './event.js';
 import { findChainEnd } from './tailstate.js';
 import { openSealer, type Rekey } from './seal.js'; // forward-secure seals
+import { custody } from '../custody.js';
 
 /** What a command says about itself; the log adds seq, time, actor and chain. */
 export interface EventInput {
@@ -116,12 +117,21 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
           seq = repair.seq;
           hash = repair.hash;
         }
+        // The keeper's own check: does the file still extend what it last wrote?
+        for (const p of custody()?.beforeAppend(path, fd, st.size) ?? []) {
+          const r = makeRow(seq + 1, hash, { event: p.event, fields: p.fields, localOnly: true }, ts, actor);
+          lines.push(toLine(r));
+          seq = r.seq;
+          hash = r.hash;
+        }
         const row = makeRow(seq + 1, hash, input, ts, actor);
         lines.push(toLine(row));
-        writeAll(fd, Buffer.from(`${end.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8'));
+        const data = Buffer.from(`${end.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8');
+        writeAll(fd, data);
         fsyncSync(fd);
         if (st.size === 0) fsyncDir(dirname(path));
         sealer?.commit(row); // the key moves on only once the rows are durable
+        custody()?.appended(path, row.seq, lines[lines.length - 1], st.size + data.length);
         return row;
       } catch (err) {
         throw appendError(path, err);

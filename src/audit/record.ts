@@ -6,6 +6,8 @@ import { actorOf } from './actor.js';
 import { afterAppend } from './hooks.js';
 import { appendEvent, appendFailure, type EventInput } from './log.js';
 import { shipAfterAppend } from './trigger.js'; // OTLP mirror
+import { custody } from '../custody.js';
+import { isProtected } from '../vault.js';
 
 export type { EventInput } from './log.js';
 
@@ -19,6 +21,8 @@ export interface RecordOptions {
 
 // Read only when an append has failed: the common path never parses config.yaml.
 async function failsOpen(ctx: Context): Promise<boolean> {
+  const held = custody();
+  if (held) return held.failOpen();
   try {
     const value = setting((await readConfig(ctx.home)).tree, 'audit', 'on_failure');
     return typeof value === 'string' && value.trim().toLowerCase() === 'open';
@@ -36,6 +40,9 @@ async function failsOpen(ctx: Context): Promise<boolean> {
 export async function record(ctx: Context, input: EventInput, opts: RecordOptions): Promise<void> {
   const path = ctx.home.audit;
   if (!existsSync(ctx.home.dir)) return;
+  // A protected home's log has one writer, the keeper, which stamps the time and the actor itself.
+  if (!custody() && isProtected(ctx.home)) return recordThroughKeeper(ctx, input, opts);
+  if (ctx.peer) input = { ...input, fields: { ...input.fields, peer: ctx.peer } };
   let row;
   try {
     // Which project file chose the store is part of every event about that store.
@@ -55,4 +62,17 @@ export async function record(ctx: Context, input: EventInput, opts: RecordOption
   await afterAppend(ctx, row);
   // starts a detached `lsm audit ship` when shipping is on; never waits or throws.
   await shipAfterAppend(ctx, row);
+}
+
+async function recordThroughKeeper(ctx: Context, input: EventInput, opts: RecordOptions): Promise<void> {
+  const { callKeeper } = await import('../keeper/client.js');
+  try {
+    await callKeeper(ctx, 'record', { input, failClosed: opts.failClosed });
+  } catch (err) {
+    // Nothing is revealed or changed without the keeper; an event of a command that
+    // reveals nothing (link, apps, the audit readers) is simply not written while locked.
+    if (opts.failClosed) throw err;
+    if (err instanceof LsmError && err.code === 'keeper_locked') return;
+    ctx.stderr.write(`lsm: warning: the keeper did not record the event: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
 }

@@ -53,6 +53,8 @@ export interface SealVerifyOptions extends Omit<VerifyOptions, 'onRow'> {
   anchors?: AnchorSet;
   /** The key file is expected beside this log (it is the home's): its absence is tampering. */
   keyFileExpected?: boolean;
+  /** The key file's state from elsewhere (a protected home's keeper, without the key itself); null: none to check. */
+  keyFile?: KeyFile | null;
 }
 
 export interface SealVerifyResult {
@@ -171,10 +173,14 @@ export function verifySealed(path: string, opts: SealVerifyOptions = {}): SealVe
   const keyPath = sealKeyPath(path);
   let keyFile: KeyFile | undefined;
   let keyFileError: string | undefined;
-  try {
-    keyFile = readKeyFile(keyPath);
-  } catch (err) {
-    keyFileError = err instanceof Error ? err.message : String(err);
+  if (opts.keyFile !== undefined) {
+    keyFile = opts.keyFile ?? undefined;
+  } else {
+    try {
+      keyFile = readKeyFile(keyPath);
+    } catch (err) {
+      keyFileError = err instanceof Error ? err.message : String(err);
+    }
   }
   const inPlayBefore = keys.length > 0 || !!anchors || !!keyFile || !!keyFileError;
 
@@ -384,9 +390,9 @@ export function verifySealed(path: string, opts: SealVerifyOptions = {}): SealVe
     // past that index cannot be taken back, and the verification key shows it.
     const own = keys.find((k) => k.vk.keyId === keyFile!.keyId);
     const expected = own?.walker.at(keyFile.nextSeq);
-    if (expected !== undefined && expected !== keyFile.key) {
+    if (expected !== undefined && keyFile.key && expected !== keyFile.key) {
       complete.add('key_file_rewound', Math.min(keyFile.nextSeq, last + 1), `the seal key file says seq ${keyFile.nextSeq} comes next, but its key is not the key of seq ${keyFile.nextSeq}: the index was rewritten (rows cut off after it?) or the file put back from a copy`);
-    } else if (expected !== undefined) {
+    } else if (expected !== undefined && keyFile.key) {
       witnesses.push(`the seal key file's key is the verification key's for seq ${keyFile.nextSeq}`);
     }
   } else if (expectSealed && opts.keyFileExpected) {

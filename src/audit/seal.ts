@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto';
+import { custody } from '../custody.js';
 import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { LsmError, errno, usage } from '../errors.js';
 import { readRegular, writeFileAtomic } from '../atomic.js';
@@ -232,17 +233,20 @@ function endIsSealed(fd: number, size: number, end: ChainEnd): boolean {
  */
 export function openSealer(logPath: string, fd: number, size: number, end: ChainEnd, rekey?: Rekey): Sealer | undefined {
   const path = sealKeyPath(logPath);
+  // In the keeper the key lives in its memory (checkpointed encrypted), never in audit.seal.
+  const held = custody()?.sealKey;
+  const store = held ?? { read: () => readKeyFile(path), write: (k: KeyFile, o?: { replace?: boolean }) => writeKeyFile(path, k, o) };
   let kf: KeyFile | undefined;
   let unreadable = false;
   try {
-    kf = readKeyFile(path);
+    kf = store.read();
   } catch {
     unreadable = true;
   }
   const commitRekey = (last: AuditRow) => {
     if (!rekey) return;
     try {
-      writeKeyFile(path, { keyId: keyIdOf(rekey.root), nextSeq: last.seq + 1, key: evolve(rekey.root) }, { replace: true });
+      store.write({ keyId: keyIdOf(rekey.root), nextSeq: last.seq + 1, key: evolve(rekey.root) }, { replace: true });
     } catch (err) {
       throw new LsmError('io', `cannot write the seal key file ${path}: ${errno(err) ?? String(err)}; sealing did not start`, { cause: err });
     }
@@ -289,7 +293,7 @@ export function openSealer(logPath: string, fd: number, size: number, end: Chain
         index++;
       }
       // The rows are durable already; a key file left behind is caught up by the next append.
-      try { writeKeyFile(path, { keyId, nextSeq: index, key }); } catch { /* see above */ }
+      try { store.write({ keyId, nextSeq: index, key }); } catch { /* see above */ }
     },
   };
 }

@@ -137,7 +137,10 @@ export async function startShipper(ctx: Context, urgent = false): Promise<boolea
   const [cmd, args] = shipperCommand(home);
   // Loaded here, not at the top: every command imports this module, few start a shipper.
   const { spawnDetached } = await import('./detach.js');
-  spawnDetached(cmd, args, ctx.env, home.dir, shipErr(home));
+  // From the keeper, ctx.env is the caller's start-up environment: its NODE_OPTIONS must not
+  // run in a shipper the keeper starts. The keeper's own environment is the one it was given.
+  const { custody } = await import('../custody.js');
+  spawnDetached(cmd, args, custody() ? process.env : ctx.env, home.dir, shipErr(home));
   return true;
 }
 

@@ -21,7 +21,8 @@ export type ProblemKind =
   | 'prev_mismatch'
   | 'missing_hash'
   | 'hash_mismatch'
-  | 'repair_mismatch';
+  | 'repair_mismatch'
+  | 'rewound';
 
 export type NoteKind = 'repaired_tail' | 'torn_tail' | 'loose_mode' | 'seal_gap'; // seal_gap
 
@@ -121,6 +122,7 @@ function walk(fd: number, size: number, report: VerifyReport, opts: VerifyOption
   const problem = (kind: ProblemKind, seq: number, line: number, message: string) =>
     report.problems.push({ kind, seq, line, message });
   const stop = () => !opts.all && report.problems.length > 0;
+  const rewinds = rewindWatch();
   const flushPending = () => {
     if (pending) problem('malformed', 0, pending.line, 'malformed JSON');
     pending = undefined;
@@ -187,10 +189,34 @@ function walk(fd: number, size: number, report: VerifyReport, opts: VerifyOption
       report.lastSeq = seq;
       report.lastHash = hash;
     }
+    rewinds.see(obj, seq, line.no);
     opts.onRow?.(obj, seq, hash, line.no);
     if (stop()) return;
   }
   flushPending();
+  for (const r of rewinds.open()) problem('rewound', r.seq, r.line, r.message);
+}
+
+/**
+ * The keeper's record that the log was put back to an earlier state while it ran (a
+ * copy restored after a read, a cut, an edit): the chain of the restored file may be
+ * intact, so this row is what shows it, and it fails verify until the user, with the
+ * passphrase, acknowledges it (`lsm unlock --acknowledge`).
+ */
+function rewindWatch() {
+  const open: Array<{ seq: number; line: number; message: string }> = [];
+  return {
+    see(obj: Record<string, unknown>, seq: number, line: number) {
+      const f = obj.fields as Record<string, unknown> | undefined;
+      if (obj.event === 'audit.rewound') {
+        open.push({ seq, line, message: `the keeper found the log rewound: it had written up to seq ${String(f?.expected_seq)} (${String(f?.expected_size)} bytes), the file then held ${String(f?.found_size)} bytes; rows were removed or the file restored ('lsm unlock --acknowledge' once you have looked)` });
+      } else if (obj.event === 'audit.acknowledged' && typeof f?.through_seq === 'number') {
+        const through = f.through_seq;
+        for (let i = open.length - 1; i >= 0; i--) if (open[i].seq <= through) open.splice(i, 1);
+      }
+    },
+    open: () => open,
+  };
 }
 
 function checkRow(

@@ -9,9 +9,15 @@ changes a secret fails when its event cannot be recorded, unless config.yaml say
 export function registerSecrets(program: Command): void {
   program
     .command('init')
-    .description('create the lsm home, its age key (key.txt) and config.yaml')
+    .description('create the lsm home, its age key (key.age or key.txt) and config.yaml')
     .option('--force', 'replace an existing key (the old one is kept as key.txt.<time>.bak)')
-    .addHelpText('after', examples('$ lsm init', '$ lsm --dir /tmp/lsm-demo init'))
+    .option('--protect', 'keep the key only passphrase-encrypted, as key.age (the default on a terminal)')
+    .option('--no-protect', 'keep the key as plaintext key.txt (the default off a terminal)')
+    .addHelpText('after', `
+A protected home's key opens only with the passphrase (asked twice, without echo; off
+a terminal, the first line of stdin). 'age -d -i <home>/key.age FILE' opens a store
+after asking it.
+${examples('$ lsm init', '$ lsm init --no-protect', "$ printf '%s\\n' \"$PASS\" | lsm --dir /tmp/lsm-demo init --protect")}`)
     .action(action(() => import('../commands/init.js')));
 
   program
@@ -108,22 +114,6 @@ ${examples('$ lsm list', '$ lsm list myapp prod', '$ lsm list --format json | jq
     .option('-f, --force', 'do not ask (required off a terminal)')
     .addHelpText('after', examples('$ lsm envs rm myapp staging', '$ lsm envs rm myapp staging --force'))
     .action(action(async () => ({ run: (await import('../commands/remove.js')).removeEnv })));
-
-  program
-    .command('key')
-    .description('manage the age key of the home')
-    .addHelpText('after', examples('$ lsm key rotate'))
-    .command('rotate')
-    .description('make a new key and re-encrypt every store to it; the old key is kept as a backup')
-    .addHelpText('after', `
-Each store is rewritten under its lock, first to both keys, then (after key.txt holds
-the new key) to the new one only: a rotation killed at any point leaves every store
-readable, its journal (key.rotating, 0600) holds the new key, and the next
-'lsm key rotate' finishes it. One event, key.rotate, is recorded before any change.
-The old key stays in key.txt.<time>.bak (0600) for older copies of the stores (backups):
-delete it when none is left.
-${examples('$ lsm key rotate')}`)
-    .action(action(() => import('../commands/key-rotate.js')));
 
   program
     .command('version')

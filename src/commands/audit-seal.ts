@@ -1,14 +1,14 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { LsmError, errno, ioError, usage } from '../errors.js';
 import { captureActor } from '../audit/actor.js';
-import { appendEvent } from '../audit/log.js';
+import { startSealing, type SealStart } from '../audit/seal-start.js';
+import { isProtected } from '../vault.js';
 import { record } from '../audit/record.js';
 import { readAnchors, type AnchorSet } from '../audit/anchors.js';
 import { findChainEnd, readAt } from '../audit/tailstate.js';
 import { openLog } from '../audit/reader.js';
 import {
-  SEAL_INIT_EVENT, formatVerificationKey, keyIdOf, parseVerificationKey, readKeyFile, rootFromSeed, sealKeyPath,
+  parseVerificationKey, readKeyFile, sealKeyPath,
   type KeyFile, type VerificationKey,
 } from '../audit/seal.js';
 import { resolveFormat, type Format } from '../audit/format.js';
@@ -41,22 +41,18 @@ async function init(ctx: Context, opts: Record<string, any>, cmd: Command): Prom
     throw new LsmError('not_found', `no lsm home at ${ctx.home.dir}`, { hint: "run 'lsm init' first" });
   }
   const keyPath = sealKeyPath(path);
-  const current = currentKey(keyPath);
-  if (current && !opts.force) {
-    const what = current === 'garbled' ? `${keyPath} exists but is not a seal key file` : `sealing is already on (key ${current.keyId}, next seq ${current.nextSeq})`;
-    throw new LsmError('exists', what, { hint: "'lsm audit seal init --force' starts a new key; the old verification key still checks the rows up to it" });
+  let started: SealStart;
+  if (!opts.file && isProtected(ctx.home)) {
+    // The keeper holds a protected home's seal key: it starts the new one in its memory.
+    const { callKeeper } = await import('../keeper/client.js');
+    started = await callKeeper<SealStart>(ctx, 'seal.init', { force: Boolean(opts.force) });
+  } else {
+    started = startSealing(path, currentKey(keyPath), {
+      force: Boolean(opts.force), keyPath, now: ctx.now, actor: captureActor({ env: ctx.env, cwd: ctx.cwd }),
+    });
   }
-  const seed = randomBytes(32);
-  const root = rootFromSeed(seed);
-  seed.fill(0);
-  const keyId = keyIdOf(root);
-  const fields: Record<string, unknown> = { key_id: keyId };
-  if (current && current !== 'garbled') fields.previous_key_id = current.keyId;
-  // The verification key is never recorded: the row names only its id.
-  const row = appendEvent(path, { event: SEAL_INIT_EVENT, fields }, {
-    now: ctx.now, actor: captureActor({ env: ctx.env, cwd: ctx.cwd }), rekey: { root },
-  });
-  const vk = formatVerificationKey(row.seq, root);
+  const { verificationKey: vk, keyId } = started;
+  const row = { seq: started.initSeq };
   if (format === 'json') {
     ctx.stdout.write(`${JSON.stringify({ verification_key: vk, key_id: keyId, init_seq: row.seq, sealed_from: row.seq + 1, key_file: keyPath })}\n`);
     return 0;
@@ -72,11 +68,19 @@ async function init(ctx: Context, opts: Record<string, any>, cmd: Command): Prom
   return 0;
 }
 
+async function heldKey(ctx: Context): Promise<KeyFile | undefined> {
+  const { callKeeper } = await import('../keeper/client.js');
+  const k = await callKeeper<{ keyId: string; nextSeq: number } | null>(ctx, 'seal.status', {});
+  return k ? { keyId: k.keyId, nextSeq: k.nextSeq, key: '' } : undefined;
+}
+
 async function status(ctx: Context, opts: Record<string, any>, cmd: Command): Promise<number> {
   const format = formatOf(opts, cmd);
   const path = logPath(ctx, opts);
   const keyPath = sealKeyPath(path);
-  const kf = currentKey(keyPath);
+  const held = !opts.file && isProtected(ctx.home);
+  // A protected home's seal key is in the keeper's memory, never in audit.seal.
+  const kf = held ? await heldKey(ctx) : currentKey(keyPath);
   let lastSeq = 0;
   let sealedTail = false;
   try {

@@ -6,6 +6,8 @@ import { stderrIsTTY } from '../term/tty.js';
 import { fileField, formatOf, logPath } from './audit-common.js';
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
+import type { KeyFile } from '../audit/seal.js';
+import { isProtected } from '../vault.js';
 
 const PROGRESS_FROM = 64 * 1024 * 1024;
 
@@ -56,12 +58,29 @@ function printText(ctx: Context, r: VerifyReport, all: boolean, s: SealVerifyRes
   );
 }
 
+async function heldSealKey(ctx: Context): Promise<KeyFile | null | 'locked'> {
+  const { callKeeper } = await import('../keeper/client.js');
+  try {
+    const k = await callKeeper<{ keyId: string; nextSeq: number } | null>(ctx, 'seal.status', {});
+    return k ? { keyId: k.keyId, nextSeq: k.nextSeq, key: '' } : null;
+  } catch {
+    return 'locked';
+  }
+}
+
 export async function run(ctx: Context, _args: string[], opts: Record<string, any>, cmd?: Command): Promise<number> {
   const format = formatOf(opts, cmd);
   const path = logPath(ctx, opts);
   const all = !!opts.all;
   // seals and anchors are checked in the same pass as the chain.
-  const sealed = verifySealed(path, { all, onProgress: progress(ctx), ...verifyInputs(opts), keyFileExpected: path === ctx.home.audit });
+  const own = path === ctx.home.audit;
+  // A protected home's seal key is in its keeper: the keeper says where it stands (never the key).
+  const held = own && isProtected(ctx.home) ? await heldSealKey(ctx) : undefined;
+  const sealed = verifySealed(path, {
+    all, onProgress: progress(ctx), ...verifyInputs(opts),
+    keyFileExpected: own && held !== 'locked',
+    ...(held && held !== 'locked' ? { keyFile: held } : held === 'locked' ? { keyFile: null } : {}),
+  });
   const { report, ok } = sealed;
   if (format === 'json') {
     const { file, exists, events, lastSeq, lastHash, problems, notes, schemas } = report;

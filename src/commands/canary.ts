@@ -1,9 +1,9 @@
 import { LsmError, usage } from '../errors.js';
 import { checkKey, checkName } from '../names.js';
-import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
-import { checkKind, generate, guessKind, readRegistry, updateRegistry, type Canary } from '../canary.js';
-import { changeStore, identityOf, requireHome, targetOf } from './common.js';
+import { checkKind, guessKind, readRegistry } from '../canary.js';
+import { requireHome, targetOf } from './common.js';
+import { vaultOf } from '../vault.js';
 import type { Command } from 'commander';
 import { listFormat } from '../term/table.js';
 import type { Context } from '../context.js';
@@ -21,51 +21,20 @@ async function add(ctx: Context, args: string[], likeFlag: string | undefined): 
   const { target, rest } = await targetOf(ctx, args, 1);
   const name = checkKey(rest[0]);
   const like = likeFlag === undefined ? guessKind(name) : checkKind(likeFlag);
-  const id = await identityOf(ctx);
+  requireHome(ctx);
+  await (await vaultOf(ctx)).canary(target, { action: 'add', name, like });
   const where = `${target.app}/${target.env}`;
-  const exists = () => new LsmError('exists', `${name} already exists in ${where}; a canary never replaces a secret`, {
-    hint: 'choose a name the store does not have (a tempting one: AWS_SECRET_ACCESS_KEY, STRIPE_LIVE_KEY...)',
-  });
-  const { doc } = await loadStore(ctx.home, target, id);
-  if (doc.has(name)) throw exists();
-  // Registered before it is stored, so the decoy is never in a store unregistered.
-  const entry: Canary = { ...target, name, like, created: ctx.now().toISOString() };
-  await updateRegistry(ctx.home, (list) => ({ list: [...list.filter((c) => !same(c, entry)), entry], result: undefined }));
-  try {
-    await changeStore(ctx, target, id, 'canary.add', () => ({ key: name, like }), (d) => {
-      if (d.has(name)) throw exists();
-      d.set(name, generate(like, name));
-      return { changed: true, result: undefined };
-    });
-  } catch (err) {
-    await updateRegistry(ctx.home, (list) => ({ list: list.filter((c) => !same(c, entry)), result: undefined })).catch(() => {});
-    throw err;
-  }
   ctx.stdout.write(`Added canary ${name} to ${where} (${like}). A get, dump or edit that reveals it is recorded as canary.read.\n`);
   return 0;
 }
 
-function same(a: Canary, b: { app: string; env: string; name: string }): boolean {
-  return a.app === b.app && a.env === b.env && a.name === b.name;
-}
 
 async function remove(ctx: Context, args: string[]): Promise<number> {
   if (args.length === 0) throw usage('missing NAME', 'lsm canary remove [app] [env] NAME');
   const { target, rest } = await targetOf(ctx, args, 1);
   const name = checkKey(rest[0]);
-  const id = await identityOf(ctx);
-  const key = { ...target, name };
-  if (!readRegistry(ctx.home).some((c) => same(c, key))) {
-    await record(ctx, { event: 'canary.remove', ...target, outcome: 'error', fields: { key: name, reason: 'not_found' } }, { failClosed: false });
-    throw new LsmError('not_found', `${name} is not a canary of ${target.app}/${target.env}`, { hint: "'lsm canary list' shows them" });
-  }
-  // The decoy goes first: a registry entry without its key is harmless, a decoy without an entry is not.
-  const inStore = await changeStore(ctx, target, id, 'canary.remove', () => ({ key: name }), (d) => {
-    const had = d.delete(name);
-    return { changed: had, result: had };
-  });
-  await updateRegistry(ctx.home, (list) => ({ list: list.filter((c) => !same(c, key)), result: undefined }));
-  if (!inStore) await record(ctx, { event: 'canary.remove', ...target, fields: { key: name, in_store: false } }, { failClosed: false });
+  requireHome(ctx);
+  await (await vaultOf(ctx)).canary(target, { action: 'remove', name });
   ctx.stdout.write(`Removed canary ${name} from ${target.app}/${target.env}.\n`);
   return 0;
 }

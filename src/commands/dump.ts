@@ -2,17 +2,15 @@ import { accessSync, appendFileSync, constants, lstatSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LsmError, errno, ioError, usage } from '../errors.js';
-import { loadStore } from '../store.js';
+import { storeExists } from '../store.js';
 import { readRegular, writeFileAtomic } from '../atomic.js';
 import { record } from '../audit/record.js';
 import { confirm } from '../term/prompt.js';
 import { stdinIsTTY } from '../term/tty.js';
 import { mask } from '../mask.js';
-import { identityOf, targetOf } from './common.js';
-import { enforceEgress } from '../policy.js';
-import { canaryNames, recordCanaryReads } from '../canary.js';
-import { parseEnv, type EnvDocument } from '../dotenv.js';
-import type { Target } from '../resolve.js';
+import { requireHome, targetOf } from './common.js';
+import { parseEnv } from '../dotenv.js';
+import { vaultOf } from '../vault.js';
 import type { Context } from '../context.js';
 
 interface Opts {
@@ -36,41 +34,36 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   // `-o -` would write a plaintext file named '-' where a reader expects stdout.
   if (opts.output === '-') throw usage("-o - is not stdout here: use --stdout", 'lsm dump --stdout');
   const { target } = await targetOf(ctx, args, 0);
-  const id = await identityOf(ctx);
-  const { doc: stored, exists } = await loadStore(ctx.home, target, id);
-  if (!exists) {
+  requireHome(ctx);
+  if (!storeExists(ctx.home, target)) {
     throw new LsmError('not_found', `no store for ${target.app}/${target.env}`, { hint: "'lsm apps' and 'lsm envs <app>' list what exists" });
   }
-  const doc = opts.withCanaries ? stored : withoutCanaries(ctx, target, stored);
-  const entries = doc.entries();
-  if (entries.length === 0) {
-    await record(ctx, { event: 'dump', ...target, fields: { count: 0, stdout: Boolean(opts.stdout) } }, { failClosed: false });
+  const vault = await vaultOf(ctx);
+  const stdout = Boolean(opts.stdout);
+  const open = (name: string) => vault.reveal(target, { command: 'dump', event: 'dump', fields: { target: name, stdout }, withCanaries: opts.withCanaries, reason: opts.reason });
+  const nothing = () => {
     ctx.stderr.write(`lsm: no secrets in ${target.app}/${target.env}; nothing written\n`);
     return 0;
-  }
-  const keys = entries.map(([k]) => k);
-  // the egress policy; a refusal is recorded and thrown before anything is written.
-  const egress = await enforceEgress(ctx, { command: 'dump', target, fields: { keys, count: entries.length, stdout: Boolean(opts.stdout) }, keys, reason: opts.reason });
-  const fields = (name: string) => ({ target: name, count: entries.length, stdout: Boolean(opts.stdout), keys, ...egress.fields });
-
-  if (opts.stdout) {
-    await record(ctx, { event: 'dump', ...target, fields: fields('-') }, { failClosed: true });
-    await recordCanaryReads(ctx, target, egress.canaries, 'dump');
-    ctx.stdout.write(doc.serialize());
+  };
+  if (stdout) {
+    const r = await open('-');
+    if (r.keys.length === 0) return nothing();
+    ctx.stdout.write(r.text);
     return 0;
   }
 
   const path = resolve(ctx.cwd, opts.output ?? '.env');
   const name = basename(path);
+  const failed = (reason: string) => record(ctx, { event: 'dump', ...target, outcome: 'error', fields: { target: name, stdout, reason } }, { failClosed: false });
   let allowed: boolean;
   try {
     allowed = await mayWrite(ctx, path, opts.output ?? '.env', opts.force);
   } catch (err) {
-    await record(ctx, { event: 'dump', ...target, outcome: 'error', fields: { ...fields(name), reason: 'not_confirmed' } }, { failClosed: false });
+    await failed('not_confirmed');
     throw err;
   }
   if (!allowed) {
-    await record(ctx, { event: 'dump', ...target, outcome: 'error', fields: { ...fields(name), reason: 'not_confirmed' } }, { failClosed: false });
+    await failed('not_confirmed');
     ctx.stderr.write(`lsm: aborted: ${opts.output ?? '.env'} was not overwritten\n`);
     return 1;
   }
@@ -79,18 +72,19 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   try {
     accessSync(dirname(path), constants.W_OK);
   } catch (err) {
-    await record(ctx, { event: 'dump', ...target, outcome: 'error', fields: { ...fields(name), reason: 'write_failed' } }, { failClosed: false });
+    await failed('write_failed');
     throw ioError('write', path, err);
   }
-  // Recorded before the plaintext exists anywhere: a dump that cannot be recorded does not happen.
-  await record(ctx, { event: 'dump', ...target, fields: fields(name) }, { failClosed: true });
-  await recordCanaryReads(ctx, target, egress.canaries, 'dump');
+  // Recorded (by reveal) before the plaintext exists anywhere: a dump that cannot be recorded does not happen.
+  const r = await open(name);
+  if (r.keys.length === 0) return nothing();
   try {
-    writeFileAtomic(path, doc.serialize(), 0o600);
+    writeFileAtomic(path, r.text, 0o600);
   } catch (err) {
-    await record(ctx, { event: 'dump', ...target, outcome: 'error', fields: { ...fields(name), reason: 'write_failed' } }, { failClosed: false });
+    await failed('write_failed');
     throw err;
   }
+  const entries = parseEnv(r.text).entries();
   const lines = entries.map(([k, v]) => `${k}=${mask(v)}`);
   lines.push(`Wrote ${entries.length} secret${entries.length === 1 ? '' : 's'} to ${opts.output ?? '.env'} (mode 0600)`);
   ctx.stdout.write(`${lines.join('\n')}\n`);
@@ -98,19 +92,6 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   return 0;
 }
 
-/**
- * The store without its canaries, as exec injects it: a dumped .env is the owner's own
- * working copy, pasted, synced and backed up, and a decoy in it would raise the alarm
- * against the owner rather than catch the agent. Silently, as in exec: output that named
- * the decoys would tell the reader which keys they are.
- */
-function withoutCanaries(ctx: Context, target: Target, doc: EnvDocument): EnvDocument {
-  const names = canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
-  if (!doc.keys().some((k) => names.has(k))) return doc;
-  const copy = parseEnv(doc.serialize());
-  for (const k of names) copy.delete(k);
-  return copy;
-}
 
 /** Whether `path` may be (over)written: free, --force, or a yes on the terminal. */
 async function mayWrite(ctx: Context, path: string, shownPath: string, force?: boolean): Promise<boolean> {

@@ -5,12 +5,10 @@ import { constants as os } from 'node:os';
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { EXIT, LsmError, errno, usage } from '../errors.js';
 import { checkKey, shown } from '../names.js';
-import { loadStore } from '../store.js';
-import { record } from '../audit/record.js';
+import { vaultOf } from '../vault.js';
+import { notExecutable, notFound } from '../local-vault.js';
 import { isTerminal } from '../term/tty.js';
-import { identityOf, targetOf } from './common.js';
-import { guardExec } from '../policy.js';
-import { recordCanaryReads } from '../canary.js';
+import { requireHome, targetOf } from './common.js';
 import { closeFifos, makeFifos } from '../fifo.js';
 import type { Context } from '../context.js';
 
@@ -54,38 +52,14 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
   if (lead.length > 2) throw usage('too many arguments before --', 'lsm exec [app] [env] -- command [args...]');
   const { target } = await targetOf(ctx, lead, 0);
   const only = opts.only === undefined ? undefined : parseOnly(opts.only);
-  const id = await identityOf(ctx);
-  const { doc, exists } = await loadStore(ctx.home, target, id);
-  const program = basename(command[0]);
-  const fail = async (reason: string, err: LsmError): Promise<never> => {
-    await record(ctx, { event: 'exec', ...target, outcome: 'error', fields: { program, reason } }, { failClosed: false });
-    throw err;
-  };
-  if (!exists) {
-    return fail('no_store', new LsmError('not_found', `no store for ${target.app}/${target.env}`, { hint: "'lsm apps' and 'lsm envs <app>' list what exists" }));
-  }
-  const secrets = doc.toMap();
-  if (only) {
-    const missing = only.filter((k) => !secrets.has(k));
-    if (missing.length > 0) return fail('key_missing', new LsmError('not_found', `not in ${target.app}/${target.env}: ${missing.join(', ')}`));
-    for (const k of [...secrets.keys()]) if (!only.includes(k)) secrets.delete(k);
-  }
-  const nul = [...secrets].filter(([, v]) => v.includes('\0')).map(([k]) => k);
-  if (nul.length > 0) return fail('nul', new LsmError('usage', `the value of ${nul.join(', ')} contains a NUL byte, which an environment cannot hold`));
-
-  // canaries left out unless asked for; masking decided; unmasked output checked against the policy.
-  const guard = await guardExec(ctx, target, secrets, { mask: opts.mask, withCanaries: opts.withCanaries, only, reason: opts.reason, program });
-  const env = childEnv(ctx.env, secrets, Boolean(opts.pristine));
-  const file = findOnPath(command[0], env.PATH ?? '', ctx.cwd);
-  if (file === undefined) return fail('not_found', notFound(command[0]));
-  if (file === null) return fail('not_executable', notExecutable(command[0]));
-  // Recorded before the secrets leave lsm: a run that cannot be recorded does not happen.
-  await record(ctx, {
-    event: 'exec', ...target,
-    fields: { program, keys: [...secrets.keys()], only: only !== undefined, pristine: Boolean(opts.pristine), ...guard.fields },
-  }, { failClosed: true });
-  await recordCanaryReads(ctx, target, guard.canaries, 'exec');
-  if (ctx.stderr.isTTY) ctx.stderr.write(`lsm: injected ${secrets.size} secret${secrets.size === 1 ? '' : 's'} from ${target.app}/${target.env}${guard.mask ? ' (masked in the output)' : ''}\n`);
+  requireHome(ctx);
+  const opened = await (await vaultOf(ctx)).openExec(target, {
+    program: command[0], path: ctx.env.PATH ?? '', pristine: Boolean(opts.pristine), only,
+    mask: opts.mask, withCanaries: opts.withCanaries, reason: opts.reason ?? ctx.env.LSM_REASON,
+  });
+  const { file, guard } = opened;
+  const env = childEnv(ctx.env, new Map(opened.secrets), Boolean(opts.pristine));
+  if (ctx.stderr.isTTY) ctx.stderr.write(`lsm: injected ${opened.secrets.length} secret${opened.secrets.length === 1 ? '' : 's'} from ${target.app}/${target.env}${guard.mask ? ' (masked in the output)' : ''}\n`);
   if (guard.mask) {
     // masked output, through a pseudo-terminal when stdin and stdout are terminals (src/pty.ts),
     // else pipes. A piped stdin (`psql < migration.sql`) written into a pseudo-terminal
@@ -150,17 +124,6 @@ export function findOnPath(name: string, path: string, cwd: string): string | nu
     }
   }
   return denied ? null : undefined;
-}
-
-function notFound(name: string): LsmError {
-  return new LsmError('exec', `command not found: ${shown(name)}`, {
-    exit: EXIT.notFound,
-    hint: name.includes('/') ? undefined : 'it is looked up in the PATH the command would get (a secret named PATH, or --pristine, changes it)',
-  });
-}
-
-function notExecutable(name: string): LsmError {
-  return new LsmError('exec', `cannot run ${shown(name)}: permission denied`, { exit: 126 });
 }
 
 /**

@@ -3,12 +3,13 @@ import { basename, dirname, resolve } from 'node:path';
 import { LsmError, usage } from '../errors.js';
 import { isName, shown } from '../names.js';
 import { parseEnv, type EnvDocument, type SetResult } from '../dotenv.js';
-import { listStores, loadStore } from '../store.js';
+import { listStores } from '../store.js';
 import { record } from '../audit/record.js';
 import { readStdin } from '../term/prompt.js';
 import { decodeEnv, findEnvFiles, isEnvFileName, readEnvText, refuseNul } from '../envfiles.js';
 import { resolveTarget, splitPositional, type Positional, type Target } from '../resolve.js';
-import { changeStore, identityOf } from './common.js';
+import { requireHome } from './common.js';
+import { vaultOf } from '../vault.js';
 import type { Context } from '../context.js';
 
 /**
@@ -24,7 +25,7 @@ export async function run(ctx: Context, args: string[], opts: { dryRun?: boolean
   const source = file ?? autodetect(ctx);
   const label = source === '-' ? '-' : basename(source);
   const { target, envFrom } = await targetFor(ctx, pos, label);
-  const id = await identityOf(ctx);
+  requireHome(ctx);
   const base = { event: 'import', ...target };
   let incoming: EnvDocument;
   try {
@@ -34,19 +35,15 @@ export async function run(ctx: Context, args: string[], opts: { dryRun?: boolean
     throw err;
   }
   const keys = incoming.keys();
-  if (opts.dryRun) return dryRun(ctx, target, id, incoming, label, envFrom);
-  const tally: Record<SetResult, string[]> = { added: [], changed: [], unchanged: [] };
-  let comments = 0;
-  const fields = () => ({ file: label, ...envFrom, added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length, comments, keys });
-  await changeStore(ctx, target, id, 'import', fields, (doc) => {
-    const merged = doc.merge(incoming);
-    for (const [k, r] of merged.results) tally[r].push(k);
-    comments = merged.comments;
-    return { changed: tally.added.length + tally.changed.length + comments > 0, result: undefined };
-  });
-  // changeStore records only a store that changed. An import that changed nothing still
-  // told whether the file's values equal the stored ones: recorded before that is printed.
-  if (tally.added.length + tally.changed.length + comments === 0) await record(ctx, { ...base, fields: fields() }, { failClosed: true });
+  const vault = await vaultOf(ctx);
+  // Parsed here first, so a malformed line imports nothing; the text goes as it is.
+  const tally = await vault.importText(target, { text: incoming.serialize(), label, fields: { file: label, ...envFrom }, dryRun: Boolean(opts.dryRun) });
+  if (opts.dryRun) {
+    const lines = [...(tally.lines ?? []), `Dry run for ${target.app}/${target.env}: ${summary(tally)}; nothing was written.`];
+    ctx.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  }
+  const comments = tally.comments;
   const out = [`Imported ${label === '-' ? 'stdin' : label} into ${target.app}/${target.env}: ${summary(tally)}${comments > 0 ? `, ${comments} comment line${comments === 1 ? '' : 's'}` : ''}`];
   for (const k of tally.added) out.push(`  + ${k}`);
   for (const k of tally.changed) out.push(`  ~ ${k}`);
@@ -170,19 +167,3 @@ async function readSource(ctx: Context, source: string): Promise<EnvDocument> {
   return doc;
 }
 
-async function dryRun(ctx: Context, target: Target, id: Awaited<ReturnType<typeof identityOf>>, incoming: EnvDocument, label: string, envFrom: Record<string, string>): Promise<number> {
-  const { doc } = await loadStore(ctx.home, target, id);
-  const tally: Record<SetResult, string[]> = { added: [], changed: [], unchanged: [] };
-  const lines: string[] = [];
-  for (const [k, v] of incoming.entries()) {
-    const cur = doc.get(k);
-    const kind: SetResult = cur === undefined ? 'added' : cur === v ? 'unchanged' : 'changed';
-    tally[kind].push(k);
-    lines.push(`${kind === 'added' ? '+' : kind === 'changed' ? '~' : '='} ${k}`);
-  }
-  const fields = { file: label, ...envFrom, dry_run: true, added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length, keys: incoming.keys() };
-  await record(ctx, { event: 'import', ...target, fields }, { failClosed: true });
-  lines.push(`Dry run for ${target.app}/${target.env}: ${summary(tally)}; nothing was written.`);
-  ctx.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
-}

@@ -5,16 +5,16 @@ import { withLockAsync } from '../lock.js';
 import { fileCustody, rotate } from '../rotate.js';
 import { rotationJournal } from '../store.js';
 import { record } from '../audit/record.js';
-import { loadIdentity } from '../identity.js';
-import { requireHome } from './common.js';
+import { identityOf } from './common.js';
 import type { Context } from '../context.js';
 
 /** `lsm key rotate`: a new key for every store of an unprotected home (rotate.ts). */
 export async function run(ctx: Context, args: string[]): Promise<number> {
   if (args.length > 0) throw usage('too many arguments', 'lsm key rotate');
   const { home } = ctx;
-  requireHome(ctx);
-  const old = await loadIdentity(home);
+  // A protected home's key is only in its keeper, which does not rotate yet: refused, as
+  // every command not behind the keeper is (identityOf), rather than asking for a key file.
+  const old = await identityOf(ctx);
   const custody = fileCustody(home, ctx.now);
   // One rotation at a time; a second waits for the first and then finds nothing to finish.
   const result = await withLockAsync(`${rotationJournal(home)}.lock`, () => rotate(

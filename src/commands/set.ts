@@ -2,9 +2,9 @@ import { LsmError, usage } from '../errors.js';
 import { checkKey, shown } from '../names.js';
 import { listStores } from '../store.js';
 import { readConfig } from '../config.js';
-import { record } from '../audit/record.js';
+import { vaultOf } from '../vault.js';
 import { ask, readStdin } from '../term/prompt.js';
-import { changeStore, identityOf, requireHome } from './common.js';
+import { requireHome } from './common.js';
 import { resolveTarget, splitPositional } from '../resolve.js';
 import type { Context } from '../context.js';
 
@@ -27,18 +27,9 @@ export async function run(ctx: Context, args: string[]): Promise<number> {
   if (pos.app !== undefined && pos.env === undefined) await refuseEnvAsApp(ctx, pos.app, key);
   const target = await resolveTarget(ctx, pos);
   const rest = pos.rest;
-  const id = await identityOf(ctx);
+  requireHome(ctx);
   const [value, source] = await valueOf(ctx, key, single ? undefined : rest[1]);
-  if (value.includes('\0')) {
-    throw new LsmError('usage', 'the value contains a NUL byte', { hint: 'environment variables cannot hold NUL bytes; store binary data base64-encoded' });
-  }
-  const action = await changeStore(ctx, target, id, 'set', (a) => ({ key, action: a, source }), (doc) => {
-    const a = doc.set(key, value);
-    return { changed: a !== 'unchanged', result: a };
-  });
-  if (action === 'unchanged') {
-    await record(ctx, { event: 'set', ...target, fields: { key, action, source } }, { failClosed: false });
-  }
+  const action = await (await vaultOf(ctx)).set(target, key, value, source);
   // Said to a person at a terminal only; a script's stderr stays quiet.
   if (ctx.stderr.isTTY) {
     const where = `${target.app}/${target.env}`;

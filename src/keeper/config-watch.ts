@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { readRegular } from '../atomic.js';
+import { errno } from '../errors.js';
+import { parseConfigText, setting } from '../config.js';
+import { CLASSES, STRICTNESS, evaluate, loadPolicy, type Policy } from '../policy.js';
+import type { Home } from '../home.js';
+
+/**
+ * config.yaml as the keeper sees it. The keeper reads it at unlock and looks at it again
+ * before every request: any change is recorded (`config.changed`, digest and sections),
+ * a tightening applies at once, and a loosening of `policy:` or `audit: on_failure`
+ * waits for the passphrase (the next `lsm unlock`), so an agent that edits the file
+ * gains nothing until the user unlocks again, and the morning's report shows the edit.
+ */
+export interface InForce {
+  digest: string;
+  policy: Policy;
+  failOpen: boolean;
+  sections: Record<string, string>;
+}
+
+export interface Change {
+  digest: string;
+  previous: string;
+  sections: string[];
+  loosened: string[];
+  applied: boolean;
+}
+
+function readText(home: Home): string {
+  try {
+    return readRegular(home.config).toString('utf8');
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return '';
+    return `\0unreadable:${errno(err) ?? 'error'}`;
+  }
+}
+
+const digestOf = (text: string) => createHash('sha256').update(text).digest('hex');
+
+async function sectionsOf(home: Home, text: string): Promise<{ sections: Record<string, string>; failOpen: boolean }> {
+  try {
+    const tree = await parseConfigText(text, home.config);
+    const sections: Record<string, string> = {};
+    for (const [k, v] of Object.entries(tree)) sections[k] = digestOf(JSON.stringify(v ?? null)).slice(0, 16);
+    const mode = setting(tree, 'audit', 'on_failure');
+    return { sections, failOpen: typeof mode === 'string' && mode.trim().toLowerCase() === 'open' };
+  } catch {
+    return { sections: { '(malformed)': digestOf(text).slice(0, 16) }, failOpen: false };
+  }
+}
+
+export async function readInForce(home: Home): Promise<InForce> {
+  const text = readText(home);
+  const { sections, failOpen } = await sectionsOf(home, text);
+  return { digest: digestOf(text), policy: await loadPolicy(home), failOpen, sections };
+}
+
+// Each pattern of either policy, made concrete, and a few common envs: where the decisions are compared.
+function probes(a: Policy, b: Policy): Array<[string, string]> {
+  const out: Array<[string, string]> = [['x', 'prod'], ['x', 'production'], ['x', 'dev'], ['x', 'staging'], ['x', 'x']];
+  for (const p of [a, b]) {
+    for (const cls of CLASSES) {
+      for (const r of p.rules[cls]) {
+        const concrete = r.pattern.replace(/[*?]/g, 'x');
+        const slash = concrete.indexOf('/');
+        out.push(slash >= 0 ? [concrete.slice(0, slash), concrete.slice(slash + 1)] : ['x', concrete]);
+      }
+    }
+  }
+  return out;
+}
+
+/** The classes and stores for which `next` decides less strictly than `prev`. */
+export function loosenings(prev: Policy, next: Policy): string[] {
+  const found: string[] = [];
+  for (const cls of CLASSES) {
+    for (const [app, env] of probes(prev, next)) {
+      const before = evaluate(prev, cls, app, env);
+      const after = evaluate(next, cls, app, env);
+      if (STRICTNESS[after.decision] < STRICTNESS[before.decision]) {
+        found.push(`policy ${cls} ${app}/${env}: ${before.decision} -> ${after.decision}`);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/** Compares config.yaml with what is in force; undefined when the file did not change. */
+export async function checkConfig(home: Home, current: InForce): Promise<{ change: Change; next: InForce } | undefined> {
+  const text = readText(home);
+  const digest = digestOf(text);
+  if (digest === current.digest) return undefined;
+  const { sections, failOpen } = await sectionsOf(home, text);
+  // The policy must be read without the keeper's custody, which returns the one in force.
+  const { custody, holdCustody } = await import('../custody.js');
+  const held = custody();
+  holdCustody(undefined);
+  let policy: Policy;
+  try {
+    policy = await loadPolicy(home);
+  } finally {
+    holdCustody(held);
+  }
+  const names = new Set([...Object.keys(sections), ...Object.keys(current.sections)]);
+  const changed = [...names].filter((k) => sections[k] !== current.sections[k]).sort();
+  const loosened = loosenings(current.policy, policy);
+  if (failOpen && !current.failOpen) loosened.push('audit on_failure: closed -> open');
+  const applied = loosened.length === 0;
+  const next: InForce = applied
+    ? { digest, policy, failOpen, sections }
+    // Recorded once; what stays in force is the old policy, under the new file's digest.
+    : { ...current, digest, sections };
+  return { change: { digest, previous: current.digest, sections: changed, loosened, applied }, next };
+}

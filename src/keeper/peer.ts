@@ -1,0 +1,115 @@
+import { readFileSync, readlinkSync } from 'node:fs';
+import { captureActor } from '../audit/actor.js';
+import { markerFromEnv } from '../audit/agents.js';
+import type { Actor } from '../audit/event.js';
+
+/**
+ * Who is on the other end of the keeper's socket, from the kernel: the pid comes from
+ * SO_PEERCRED, everything else from /proc/PID, never from what the client says. The
+ * environment is /proc/PID/environ, the one the process was started with, which code
+ * inside it (a NODE_OPTIONS shim deleting CLAUDECODE) cannot change; when it names no
+ * agent, the environments of the ancestors are read too, so `env -i lsm get` run by an
+ * agent's shell is still the agent's.
+ */
+export interface Peer {
+  actor: Actor;
+  cwd: string;
+  env: Record<string, string>;
+  /** Recorded with each event as `fields.peer`: what the kernel said, beyond the actor. */
+  evidence: Record<string, unknown>;
+}
+
+const TERMINAL = /^\/dev\/(pts\/\d+|tty[\w.]*|console)$/;
+const MAX_WALK = 8;
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function link(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
+}
+
+export function environOf(pid: number): Record<string, string> | undefined {
+  const text = read(`/proc/${pid}/environ`);
+  if (text === undefined) return undefined;
+  const env: Record<string, string> = {};
+  for (const entry of text.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] ??= entry.slice(eq + 1);
+  }
+  return env;
+}
+
+interface Stat { ppid: number; sid: number; ttyNr: number; comm: string }
+
+function statOf(pid: number): Stat | undefined {
+  const text = read(`/proc/${pid}/stat`);
+  if (!text) return undefined;
+  const close = text.lastIndexOf(')');
+  const f = text.slice(close + 2).split(' ');
+  // After comm: state ppid pgrp session tty_nr ...
+  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(f[1]) || 0, sid: Number(f[3]) || 0, ttyNr: Number(f[4]) || 0 };
+}
+
+/** The terminal behind a descriptor of the process, or "". */
+function ttyOf(pid: number, fd: number): string {
+  const target = link(`/proc/${pid}/fd/${fd}`);
+  return TERMINAL.test(target) ? target : '';
+}
+
+export function describePeer(pid: number): Peer | undefined {
+  const stat = statOf(pid);
+  const own = environOf(pid);
+  if (!stat || !own) return undefined;
+  const cwd = link(`/proc/${pid}/cwd`);
+  const tty = ttyOf(pid, 0);
+  // Markers are looked for in the caller's own start-up environment first, then its ancestors'.
+  let markerEnv = own;
+  let markerFrom: Record<string, unknown> | undefined;
+  if (!markerFromEnv(own, tty !== '').strong) {
+    let p = stat.ppid;
+    for (let d = 0; d < MAX_WALK && p > 1; d++) {
+      const env = environOf(p);
+      const st = statOf(p);
+      if (!st) break;
+      if (env && markerFromEnv(env, tty !== '').strong) {
+        markerEnv = env;
+        markerFrom = { pid: p, comm: st.comm, exe: link(`/proc/${p}/exe`) };
+        break;
+      }
+      p = st.ppid;
+    }
+  }
+  const actor = captureActor({ env: markerEnv, cwd, tty, pid, ppid: stat.ppid });
+  const ancestry: Array<Record<string, unknown>> = [];
+  let p = stat.ppid;
+  for (let d = 0; d < MAX_WALK && p > 0; d++) {
+    const st = statOf(p);
+    if (!st) break;
+    ancestry.push({ pid: p, comm: st.comm, exe: link(`/proc/${p}/exe`) });
+    p = st.ppid;
+  }
+  const argv0 = (read(`/proc/${pid}/cmdline`) ?? '').split('\0')[0];
+  const evidence: Record<string, unknown> = {
+    source: 'kernel',
+    exe: link(`/proc/${pid}/exe`),
+    argv0,
+    sid: stat.sid,
+    tty_nr: stat.ttyNr,
+    stdout_tty: ttyOf(pid, 1) !== '',
+    cgroup: (read(`/proc/${pid}/cgroup`) ?? '').trim().split('\n')[0] ?? '',
+    no_new_privs: /^NoNewPrivs:\s*1$/m.test(read(`/proc/${pid}/status`) ?? ''),
+    ancestry,
+  };
+  if (markerFrom) evidence.marker_from = markerFrom;
+  return { actor, cwd, env: own, evidence };
+}

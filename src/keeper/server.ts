@@ -1,0 +1,439 @@
+import { closeSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { LsmError } from '../errors.js';
+import { resolveHome, type Home } from '../home.js';
+import { Output } from '../term/output.js';
+import { presetActor } from '../audit/actor.js';
+import { record } from '../audit/record.js';
+import { checkKey, checkName } from '../names.js';
+import { holdCustody } from '../custody.js';
+import { localVault } from '../local-vault.js';
+import { describePeer, type Peer } from './peer.js';
+import { checkConfig, readInForce, type InForce } from './config-watch.js';
+import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
+import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
+import type { Context } from '../context.js';
+import type { Identity } from '../identity.js';
+import type { Platform } from '../platform.js';
+import type { Target } from '../resolve.js';
+
+/**
+ * The keeper: a small, paranoid process that alone holds a protected home's identity
+ * and seal key, decides, and records. It makes itself non-dumpable before it reads the
+ * passphrase (so its memory, environment and descriptors are closed to the user's other
+ * processes), takes the caller from the kernel, stamps time from its own clock, and is
+ * the only writer of the home's audit log. It serves one request at a time; it dies
+ * cleanly on a signal, at its idle or total lifetime, or when asked to lock.
+ */
+export interface KeeperOptions {
+  ttlMs: number;
+  idleMs: number;
+  acknowledge: boolean;
+}
+
+/** Events only the keeper writes: a client's `record` may not name them. */
+const RESERVED = /^(keeper\.|config\.changed$|audit\.(rewound|foreign_append|acknowledged|repair|seal\.)|store\.)/;
+
+class Captured extends Output {
+  private readonly text: string[] = [];
+  private readonly terminal: boolean;
+
+  constructor(terminal: boolean) {
+    super(-1);
+    this.terminal = terminal;
+  }
+
+  override get isTTY(): boolean {
+    return this.terminal;
+  }
+
+  override write(chunk: string | Uint8Array): boolean {
+    this.text.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return true;
+  }
+
+  override toString(): string {
+    return this.text.join('');
+  }
+}
+
+function contextFor(home: Home, peer: Peer, tty: Request['tty'], project?: Request['project']): Context & { stderr: Captured } {
+  const ctx = {
+    home,
+    flags: {},
+    cwd: peer.cwd,
+    env: peer.env,
+    now: () => new Date(),
+    get stdin(): NodeJS.ReadStream {
+      throw new LsmError('internal', 'the keeper has no stdin of the caller');
+    },
+    stdout: new Captured(Boolean(tty?.stdout)),
+    stderr: new Captured(Boolean(tty?.stderr)),
+    argv: [],
+    peer: peer.evidence,
+    project: project && typeof project.file === 'string' && Array.isArray(project.chose) ? { file: project.file, chose: project.chose.filter((c): c is 'app' | 'env' => c === 'app' || c === 'env') } : undefined,
+  };
+  presetActor(ctx, peer.actor);
+  return ctx;
+}
+
+function target(v: unknown): Target {
+  const t = (v ?? {}) as Record<string, unknown>;
+  return { app: checkName('app', String(t.app ?? '')), env: checkName('env', String(t.env ?? '')) };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const plain = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+export async function runKeeper(dir: string, opts: KeeperOptions): Promise<number> {
+  const home = resolveHome(dir, {});
+  const ready = (line: string) => {
+    try {
+      writeSync(1, `${line}\n`);
+      closeSync(1);
+    } catch { /* the unlocking process went away */ }
+  };
+  try {
+    const { loadPlatform } = await import('../platform.js');
+    const platform = await loadPlatform();
+    // Before the passphrase is read: from here on no process of the user can read this one's memory.
+    const hardened = platform.harden();
+    if (hardened.dumpable || platform.dumpable()) {
+      throw new LsmError('platform', 'the keeper could not make itself non-dumpable (prctl PR_SET_DUMPABLE); it holds no key');
+    }
+    const secret = readFileSync(0);
+    const locked = platform.mlock(secret);
+    const { unlockIdentity } = await import('../protect.js');
+    let id: Identity;
+    try {
+      id = await unlockIdentity(home, secret.toString('utf8').replace(/\r?\n$/, ''));
+    } finally {
+      secret.fill(0);
+    }
+    const keeper = new Keeper(home, id, platform, opts, { mlocked: locked });
+    await keeper.start();
+    ready(`ok ${process.pid}`);
+    return await keeper.done;
+  } catch (err) {
+    const e = err instanceof LsmError ? err : new LsmError('internal', `the keeper failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    ready(`error ${JSON.stringify({ code: e.code, message: e.message, hint: e.hint, exit: e.exit })}`);
+    return e.exit;
+  }
+}
+
+class Keeper {
+  private server: Server | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private inForce!: InForce;
+  private state!: KeeperState;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private ttlTimer: NodeJS.Timeout | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly started = new Date();
+  private idleDeadline = 0;
+  private finish!: (code: number) => void;
+  readonly done = new Promise<number>((r) => { this.finish = r; });
+  private readonly uid: number;
+
+  constructor(
+    private readonly home: Home,
+    private identity: Identity | undefined,
+    private readonly platform: Platform,
+    private readonly opts: KeeperOptions,
+    private readonly memory: { mlocked: boolean },
+  ) {
+    this.uid = platform.uid();
+  }
+
+  async start(): Promise<void> {
+    const id = this.identity!;
+    this.inForce = await readInForce(this.home);
+    this.state = await loadState(this.home, id);
+    holdCustody({
+      identity: id,
+      policy: async () => this.inForce.policy,
+      failOpen: () => this.inForce.failOpen,
+      sealKey: {
+        read: () => this.state.seal,
+        write: (k) => {
+          this.state.seal = k;
+          this.scheduleSave();
+        },
+      },
+      beforeAppend: (path, fd, size) => {
+        if (path !== this.home.audit) return [];
+        const c = compareHead(fd, size, this.state.head);
+        const rows: Array<{ event: string; fields: Record<string, unknown> }> = [];
+        if (c.rewound) rows.push({ event: REWOUND_EVENT, fields: c.rewound });
+        if (c.foreign) rows.push({ event: FOREIGN_EVENT, fields: c.foreign });
+        return rows;
+      },
+      appended: (path, seq, line, size) => {
+        if (path !== this.home.audit) return;
+        this.state.head = headAfter(size, seq, line);
+        this.scheduleSave();
+      },
+    });
+    await this.listen();
+    // The unlock itself: recorded with the unlocking process as the actor.
+    const self = describePeer(process.ppid) ?? describePeer(process.pid);
+    if (self) {
+      const ctx = contextFor(this.home, self, undefined);
+      await record(ctx, {
+        event: 'keeper.unlock',
+        fields: { keeper_pid: process.pid, ttl_s: Math.round(this.opts.ttlMs / 1000), idle_s: Math.round(this.opts.idleMs / 1000), mlocked: this.memory.mlocked },
+      }, { failClosed: true });
+      if (this.opts.acknowledge) {
+        await record(ctx, { event: ACK_EVENT, fields: { through_seq: this.state.head?.seq ?? 0 } }, { failClosed: true });
+      }
+    }
+    await saveState(this.home, id, this.state);
+    retirePlainSealKey(this.home);
+    this.ttlTimer = setTimeout(() => void this.stop('ttl'), this.opts.ttlMs);
+    this.touch();
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void this.stop(`signal ${sig}`));
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleDeadline = Date.now() + this.opts.idleMs;
+    this.idleTimer = setTimeout(() => void this.stop('idle'), this.opts.idleMs);
+  }
+
+  private scheduleSave(): void {
+    // Checkpointed a moment after the last append, not on each: the log row is durable
+    // already, and a checkpoint behind the log is caught up (the seal key evolves forward).
+    if (this.saveTimer || !this.identity) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      if (this.identity) void saveState(this.home, this.identity, this.state).catch(() => {});
+    }, 1000);
+  }
+
+  private async listen(): Promise<void> {
+    const path = socketPath(this.home);
+    await this.takeOver(path);
+    const server = createServer({ allowHalfOpen: true }, (sock) => this.accept(sock));
+    const old = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+    } finally {
+      process.umask(old);
+    }
+    this.server = server;
+  }
+
+  /** A keeper already serving this home is asked to stop (it saves its state); a dead one's socket is removed. */
+  private async takeOver(path: string): Promise<void> {
+    try {
+      if (!lstatSync(path).isSocket()) throw new LsmError('io', `${path} exists and is not a socket; remove it`);
+    } catch (err) {
+      if (err instanceof LsmError) throw err;
+      return;
+    }
+    const { sendRequest } = await import('./client.js');
+    try {
+      await sendRequest(this.home, { v: PROTOCOL, op: 'stop', args: { reason: 'replaced' } }, 10_000);
+      // It removes its socket as it exits; wait for that.
+      for (let i = 0; i < 100; i++) {
+        try { lstatSync(path); } catch { return; }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } catch { /* nobody answers: a stale socket */ }
+    try { unlinkSync(path); } catch { /* gone */ }
+  }
+
+  private accept(sock: Socket): void {
+    // Synchronously, while Node still holds the descriptor.
+    const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const cred = typeof fd === 'number' && fd >= 0 ? this.platform.peer(fd) : undefined;
+    if (!cred || cred.uid !== this.uid || this.stopping) {
+      if (cred?.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
+      sock.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    sock.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > MAX_MESSAGE) sock.destroy();
+      else chunks.push(d);
+    });
+    sock.on('error', () => { /* the client went away */ });
+    sock.on('end', () => {
+      const run = async (): Promise<Reply> => {
+        try {
+          return await this.handle(cred.pid, cred.pidfd, JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request);
+        } finally {
+          if (cred.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
+        }
+      };
+      const job = this.queue.then(run, run);
+      this.queue = job.catch(() => {});
+      void job.then((reply) => {
+        if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
+        if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
+      });
+    });
+  }
+
+  private stopAfter: string | undefined;
+  /** Loosenings of config.yaml seen and not applied: they wait for the passphrase. */
+  private readonly pending: string[] = [];
+
+  private async handle(pid: number, pidfd: number | undefined, req: Request): Promise<Reply> {
+    let ctx: (Context & { stderr: Captured }) | undefined;
+    try {
+      if (req?.v !== PROTOCOL) throw new LsmError('usage', `the keeper speaks protocol ${PROTOCOL}; this lsm speaks ${String(req?.v)}`, { hint: "restart it with the same lsm: 'lsm keeper stop' then 'lsm unlock'" });
+      if (!this.identity) throw new LsmError('keeper_locked', 'the keeper is locking', { exit: 5 });
+      this.touch();
+      let peer = describePeer(pid);
+      // The pid may have died and been reused while /proc was read: the pidfd says whether what was read is the caller's.
+      if (peer && pidfd !== undefined && this.platform.pidfdPid(pidfd) !== pid) peer = undefined;
+      if (!peer) {
+        // A keeper taking over is non-dumpable, so its /proc is closed to this one; stopping
+        // needs no more than the uid (any process of the user can kill the keeper anyway).
+        if (req.op !== 'stop' && req.op !== 'status') {
+          throw new LsmError('denied', 'the keeper could not identify the calling process (it exited, or its /proc is unreadable)');
+        }
+        peer = describePeer(process.pid);
+        if (!peer) throw new LsmError('internal', 'the keeper cannot read its own /proc');
+        peer.evidence = { ...peer.evidence, caller_pid: pid, caller_unreadable: true };
+      }
+      ctx = contextFor(this.home, peer, req.tty, req.project);
+      await this.watchConfig(ctx);
+      const result = await this.dispatch(ctx, req.op, (req.args ?? {}) as Record<string, unknown>);
+      return { ok: true, result: result ?? null, stderr: ctx.stderr.toString() || undefined };
+    } catch (err) {
+      const e = err instanceof LsmError ? err : new LsmError('internal', 'the keeper failed to serve the request');
+      return { ok: false, error: { code: e.code, message: e.message, hint: e.hint, exit: e.exit }, stderr: ctx?.stderr.toString() || undefined };
+    }
+  }
+
+  private async watchConfig(ctx: Context): Promise<void> {
+    const seen = await checkConfig(this.home, this.inForce);
+    if (!seen) return;
+    const { change, next } = seen;
+    this.inForce = next;
+    await record(ctx, { event: 'config.changed', fields: { ...change }, localOnly: true }, { failClosed: true });
+    if (!change.applied) {
+      this.pending.push(...change.loosened);
+      ctx.stderr.write(`lsm: config.yaml was changed to loosen ${change.loosened.join('; ')}; that takes effect only after 'lsm unlock' (the change is recorded)\n`);
+    }
+  }
+
+  private async dispatch(ctx: Context, op: string, a: Record<string, unknown>): Promise<unknown> {
+    const vault = localVault(ctx);
+    switch (op) {
+      case 'status':
+        return this.status();
+      case 'lock':
+      case 'stop':
+        this.stopAfter = op === 'lock' ? 'lock requested' : `stop requested${str(a.reason) ? ` (${str(a.reason)})` : ''}`;
+        return this.status();
+      case 'get':
+        return vault.get(target(a.target), checkKey(String(a.key ?? '')), str(a.reason));
+      case 'list':
+        return vault.list(target(a.target));
+      case 'set':
+        return vault.set(target(a.target), checkKey(String(a.key ?? '')), String(a.value ?? ''), str(a.source) ?? 'argv');
+      case 'delete':
+        return vault.delete(target(a.target), checkKey(String(a.key ?? '')));
+      case 'exec': {
+        const r = (a.req ?? {}) as Record<string, unknown>;
+        const only = Array.isArray(r.only) ? r.only.map((k) => checkKey(String(k))) : undefined;
+        return vault.openExec(target(a.target), {
+          program: String(r.program ?? ''),
+          path: String(r.path ?? ''),
+          pristine: r.pristine === true,
+          only,
+          mask: typeof r.mask === 'boolean' ? r.mask : undefined,
+          withCanaries: r.withCanaries === true,
+          reason: str(r.reason),
+        });
+      }
+      case 'reveal': {
+        const r = (a.req ?? {}) as Record<string, unknown>;
+        const command = r.command === 'gh_push' ? 'gh_push' : r.command === 'dump' ? 'dump' : undefined;
+        const event = command === 'gh_push' ? 'gh_push_intent' : 'dump';
+        if (!command) throw new LsmError('usage', 'reveal is for dump and gh push');
+        return vault.reveal(target(a.target), { command, event, fields: plain(r.fields), withCanaries: r.withCanaries === true, reason: str(r.reason) });
+      }
+      case 'import': {
+        const r = (a.req ?? {}) as Record<string, unknown>;
+        return vault.importText(target(a.target), { text: String(r.text ?? ''), label: String(r.label ?? '-'), fields: plain(r.fields), dryRun: r.dryRun === true });
+      }
+      case 'canary': {
+        const r = (a.req ?? {}) as Record<string, unknown>;
+        const name = checkKey(String(r.name ?? ''));
+        if (r.action === 'remove') return vault.canary(target(a.target), { action: 'remove', name });
+        const { checkKind } = await import('../canary.js');
+        return vault.canary(target(a.target), { action: 'add', name, like: checkKind(String(r.like ?? 'generic')) });
+      }
+      case 'seal.init': {
+        const { startSealing } = await import('../audit/seal-start.js');
+        const { actorOf } = await import('../audit/actor.js');
+        return startSealing(this.home.audit, this.state.seal, {
+          force: a.force === true, keyPath: 'the keeper', now: ctx.now, actor: actorOf(ctx), fields: { peer: ctx.peer },
+        });
+      }
+      case 'seal.status':
+        return this.state.seal ? { keyId: this.state.seal.keyId, nextSeq: this.state.seal.nextSeq } : null;
+      case 'record': {
+        const input = (a.input ?? {}) as Record<string, unknown>;
+        const event = String(input.event ?? '');
+        if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(event) || RESERVED.test(event)) {
+          throw new LsmError('denied', `the keeper records ${JSON.stringify(event)} only on its own account`);
+        }
+        const fields = input.fields && typeof input.fields === 'object' && !Array.isArray(input.fields) ? (input.fields as Record<string, unknown>) : {};
+        const t: { app?: string; env?: string } = {};
+        if (input.app !== undefined) t.app = checkName('app', String(input.app));
+        if (input.env !== undefined) t.env = checkName('env', String(input.env));
+        const outcome = input.outcome === 'denied' || input.outcome === 'error' ? input.outcome : 'ok';
+        await record(ctx, { event, ...t, outcome, fields: { ...fields, claimed: true } }, { failClosed: a.failClosed === true });
+        return null;
+      }
+      default:
+        throw new LsmError('usage', `the keeper has no operation ${JSON.stringify(op)}`, { hint: 'the keeper and this lsm are different versions: restart the keeper' });
+    }
+  }
+
+  private status(): Record<string, unknown> {
+    return {
+      running: true,
+      locked: !this.identity,
+      pid: process.pid,
+      socket: socketPath(this.home),
+      dumpable: this.platform.dumpable(),
+      mlocked: this.memory.mlocked,
+      started: this.started.toISOString(),
+      expires: new Date(this.started.getTime() + this.opts.ttlMs).toISOString(),
+      idle_expires: new Date(this.idleDeadline).toISOString(),
+      config_pending: [...new Set(this.pending)],
+    };
+  }
+
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.ttlTimer);
+    clearTimeout(this.saveTimer);
+    this.server?.close();
+    await this.queue;
+    const id = this.identity;
+    try {
+      const self = describePeer(process.pid);
+      if (self && id) await record(contextFor(this.home, self, undefined), { event: 'keeper.lock', fields: { reason } }, { failClosed: false });
+      if (id) await saveState(this.home, id, this.state);
+    } catch { /* the log says what it could */ }
+    holdCustody(undefined);
+    this.identity = undefined;
+    try { unlinkSync(socketPath(this.home)); } catch { /* gone */ }
+    this.finish(0);
+  }
+}

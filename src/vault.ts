@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from './context.js';
+import type { Target } from './resolve.js';
+import type { ExecGuard } from './policy.js';
+
+/**
+ * The operations on secrets, behind one interface with two implementations: in this
+ * process for an unprotected home (src/local-vault.ts), and through the keeper for a
+ * protected one (src/keeper/client.ts), where the identity, the policy decision and
+ * the audit record live in the keeper. Commands call these and never know which.
+ * Each operation decides, decrypts and records in one step: there is no way to ask
+ * for plaintext that skips the policy or the event.
+ */
+export interface Vault {
+  /** One value, for `get`: the egress policy is asked and the read recorded first. */
+  get(target: Target, key: string, reason?: string): Promise<string>;
+  /** The key names of a store (recorded as `list`). */
+  list(target: Target): Promise<string[]>;
+  set(target: Target, key: string, value: string, source: string): Promise<'added' | 'changed' | 'unchanged'>;
+  delete(target: Target, key: string): Promise<void>;
+  /** What `exec` injects, and how: the program resolved, canaries left out, masking decided, the run recorded. */
+  openExec(target: Target, req: ExecRequest): Promise<ExecOpened>;
+  /** A whole store's text for `dump` or `gh push`: canaries left out unless asked for, the policy asked, the event recorded. */
+  reveal(target: Target, req: RevealRequest): Promise<Revealed>;
+  /** Merges .env text into a store (import), or compares it (dry run); the event recorded either way. */
+  importText(target: Target, req: ImportRequest): Promise<ImportResult>;
+  /** Adds a canary (a generated decoy, registered first) or removes one. */
+  canary(target: Target, req: CanaryRequest): Promise<void>;
+}
+
+export type CanaryRequest =
+  | { action: 'add'; name: string; like: import('./canary.js').Kind }
+  | { action: 'remove'; name: string };
+
+export interface RevealRequest {
+  command: 'dump' | 'gh_push';
+  /** The event recorded (dump, gh_push_intent) and its fields beside keys and count. */
+  event: string;
+  fields: Record<string, unknown>;
+  withCanaries?: boolean;
+  reason?: string;
+}
+
+export interface Revealed {
+  /** The store's text (comments and order kept), canaries removed unless asked for. */
+  text: string;
+  keys: string[];
+  /** What the event recorded beside the request's fields (reason, policy). */
+  fields: Record<string, unknown>;
+}
+
+export interface ImportRequest {
+  text: string;
+  /** Where the text came from, for messages (a file's base name, or '-'). */
+  label: string;
+  fields: Record<string, unknown>;
+  dryRun: boolean;
+}
+
+export interface ImportResult {
+  added: string[];
+  changed: string[];
+  unchanged: string[];
+  comments: number;
+  /** Dry run: each incoming key with +, ~ or =. */
+  lines?: string[];
+}
+
+export interface ExecRequest {
+  /** argv[0] as given, and the PATH and cwd it is looked up in. */
+  program: string;
+  path: string;
+  pristine: boolean;
+  only?: string[];
+  mask?: boolean;
+  withCanaries?: boolean;
+  reason?: string;
+}
+
+export interface ExecOpened {
+  file: string;
+  secrets: Array<[string, string]>;
+  guard: ExecGuard;
+}
+
+/** A home whose identity is only passphrase-encrypted: its secrets go through the keeper. */
+export function isProtected(home: { dir: string }): boolean {
+  return existsSync(join(home.dir, 'key.age'));
+}
+
+export async function vaultOf(ctx: Context): Promise<Vault> {
+  const { custody } = await import('./custody.js');
+  if (!custody() && isProtected(ctx.home)) {
+    // A plaintext key beside the protected one defeats the protection: neither is used.
+    if (existsSync(ctx.home.key)) throw (await import('./identity.js')).bothKeysError(ctx.home);
+    const { keeperVault } = await import('./keeper/client.js');
+    return keeperVault(ctx);
+  }
+  const { localVault } = await import('./local-vault.js');
+  return localVault(ctx);
+}

@@ -9,6 +9,7 @@ import { canaryNames, generate, readRegistry, recordCanaryReads, updateRegistry,
 import { changeStore, identityOf } from './commands/common.js';
 import type { Context } from './context.js';
 import type { Target } from './resolve.js';
+import { getSecret, noKey, noStore } from './local-get.js';
 import type { CanaryRequest, ExecOpened, ExecRequest, ImportRequest, ImportResult, RevealRequest, Revealed, Vault } from './vault.js';
 
 /**
@@ -17,7 +18,7 @@ import type { CanaryRequest, ExecOpened, ExecRequest, ImportRequest, ImportResul
  */
 export function localVault(ctx: Context): Vault {
   return {
-    get: (target, key, reason) => get(ctx, target, key, reason),
+    get: (target, key, reason) => getSecret(ctx, target, key, reason),
     list: (target) => list(ctx, target),
     set: (target, key, value, source) => set(ctx, target, key, value, source),
     delete: (target, key) => del(ctx, target, key),
@@ -28,26 +29,6 @@ export function localVault(ctx: Context): Vault {
   };
 }
 
-const noStore = (t: Target) => new LsmError('not_found', `no store for ${t.app}/${t.env}`, { hint: "'lsm apps' and 'lsm envs <app>' list what exists" });
-const noKey = (t: Target, key: string) =>
-  new LsmError('not_found', `key ${key} not found in ${t.app}/${t.env}`, { hint: `'lsm list ${t.app} ${t.env}' shows the keys it has` });
-
-async function get(ctx: Context, target: Target, key: string, reason?: string): Promise<string> {
-  const id = await identityOf(ctx);
-  // The egress policy is asked before anything is decrypted; a refusal is recorded and thrown.
-  const egress = await enforceEgress(ctx, { command: 'get', target, fields: { key }, keys: [key], reason });
-  const { doc, exists } = await loadStore(ctx.home, target, id);
-  const value = doc.get(key);
-  if (value === undefined) {
-    await record(ctx, { event: 'get', ...target, outcome: 'error', fields: { key, reason: exists ? 'not_found' : 'no_store' } }, { failClosed: false });
-    // A store that does not exist has no keys to list: say so, as exec and dump do.
-    throw exists ? noKey(target, key) : noStore(target);
-  }
-  // Recorded before it is revealed: a read that cannot be recorded does not happen.
-  await record(ctx, { event: 'get', ...target, fields: { key, ...egress.fields } }, { failClosed: true });
-  await recordCanaryReads(ctx, target, egress.canaries, 'get');
-  return value;
-}
 
 async function list(ctx: Context, target: Target): Promise<string[]> {
   const id = await identityOf(ctx);

@@ -89,14 +89,21 @@ export function isProtected(home: { dir: string }): boolean {
   return existsSync(join(home.dir, 'key.age'));
 }
 
-export async function vaultOf(ctx: Context): Promise<Vault> {
+/** Whether this process must go through the keeper: a protected home, outside the keeper. */
+export async function viaKeeper(ctx: Context): Promise<boolean> {
   const { custody } = await import('./custody.js');
-  if (!custody() && isProtected(ctx.home)) {
-    // A plaintext key beside the protected one defeats the protection: neither is used.
-    if (existsSync(ctx.home.key)) throw (await import('./identity.js')).bothKeysError(ctx.home);
-    const { keeperVault } = await import('./keeper/client.js');
-    return keeperVault(ctx);
-  }
-  const { localVault } = await import('./local-vault.js');
-  return localVault(ctx);
+  if (custody() || !isProtected(ctx.home)) return false;
+  // A plaintext key beside the protected one defeats the protection: neither is used.
+  if (existsSync(ctx.home.key)) throw (await import('./identity.js')).bothKeysError(ctx.home);
+  return true;
+}
+
+/**
+ * The one operation `get` needs. Apart from vaultOf (src/vault-of.ts) so that the get
+ * bundle, which the launcher starts for every `lsm get`, holds none of the others.
+ */
+export async function getterOf(ctx: Context): Promise<Pick<Vault, 'get'>> {
+  if (await viaKeeper(ctx)) return (await import('./keeper/client.js')).keeperVault(ctx);
+  const { getSecret } = await import('./local-get.js');
+  return { get: (target, key, reason) => getSecret(ctx, target, key, reason) };
 }

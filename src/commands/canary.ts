@@ -3,7 +3,7 @@ import { checkKey, checkName } from '../names.js';
 import { record } from '../audit/record.js';
 import { checkKind, guessKind, readRegistry } from '../canary.js';
 import { requireHome, targetOf } from './common.js';
-import { vaultOf } from '../vault.js';
+import { vaultOf } from '../vault-of.js';
 import type { Command } from 'commander';
 import { listFormat } from '../term/table.js';
 import type { Context } from '../context.js';

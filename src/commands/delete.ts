@@ -1,6 +1,6 @@
 import { LsmError } from '../errors.js';
 import { checkKey } from '../names.js';
-import { vaultOf } from '../vault.js';
+import { vaultOf } from '../vault-of.js';
 import { requireHome, targetOf } from './common.js';
 import type { Context } from '../context.js';
 

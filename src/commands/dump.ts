@@ -10,7 +10,7 @@ import { stdinIsTTY } from '../term/tty.js';
 import { mask } from '../mask.js';
 import { requireHome, targetOf } from './common.js';
 import { parseEnv } from '../dotenv.js';
-import { vaultOf } from '../vault.js';
+import { vaultOf } from '../vault-of.js';
 import type { Context } from '../context.js';
 
 interface Opts {

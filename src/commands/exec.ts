@@ -5,7 +5,7 @@ import { constants as os } from 'node:os';
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { EXIT, LsmError, errno, usage } from '../errors.js';
 import { checkKey, shown } from '../names.js';
-import { vaultOf } from '../vault.js';
+import { vaultOf } from '../vault-of.js';
 import { notExecutable, notFound } from '../local-vault.js';
 import { isTerminal } from '../term/tty.js';
 import { requireHome, targetOf } from './common.js';

@@ -9,7 +9,7 @@ import { readStdin } from '../term/prompt.js';
 import { decodeEnv, findEnvFiles, isEnvFileName, readEnvText, refuseNul } from '../envfiles.js';
 import { resolveTarget, splitPositional, type Positional, type Target } from '../resolve.js';
 import { requireHome } from './common.js';
-import { vaultOf } from '../vault.js';
+import { vaultOf } from '../vault-of.js';
 import type { Context } from '../context.js';
 
 /**

@@ -1,5 +1,5 @@
 import { usage } from '../errors.js';
-import { vaultOf } from '../vault.js';
+import { vaultOf } from '../vault-of.js';
 import { listFormat, table } from '../term/table.js';
 import { requireHome, targetOf } from './common.js';
 import type { Context } from '../context.js';

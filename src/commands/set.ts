@@ -2,7 +2,7 @@ import { LsmError, usage } from '../errors.js';
 import { checkKey, shown } from '../names.js';
 import { listStores } from '../store.js';
 import { readConfig } from '../config.js';
-import { vaultOf } from '../vault.js';
+import { vaultOf } from '../vault-of.js';
 import { ask, readStdin } from '../term/prompt.js';
 import { requireHome } from './common.js';
 import { resolveTarget, splitPositional } from '../resolve.js';

@@ -2,11 +2,9 @@ import { LsmError, usage } from '../errors.js';
 import { parseDuration } from '../audit/query.js';
 import { isProtected } from '../vault.js';
 import { requireHome } from './common.js';
+import { IDLE_DEFAULT, TTL_DEFAULT, unlock } from '../keeper/unlock.js';
 import type { Context } from '../context.js';
 
-/** gpg-agent's cache is 10 min idle and 2 h at most; an agent session runs longer, so: */
-export const IDLE_DEFAULT = '30m';
-export const TTL_DEFAULT = '8h';
 
 function duration(text: string | undefined, fallback: string, flag: string): number {
   const ms = parseDuration(text ?? fallback);
@@ -24,13 +22,4 @@ export async function run(ctx: Context, _args: string[], opts: { ttl?: string; i
   }
   await unlock(ctx, { ttlMs: duration(opts.ttl, TTL_DEFAULT, '--ttl'), idleMs: duration(opts.idle, IDLE_DEFAULT, '--idle'), acknowledge: opts.acknowledge });
   return 0;
-}
-
-export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; acknowledge?: boolean }): Promise<void> {
-  const { readPassphrase } = await import('../term/passphrase.js');
-  const passphrase = await readPassphrase(ctx, `Passphrase for ${ctx.home.dir}: `, { confirm: false });
-  const { startKeeper } = await import('../keeper/start.js');
-  const pid = await startKeeper(ctx.home, passphrase, o);
-  const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
-  ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
 }

@@ -115,7 +115,7 @@ async function offerUnlock(ctx: Context): Promise<boolean> {
   const { markerFromEnv } = await import('../audit/agents.js');
   if (markerFromEnv(ctx.env, true).agent) return false;
   ctx.stderr.write(`lsm: ${ctx.home.dir} is protected and locked.\n`);
-  const { unlock, IDLE_DEFAULT, TTL_DEFAULT } = await import('../commands/unlock.js');
+  const { unlock, IDLE_DEFAULT, TTL_DEFAULT } = await import('./unlock.js');
   const { parseDuration } = await import('../audit/query.js');
   await unlock(ctx, { ttlMs: parseDuration(TTL_DEFAULT)!, idleMs: parseDuration(IDLE_DEFAULT)! });
   return true;

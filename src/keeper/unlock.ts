@@ -1,0 +1,15 @@
+import type { Context } from '../context.js';
+
+/** gpg-agent's cache is 10 min idle and 2 h at most; an agent session runs longer, so: */
+export const IDLE_DEFAULT = '30m';
+export const TTL_DEFAULT = '8h';
+
+/** Asks the passphrase and starts a keeper with it (lsm unlock, and the inline offer to a person). */
+export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; acknowledge?: boolean }): Promise<void> {
+  const { readPassphrase } = await import('../term/passphrase.js');
+  const passphrase = await readPassphrase(ctx, `Passphrase for ${ctx.home.dir}: `, { confirm: false });
+  const { startKeeper } = await import('./start.js');
+  const pid = await startKeeper(ctx.home, passphrase, o);
+  const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
+  ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
+}

@@ -18,10 +18,15 @@ export function storePath(home: Home, t: Target): string {
 
 function readCipher(path: string): Uint8Array | undefined {
   try {
-    return readRegular(path, { nofollow: true });
+    return readRegular(path, { nofollow: true, singleLink: true });
   } catch (err) {
     const code = errno(err);
     if (code === 'ENOENT') return undefined;
+    if (code === 'ENLINKS') {
+      throw new LsmError('io', `store ${path} has ${(err as { nlink?: number }).nlink} hard links; refusing to use it`, {
+        hint: "another name for this file (a copy in another home, say) sees every value written here; find it with 'find / -samefile' and remove it, or replace the store with a copy ('cp', then 'mv' over it)",
+      });
+    }
     if (code === 'ELOOP') {
       throw new LsmError('io', `store ${path} is a symbolic link; refusing to follow it`, {
         hint: 'store files must be regular files inside the lsm home',

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, symlinkSync } from 'node:fs';
+import { linkSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { initHome, lsm } from './helpers.js';
 import { Receiver } from './fixtures/otlp/receiver.js';
@@ -82,5 +82,30 @@ test('#18.1: a heartbeat that another (live) shipper keeps from being sent exits
     assert.match(hb.stderr, /no heartbeat sent/);
   } finally {
     holder.kill();
+  }
+});
+
+// ------------------------------------------------------------------ 6. hard links
+
+test('#18.6: a hard-linked key.txt is refused with a clear error', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'K', 'v'], { home });
+  const elsewhere = join(initHome(), '..', 'stolen-key.txt');
+  linkSync(join(home, 'key.txt'), elsewhere);
+  const r = lsm(['get', 'app', 'dev', 'K'], { home });
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /key file .*key\.txt has 2 hard links; refusing to use it/);
+  assert.doesNotMatch(r.stderr, /at .*\.(ts|js|cjs):\d+/, 'no stack trace');
+});
+
+test('#18.6: a hard-linked store is refused with a clear error', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'K', 'v'], { home });
+  linkSync(join(home, 'app.dev.age'), join(initHome(), 'app.dev.age'));
+  for (const args of [['get', 'app', 'dev', 'K'], ['exec', 'app', 'dev', '--', 'true'], ['set', 'app', 'dev', 'K2', 'w']]) {
+    const r = lsm(args, { home });
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, /store .*app\.dev\.age has 2 hard links; refusing to use it/, args.join(' '));
   }
 });

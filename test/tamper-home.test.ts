@@ -3,11 +3,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { linkSync, readFileSync, symlinkSync } from 'node:fs';
+import { appendFileSync, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initHome, lsm } from './helpers.js';
 import { Receiver } from './fixtures/otlp/receiver.js';
 import { enableShipping, ship } from './fixtures/otlp/ship-env.js';
+import { appendEvent } from '../src/audit/log.js';
 
 const receivers: Receiver[] = [];
 after(async () => {
@@ -107,5 +108,97 @@ test('#18.6: a hard-linked store is refused with a clear error', () => {
     const r = lsm(args, { home });
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.stderr, /store .*app\.dev\.age has 2 hard links; refusing to use it/, args.join(' '));
+  }
+});
+
+// ------------------------------------------------------------------ 2. time going backwards
+
+const DAY = 86_400_000;
+
+test('#18.2: a row stamped days before the row above it fails verify, is flagged, and is not dropped by --since', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'K', 'v'], { home });
+  // The agent writes its read with lsm's own code and a clock of its choosing.
+  const row = appendEvent(join(home, 'audit.jsonl'), { event: 'get', app: 'app', env: 'dev', fields: { key: 'K' } }, { now: () => new Date(Date.now() - 3 * DAY) });
+  lsm(['list', 'app', 'dev'], { home });
+  const v = lsm(['audit', 'verify', '--format', 'text'], { home });
+  assert.equal(v.code, 1, v.stdout + v.stderr);
+  assert.match(v.stderr, new RegExp(`seq=${row.seq}\\b.*time goes backwards: seq ${row.seq} is stamped .*3 days before seq ${row.seq - 1}`));
+  const s = lsm(['audit', 'suspicious', '--format', 'json', '--since', '1h'], { home });
+  const flagged = s.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const f = flagged.find((x) => x.event.seq === row.seq);
+  assert.ok(f, `seq ${row.seq} flagged: ${s.stdout}${s.stderr}`);
+  assert.ok(f.reasons.includes('time_backwards'));
+  const q = lsm(['audit', 'query', '--since', '1h', '--format', 'json', '--key', 'K'], { home });
+  assert.equal(q.code, 0, q.stderr);
+  assert.ok(q.stdout.split('\n').filter(Boolean).some((l) => JSON.parse(l).seq === row.seq), 'the backdated read is shown');
+  assert.match(q.stderr, new RegExp(`seq ${row.seq} is stamped .* shown despite --since`));
+});
+
+test('#18.2: a clock step of a few seconds is not tampering', () => {
+  const home = initHome();
+  appendEvent(join(home, 'audit.jsonl'), { event: 'list', app: 'app', env: 'dev' }, { now: () => new Date(Date.now() + 5000) });
+  lsm(['list', 'app', 'dev'], { home });
+  const v = lsm(['audit', 'verify'], { home });
+  assert.equal(v.code, 0, v.stderr);
+});
+
+// ------------------------------------------------------------------ 5. torn rows
+
+test('#18.5: a read whose row was cut short is still shown by tail, query and suspicious, marked torn', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'SECRET_KEY', 'v'], { home });
+  assert.equal(lsm(['get', 'app', 'dev', 'SECRET_KEY'], { home }).code, 0);
+  const log = join(home, 'audit.jsonl');
+  const bytes = readFileSync(log);
+  writeFileSync(log, bytes.subarray(0, bytes.length - 3)); // the newline and two bytes
+  const getSeq = Number(/"seq":(\d+)/.exec(bytes.toString('utf8').trim().split('\n').pop()!)![1]);
+  lsm(['list', 'app', 'dev'], { home }); // the next append "repairs" the torn write
+  assert.match(readFileSync(log, 'utf8'), /audit\.repair/);
+
+  const tail = lsm(['audit', 'tail', '-n', '50', '--format', 'json'], { home });
+  const shown = tail.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const torn = shown.find((r) => r.seq === getSeq);
+  assert.ok(torn, `tail shows seq ${getSeq}: ${tail.stdout}`);
+  assert.equal(torn.event, 'get');
+  assert.equal(torn.app, 'app');
+  assert.equal(torn.fields.key, 'SECRET_KEY');
+  assert.equal(torn.damage, 'torn');
+  assert.match(tail.stderr, /damaged line \(torn\)/);
+
+  const text = lsm(['audit', 'tail', '-n', '50', '--format', 'text'], { home });
+  assert.match(text.stdout, /get .*app\/dev.*SECRET_KEY.*torn/);
+
+  const q = lsm(['audit', 'query', '--key', 'SECRET_KEY', '--event', 'get', '--format', 'json'], { home });
+  assert.ok(q.stdout.split('\n').filter(Boolean).some((l) => JSON.parse(l).seq === getSeq), q.stdout);
+
+  const s = lsm(['audit', 'suspicious', '--format', 'json'], { home });
+  const f = s.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((x) => x.event.seq === getSeq);
+  assert.ok(f && f.reasons.includes('torn_row'), s.stdout);
+});
+
+// ------------------------------------------------------------------ 7. readers that crash
+
+test('#18.7: a row nested 200,000 deep (or 300 KB) crashes no reader; it is shown in part and reported', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'K', 'v'], { home });
+  const log = join(home, 'audit.jsonl');
+  const deep = (n: number) => `{"schema_version":2,"seq":3,"ts":"${new Date().toISOString()}","event":"get","app":"app","env":"dev","fields":{"key":"K","x":${'['.repeat(n)}${']'.repeat(n)}}}\n`;
+  for (const row of [deep(200_000), deep(100)]) {
+    const before = readFileSync(log);
+    appendFileSync(log, row);
+    for (const args of [
+      ['audit', 'tail', '--format', 'text'], ['audit', 'tail', '--format', 'json'], ['audit', 'show', '3'], ['audit', 'show', '3', '--format', 'json'],
+      ['audit', 'query', '--format', 'text'], ['audit', 'suspicious', '--format', 'text'], ['audit', 'stats'], ['audit', 'verify'],
+    ]) {
+      const r = lsm(args, { home });
+      assert.doesNotMatch(r.stderr, /internal error|RangeError|Maximum call stack/, `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.code === 0 || (args[1] === 'verify' && r.code === 1), `${args.join(' ')} exit ${r.code}: ${r.stderr}`);
+    }
+    const show = lsm(['audit', 'show', '3', '--format', 'json'], { home });
+    const shown = JSON.parse(show.stdout);
+    assert.equal(shown.event, 'get');
+    assert.match(shown.damage, /^too_(deep|large)$/);
+    writeFileSync(log, before);
   }
 });

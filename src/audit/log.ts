@@ -78,10 +78,12 @@ function writeAll(fd: number, data: Buffer): void {
 export function appendEvent(path: string, input: EventInput, opts: AppendOptions = {}): AuditRow {
   if (!input.event) throw new LsmError('internal', 'audit event without a name');
   const actor = opts.actor ?? captureActor();
-  const ts = formatTs((opts.now ?? (() => new Date()))());
   return withLock(
     `${path}.lock`,
     () => {
+      // Stamped under the lock, so that in file order time only goes forward (but for a
+      // clock step) and verify can take a row stamped well back in time for what it is.
+      const ts = formatTs((opts.now ?? (() => new Date()))());
       let fd: number;
       try {
         // Never through a link: one to a file of the caller's choosing would take the events there.

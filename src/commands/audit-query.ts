@@ -1,6 +1,7 @@
 import { record } from '../audit/record.js';
 import { readRows, SkipReporter } from '../audit/reader.js';
-import { checkFilter, matches, parseTime, type Filter } from '../audit/query.js';
+import { BackdatedGuard } from '../audit/tamper-detectors.js';
+import { checkFilter, matches, parseTime, tsMillis, type Filter } from '../audit/query.js';
 import { textRow, textStyle } from '../audit/format.js';
 import { count, fileField, formatOf, lineWriter, logPath } from './audit-common.js';
 import type { Command } from 'commander';
@@ -41,8 +42,11 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   const out = lineWriter(ctx, 64 * 1024);
   let matched = 0;
   if (limit !== 0) {
+    const guard = new BackdatedGuard(filter.since);
     for (const p of readRows(path, skipped)) {
-      if (!matches(p.row, filter)) continue;
+      const back = guard.feed(p.row, tsMillis(p.row.ts));
+      if (!matches(p.row, back ? { ...filter, since: undefined } : filter)) continue;
+      if (back) ctx.stderr.write(`lsm: warning: seq ${p.row.seq} is stamped ${p.row.ts || '(no time)'}, before seq ${back.above} above it in the log: shown despite --since (time went backwards)\n`);
       matched++;
       if (!out(format === 'json' ? p.raw : textRow(p.row, style)) || matched === limit) break;
     }

@@ -64,7 +64,8 @@ function threshold(text: string, label: string): number {
   return n;
 }
 
-const REASON_COLOUR = { outside_hours: 'yellow', burst: 'red', new_parent_comm: 'magenta', non_interactive_no_agent: 'cyan', canary: 'red' } as const;
+const REASON_COLOUR = { outside_hours: 'yellow', burst: 'red', new_parent_comm: 'magenta', non_interactive_no_agent: 'cyan', canary: 'red',
+  time_backwards: 'red', torn_row: 'red', config_loosened: 'red', store_swapped: 'red' } as const;
 
 function incidentLine(inc: Incident, clock: WallClock, style: TextStyle): string {
   let when = Number.isNaN(inc.firstMs) ? '(no time)'.padEnd(19) : clock.format(inc.firstMs);

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initHome, lsm } from './helpers.js';
 import { Receiver } from './fixtures/otlp/receiver.js';
@@ -201,4 +201,89 @@ test('#18.7: a row nested 200,000 deep (or 300 KB) crashes no reader; it is show
     assert.match(shown.damage, /^too_(deep|large)$/);
     writeFileSync(log, before);
   }
+});
+
+// ------------------------------------------------------------------ 3. config changes
+
+test('#18.3: a loosened config is recorded at the next event and flagged by suspicious', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'prod', 'K', 'v'], { home });
+  writeFileSync(join(home, 'config.yaml'), 'env: dev\npolicy:\n  agent:\n    "prod*": deny\n');
+  lsm(['list', 'app', 'prod'], { home });
+  // Overnight the agent loosens it, then reads.
+  writeFileSync(join(home, 'config.yaml'), 'env: dev\naudit:\n  on_failure: open\npolicy:\n  agent:\n    "prod*": allow\n');
+  assert.equal(lsm(['get', 'app', 'prod', 'K'], { home }).code, 0);
+  const all = events(home);
+  const changes = all.filter((e) => e.event === 'config.changed');
+  const last = changes[changes.length - 1];
+  assert.ok(last, 'config.changed recorded');
+  const get = all.find((e) => e.event === 'get');
+  assert.ok(last.seq < get.seq, 'recorded before the read made under it');
+  assert.equal(last.fields.settings['audit.on_failure'], 'open');
+  assert.ok(last.fields.loosened.some((l: string) => /on_failure/.test(l)));
+  assert.ok(last.fields.loosened.some((l: string) => /policy\.agent\.prod\*: deny -> allow/.test(l)), JSON.stringify(last.fields.loosened));
+  assert.equal(last.fields.previous_sha256, changes[changes.length - 2].fields.config_sha256);
+  const s = lsm(['audit', 'suspicious', '--format', 'json'], { home });
+  const f = s.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((x) => x.event.seq === last.seq);
+  assert.ok(f && f.reasons.includes('config_loosened'), s.stdout);
+  // An unchanged config is not recorded again.
+  lsm(['list', 'app', 'prod'], { home });
+  assert.equal(events(home).filter((e) => e.event === 'config.changed').length, changes.length);
+});
+
+test('#18.3: deleting the digest index does not hide a config change', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'K', 'v'], { home });
+  const before = events(home).filter((e) => e.event === 'config.changed').length;
+  writeFileSync(join(home, 'config.yaml'), 'env: dev\naudit:\n  on_failure: open\n');
+  rmSync(join(home, 'audit.digests'), { force: true });
+  assert.equal(lsm(['list', 'app', 'dev'], { home }).code, 0);
+  assert.equal(events(home).filter((e) => e.event === 'config.changed').length, before + 1);
+});
+
+test('#18.3: the fail-closed error does not advertise on_failure: open to an agent or a script', () => {
+  const home = initHome();
+  lsm(['set', 'app', 'dev', 'K', 'v'], { home });
+  const log = join(home, 'audit.jsonl');
+  rmSync(log);
+  mkdirSync(log);
+  for (const env of [{}, { CLAUDECODE: '1' }]) {
+    const r = lsm(['get', 'app', 'dev', 'K'], { home, env });
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /cannot record the audit event/);
+    assert.doesNotMatch(r.stderr, /on_failure/);
+  }
+});
+
+// ------------------------------------------------------------------ 4. stores swapped out of band
+
+test('#18.4: a store re-encrypted with only the public key is reported at the next read, recorded and flagged', async () => {
+  const home = initHome();
+  lsm(['set', 'myapp', 'prod', 'API_KEY', 'the-real-one'], { home });
+  assert.equal(lsm(['get', 'myapp', 'prod', 'API_KEY'], { home }).stderr, '');
+  const recipient = /public key: (age1[0-9a-z]+)/.exec(readFileSync(join(home, 'key.txt'), 'utf8'))![1];
+  const { encrypt } = await import('../src/age/age.js');
+  writeFileSync(join(home, 'myapp.prod.age'), encrypt(Buffer.from('API_KEY=attacker-value\n'), [recipient]));
+  for (const drop of [false, true]) {
+    // With the digest index deleted too, the log alone still names the file lsm wrote.
+    if (drop) {
+      writeFileSync(join(home, 'myapp.prod.age'), encrypt(Buffer.from('API_KEY=attacker-value-2\n'), [recipient]));
+      rmSync(join(home, 'audit.digests'), { force: true });
+    }
+    const r = lsm(['exec', 'myapp', 'prod', '--', 'sh', '-c', 'echo "$API_KEY"'], { home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: store myapp\/prod .* was changed outside lsm/);
+    const swaps = events(home).filter((e) => e.event === 'store.unrecorded_change');
+    assert.equal(swaps.length, drop ? 2 : 1);
+    assert.equal(swaps[swaps.length - 1].local_only, true);
+    // Once recorded, the same file is not reported again.
+    assert.doesNotMatch(lsm(['get', 'myapp', 'prod', 'API_KEY'], { home }).stderr, /changed outside lsm/);
+  }
+  const s = lsm(['audit', 'suspicious', '--format', 'json'], { home });
+  const flagged = s.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.reasons.includes('store_swapped'));
+  assert.equal(flagged.length, 2, s.stdout);
+  // A write by lsm is recorded, so reading it back is quiet.
+  lsm(['set', 'myapp', 'prod', 'API_KEY', 'fixed'], { home });
+  assert.equal(lsm(['get', 'myapp', 'prod', 'API_KEY'], { home }).stderr, '');
 });

@@ -11,8 +11,8 @@ import { toRow, type AuditRow } from './event.js';
 
 /** lsm writes rows a few levels deep; anything deeper was put there. */
 export const MAX_DEPTH = 32;
-/** lsm's rows are well under a kilobyte or two; larger ones are shown only in part. */
-export const MAX_ROW_BYTES = 256 * 1024;
+/** lsm's rows are a kilobyte or two; past this a row is shown only in part (a reader must not hold a gigabyte line). */
+export const MAX_ROW_BYTES = 16 * 1024 * 1024;
 
 export type Damage = 'torn' | 'too_deep' | 'too_large';
 

@@ -8,6 +8,8 @@ import { hashRow, sha256Hex } from './chain.js';
 import { SCHEMA, formatTs, type Actor, type AuditRow, type Outcome } from './event.js';
 import { findChainEnd } from './tailstate.js';
 import { openSealer, type Rekey } from './seal.js'; // forward-secure seals
+import { lastRecorded, noteWritten } from './digests.js';
+import { CONFIG_CHANGED_EVENT, NO_CONFIG, configDigest, loosenings, relevantSettings } from './config-digest.js';
 
 /** What a command says about itself; the log adds seq, time, actor and chain. */
 export interface EventInput {
@@ -28,6 +30,27 @@ export interface AppendOptions {
   lockTimeoutMs?: number;
   /** `audit seal init` starts a new seal key with this row. */
   rekey?: Rekey;
+  /**
+   * The home's config.yaml: when its digest differs from the last one the log recorded,
+   * a `config.changed` row goes first, so that every event is read under a known config.
+   */
+  configPath?: string;
+}
+
+/** The `config.changed` row's fields when config.yaml is not what the log last recorded; else undefined. */
+function configChange(logPath: string, configPath: string): Record<string, unknown> | undefined {
+  const digest = configDigest(configPath);
+  const last = lastRecorded(logPath, 'config');
+  if (last ? last.sha256 === digest : digest === NO_CONFIG) return undefined;
+  const settings = relevantSettings(configPath);
+  const before = last ? (last.fields.settings as Record<string, string> | undefined) : {};
+  return {
+    config_sha256: digest,
+    previous_sha256: last?.sha256 ?? null,
+    previous_seq: last?.seq ?? null,
+    settings: settings ?? null,
+    loosened: loosenings(before && typeof before === 'object' ? before : undefined, settings),
+  };
 }
 
 /** The event that records a torn last line instead of chaining onto it. */
@@ -118,10 +141,29 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
           seq = repair.seq;
           hash = repair.hash;
         }
+        const written: AuditRow[] = [];
+        const changed = opts.configPath && input.event !== CONFIG_CHANGED_EVENT ? configChange(path, opts.configPath) : undefined;
+        if (changed) {
+          const c = makeRow(seq + 1, hash, { event: CONFIG_CHANGED_EVENT, fields: changed }, ts, actor);
+          lines.push(toLine(c));
+          written.push(c);
+          seq = c.seq;
+          hash = c.hash;
+        }
         const row = makeRow(seq + 1, hash, input, ts, actor);
         lines.push(toLine(row));
+        written.push(row);
         writeAll(fd, Buffer.from(`${end.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8'));
         fsyncSync(fd);
+        // The digest index names each recording row by its offset (digests.ts).
+        let at = st.size + (end.endsWithNewline ? 0 : 1);
+        const offsets = new Map<number, number>();
+        for (const l of lines) {
+          const m = /^\{"schema_version":\d+,"seq":(\d+),/.exec(l);
+          if (m) offsets.set(Number(m[1]), at);
+          at += Buffer.byteLength(l, 'utf8') + 1;
+        }
+        noteWritten(path, written.filter((r) => offsets.has(r.seq)).map((r) => ({ row: r, offset: offsets.get(r.seq)! })));
         if (st.size === 0) fsyncDir(dirname(path));
         sealer?.commit(row); // the key moves on only once the rows are durable
         return row;

@@ -169,7 +169,9 @@ export function readRow(bytes: Buffer): { raw: string; row: AuditRow; damage?: D
   if (bytes.length > MAX_ROW_BYTES) damage = 'too_large';
   else {
     try {
-      if (deeperThan(JSON.parse(bytes.toString('utf8')), MAX_DEPTH)) damage = 'too_deep';
+      // Whole JSON of the wrong shape is not damage but a foreign line: skipped, as before.
+      if (!deeperThan(JSON.parse(bytes.toString('utf8')), MAX_DEPTH)) return undefined;
+      damage = 'too_deep';
     } catch { /* not JSON: cut short */ }
   }
   return salvageRow(bytes, damage);

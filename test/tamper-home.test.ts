@@ -183,19 +183,19 @@ test('#18.7: a row nested 200,000 deep (or 300 KB) crashes no reader; it is show
   const home = initHome();
   lsm(['set', 'app', 'dev', 'K', 'v'], { home });
   const log = join(home, 'audit.jsonl');
-  const deep = (n: number) => `{"schema_version":2,"seq":3,"ts":"${new Date().toISOString()}","event":"get","app":"app","env":"dev","fields":{"key":"K","x":${'['.repeat(n)}${']'.repeat(n)}}}\n`;
+  const deep = (n: number) => `{"schema_version":2,"seq":999,"ts":"${new Date().toISOString()}","event":"get","app":"app","env":"dev","fields":{"key":"K","x":${'['.repeat(n)}${']'.repeat(n)}}}\n`;
   for (const row of [deep(200_000), deep(100)]) {
     const before = readFileSync(log);
     appendFileSync(log, row);
     for (const args of [
-      ['audit', 'tail', '--format', 'text'], ['audit', 'tail', '--format', 'json'], ['audit', 'show', '3'], ['audit', 'show', '3', '--format', 'json'],
+      ['audit', 'tail', '--format', 'text'], ['audit', 'tail', '--format', 'json'], ['audit', 'show', '999'], ['audit', 'show', '999', '--format', 'json'],
       ['audit', 'query', '--format', 'text'], ['audit', 'suspicious', '--format', 'text'], ['audit', 'stats'], ['audit', 'verify'],
     ]) {
       const r = lsm(args, { home });
       assert.doesNotMatch(r.stderr, /internal error|RangeError|Maximum call stack/, `${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.code === 0 || (args[1] === 'verify' && r.code === 1), `${args.join(' ')} exit ${r.code}: ${r.stderr}`);
     }
-    const show = lsm(['audit', 'show', '3', '--format', 'json'], { home });
+    const show = lsm(['audit', 'show', '999', '--format', 'json'], { home });
     const shown = JSON.parse(show.stdout);
     assert.equal(shown.event, 'get');
     assert.match(shown.damage, /^too_(deep|large)$/);

@@ -88,21 +88,22 @@ function check(fd: number, size: number, name: string, e: Index[string] | undefi
 }
 
 /**
- * The digest the log last recorded for `name` (`store:app/env` or `config`), or
- * undefined when it never recorded one. Reads the index, checks its entry against the
+ * The digest the log last recorded for `name` (`store:app/env` or `config`), undefined
+ * when it never recorded one, null when the log cannot be read (then appending to it
+ * fails too, and says why). Reads the index, checks its entry against the
  * log; on a miss, reads the log backwards and mends the index (best effort).
  */
-export function lastRecorded(logPath: string, name: string): Recorded | undefined {
+export function lastRecorded(logPath: string, name: string): Recorded | undefined | null {
   let fd: number | undefined;
   try {
     fd = openLogFd(logPath);
   } catch {
-    return undefined; // an unusable log records nothing; appending to it says why
+    return null;
   }
   if (fd === undefined) return undefined;
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return undefined;
+    if (!st.isFile()) return null;
     const size = st.size;
     const index = readIndex(logPath);
     const hit = check(fd, size, name, index[name]);
@@ -123,7 +124,7 @@ export function lastRecorded(logPath: string, name: string): Recorded | undefine
     }
     return found;
   } catch {
-    return undefined;
+    return null;
   } finally {
     closeSync(fd);
   }

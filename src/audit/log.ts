@@ -40,7 +40,7 @@ export interface AppendOptions {
 /** The `config.changed` row's fields when config.yaml is not what the log last recorded; else undefined. */
 function configChange(logPath: string, configPath: string): Record<string, unknown> | undefined {
   const digest = configDigest(configPath);
-  const last = lastRecorded(logPath, 'config');
+  const last = lastRecorded(logPath, 'config') ?? undefined;
   if (last ? last.sha256 === digest : digest === NO_CONFIG) return undefined;
   const settings = relevantSettings(configPath);
   const before = last ? (last.fields.settings as Record<string, string> | undefined) : {};

@@ -19,13 +19,15 @@ import type { Target } from '../resolve.js';
  */
 export function checkStore(home: Home, t: Target, sha256: string, opts: { locked?: boolean; warn?: (line: string) => void } = {}): void {
   const name = `store:${t.app}/${t.env}`;
-  if (lastRecorded(home.audit, name)?.sha256 === sha256) return;
+  const first = lastRecorded(home.audit, name);
+  // An unreadable log vouches for nothing and records nothing: the command's own record fails closed.
+  if (first === null || first?.sha256 === sha256) return;
   const path = home.store(t.app, t.env);
   const judge = () => {
     // Under the store's lock the file is what the last write recorded, unless it was swapped.
     const rec = lastRecorded(home.audit, name);
     const now = opts.locked ? sha256 : current(path);
-    if (now === undefined || rec?.sha256 === now) return;
+    if (rec === null || now === undefined || rec?.sha256 === now) return;
     const warn = opts.warn ?? ((line: string) => { process.stderr.write(line); });
     const was = rec ? `the log recorded ${rec.sha256.slice(0, 12)}… at seq ${rec.seq}` : 'the log records no write of it';
     let how = `recorded as ${STORE_UNRECORDED_EVENT}`;

@@ -222,7 +222,10 @@ test('#18.3: a loosened config is recorded at the next event and flagged by susp
   assert.equal(last.fields.settings['audit.on_failure'], 'open');
   assert.ok(last.fields.loosened.some((l: string) => /on_failure/.test(l)));
   assert.ok(last.fields.loosened.some((l: string) => /policy\.agent\.prod\*: deny -> allow/.test(l)), JSON.stringify(last.fields.loosened));
-  assert.equal(last.fields.previous_sha256, changes[changes.length - 2].fields.config_sha256);
+  assert.equal(last.fields.previous_sha256, all.find((e) => e.seq === last.fields.previous_seq).fields.config_sha256);
+  // A new home records its first config on its first event, as a baseline: no row of its own.
+  assert.match(all[0].fields.config_sha256, /^[0-9a-f]{64}$/);
+  assert.equal(all[0].event, 'init');
   const s = lsm(['audit', 'suspicious', '--format', 'json'], { home });
   const f = s.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((x) => x.event.seq === last.seq);
   assert.ok(f && f.reasons.includes('config_loosened'), s.stdout);

@@ -35,10 +35,10 @@ export const storeDigestOf: Namer = (row) => {
   return { name: `store:${row.app}/${row.env}`, sha256: sha };
 };
 
-/** `config.changed` rows carry `fields.config_sha256`. */
+/** `config.changed` rows carry `fields.config_sha256`, as does the first event of a log that recorded no config. */
 export const configDigestOf: Namer = (row) => {
   const sha = row.fields?.config_sha256;
-  if (row.event !== 'config.changed' || typeof sha !== 'string') return undefined;
+  if (typeof sha !== 'string') return undefined;
   return { name: 'config', sha256: sha };
 };
 

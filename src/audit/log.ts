@@ -37,19 +37,28 @@ export interface AppendOptions {
   configPath?: string;
 }
 
-/** The `config.changed` row's fields when config.yaml is not what the log last recorded; else undefined. */
-function configChange(logPath: string, configPath: string): Record<string, unknown> | undefined {
+/**
+ * What the log must learn of config.yaml before this event: nothing when it is the
+ * config last recorded; its digest on the event itself when the log never recorded one
+ * (a new home, a log from before digests: a baseline, not a change, so seqs stay as
+ * they were); else the fields of a `config.changed` row to go first.
+ */
+function configChange(logPath: string, configPath: string): { baseline: string } | { changed: Record<string, unknown> } | undefined {
   const digest = configDigest(configPath);
   const last = lastRecorded(logPath, 'config') ?? undefined;
   if (last ? last.sha256 === digest : digest === NO_CONFIG) return undefined;
+  if (!last) return { baseline: digest };
   const settings = relevantSettings(configPath);
-  const before = last ? (last.fields.settings as Record<string, string> | undefined) : {};
+  const before = last.fields.settings;
   return {
-    config_sha256: digest,
-    previous_sha256: last?.sha256 ?? null,
-    previous_seq: last?.seq ?? null,
-    settings: settings ?? null,
-    loosened: loosenings(before && typeof before === 'object' ? before : undefined, settings),
+    changed: {
+      config_sha256: digest,
+      previous_sha256: last.sha256,
+      previous_seq: last.seq,
+      settings: settings ?? null,
+      // A baseline recorded no settings: the change is judged against lsm's defaults.
+      loosened: loosenings(before && typeof before === 'object' ? (before as Record<string, string>) : {}, settings),
+    },
   };
 }
 
@@ -142,15 +151,16 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
           hash = repair.hash;
         }
         const written: AuditRow[] = [];
-        const changed = opts.configPath && input.event !== CONFIG_CHANGED_EVENT ? configChange(path, opts.configPath) : undefined;
-        if (changed) {
-          const c = makeRow(seq + 1, hash, { event: CONFIG_CHANGED_EVENT, fields: changed }, ts, actor);
+        const config = opts.configPath && input.event !== CONFIG_CHANGED_EVENT ? configChange(path, opts.configPath) : undefined;
+        if (config && 'changed' in config) {
+          const c = makeRow(seq + 1, hash, { event: CONFIG_CHANGED_EVENT, fields: config.changed }, ts, actor);
           lines.push(toLine(c));
           written.push(c);
           seq = c.seq;
           hash = c.hash;
         }
-        const row = makeRow(seq + 1, hash, input, ts, actor);
+        const own = config && 'baseline' in config ? { ...input, fields: { ...input.fields, config_sha256: config.baseline } } : input;
+        const row = makeRow(seq + 1, hash, own, ts, actor);
         lines.push(toLine(row));
         written.push(row);
         writeAll(fd, Buffer.from(`${end.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8'));

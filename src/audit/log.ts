@@ -151,7 +151,9 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
           hash = repair.hash;
         }
         const written: AuditRow[] = [];
-        const config = opts.configPath && input.event !== CONFIG_CHANGED_EVENT ? configChange(path, opts.configPath) : undefined;
+        // Accesses are what a config governs: lsm's own bookkeeping (audit.*) waits for the next one.
+        const governed = opts.configPath && input.event !== CONFIG_CHANGED_EVENT && !input.event.startsWith('audit.');
+        const config = governed ? configChange(path, opts.configPath!) : undefined;
         if (config && 'changed' in config) {
           const c = makeRow(seq + 1, hash, { event: CONFIG_CHANGED_EVENT, fields: config.changed }, ts, actor);
           lines.push(toLine(c));

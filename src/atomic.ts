@@ -85,13 +85,15 @@ export function fsyncDir(dir: string): void {
  * directory fails with EISDIR, as readFileSync reports it. `nofollow` refuses a
  * symbolic link (ELOOP).
  */
-export function readRegular(path: string, opts: { nofollow?: boolean } = {}): Buffer {
+export function readRegular(path: string, opts: { nofollow?: boolean; singleLink?: boolean } = {}): Buffer {
   const flags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (opts.nofollow ? constants.O_NOFOLLOW : 0);
   const fd = openSync(path, flags);
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    // A second name for the file (a hard link in another home) is a copy that every write here reaches.
+    if (opts.singleLink && st.nlink > 1) throw Object.assign(new Error(`has ${st.nlink} links`), { code: 'ENLINKS', nlink: st.nlink });
     return readFileSync(fd);
   } finally {
     closeSync(fd);

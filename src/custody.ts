@@ -18,6 +18,8 @@ export interface Custody {
   sealKey: { read(): KeyFile | undefined; write(k: KeyFile, opts?: { replace?: boolean }): void };
   /** Under the log's lock, before an append: rows to write first (the log was rolled back, or written by another). */
   beforeAppend(path: string, fd: number, size: number): Array<{ event: string; fields: Record<string, unknown> }>;
+  /** What the keeper adds to a `config.changed` row: whether the change is in force or waits for the passphrase. */
+  configNote(): Record<string, unknown> | undefined;
   /** After an append is durable: the seq, the last line (no newline) and the file's new size. */
   appended(path: string, seq: number, lastLine: string, size: number): void;
 }

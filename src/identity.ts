@@ -79,6 +79,12 @@ export function checkKeyFile(path: string, st: import('node:fs').Stats): void {
     });
   }
   if (!st.isFile()) throw new LsmError('key_invalid', `key file ${path} is not a regular file`);
+  // A hard link is a second name for the key, in a place the user never looks (another home).
+  if (st.nlink > 1) {
+    throw new LsmError('key_perms', `key file ${path} has ${st.nlink} hard links; refusing to use it`, {
+      hint: `another name for the key (a copy in another home, say) opens every store here; find it with 'find / -samefile ${path}' and remove it`,
+    });
+  }
   if ((st.mode & 0o077) !== 0) {
     const mode = `0${(st.mode & 0o777).toString(8)}`;
     throw new LsmError('key_perms', `key file ${path} has mode ${mode} (group or others can read it); refusing to use it`, {

@@ -1,4 +1,5 @@
 import { readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, openSync, closeSync, constants } from 'node:fs';
+import { basename } from 'node:path';
 import { readRegular } from './atomic.js';
 import { LsmError, errno, ioError } from './errors.js';
 
@@ -33,7 +34,35 @@ function startTime(pid: number): string {
   }
 }
 
-function ownerAlive(content: string): boolean {
+/**
+ * Whether `pid` runs lsm, as far as /proc tells: a planted lock naming a process that
+ * lives for ever (pid 1, the user's shell) would otherwise block or blind lsm for good.
+ * lsm runs as its native executable or as a script (`lsm`, `lsm.cjs`) under a runtime;
+ * the same script as this process counts too (test harnesses, a keeper). A cmdline
+ * that cannot be read (another user's process under hidepid) is given the benefit.
+ */
+export function isLsmProcess(pid: number): boolean {
+  if (process.platform !== 'linux') return true;
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`).toString('utf8').split('\0').filter(Boolean);
+  } catch {
+    return true;
+  }
+  if (args.length === 0) return false; // a zombie or kernel thread runs no lsm
+  const mine = new Set([basename(process.argv[1] ?? ''), basename(process.argv0 ?? '')].filter((n) => n && !/^(node|bun|nodejs)$/.test(n)));
+  return args.slice(0, 16).some((a) => {
+    const n = basename(a);
+    return /^lsm([.-]|$)/.test(n) || mine.has(n);
+  });
+}
+
+/**
+ * Whether the owner a lock names still holds it. Every lsm on Linux writes its start
+ * time, so a lock without one, with another one (pid reuse), or naming a process that
+ * is not lsm was planted or is left over: stale, and taken over.
+ */
+export function ownerAlive(content: string): boolean {
   const [pidText, start = ''] = content.trim().split(' ');
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -42,9 +71,11 @@ function ownerAlive(content: string): boolean {
   } catch (err) {
     if (errno(err) !== 'EPERM') return false;
   }
-  if (start && process.platform === 'linux') {
+  if (process.platform === 'linux') {
+    if (!start) return false;
     const now = startTime(pid);
     if (now && now !== start) return false;
+    if (!isLsmProcess(pid)) return false;
   }
   return true;
 }

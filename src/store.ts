@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { LsmError, errno, ioError } from './errors.js';
 import { fsyncDir, readRegular, writeFileAtomic } from './atomic.js';
 import { withLockAsync } from './lock.js';
+import { sha256Hex } from './audit/chain.js';
 import { parseEnv, type EnvDocument } from './dotenv.js';
 import type { Home } from './home.js';
 import type { Identity } from './identity.js';
@@ -18,10 +19,15 @@ export function storePath(home: Home, t: Target): string {
 
 function readCipher(path: string): Uint8Array | undefined {
   try {
-    return readRegular(path, { nofollow: true });
+    return readRegular(path, { nofollow: true, singleLink: true });
   } catch (err) {
     const code = errno(err);
     if (code === 'ENOENT') return undefined;
+    if (code === 'ENLINKS') {
+      throw new LsmError('io', `store ${path} has ${(err as { nlink?: number }).nlink} hard links; refusing to use it`, {
+        hint: "another name for this file (a copy in another home, say) sees every value written here; find it with 'find / -samefile' and remove it, or replace the store with a copy ('cp', then 'mv' over it)",
+      });
+    }
     if (code === 'ELOOP') {
       throw new LsmError('io', `store ${path} is a symbolic link; refusing to follow it`, {
         hint: 'store files must be regular files inside the lsm home',
@@ -61,16 +67,25 @@ async function decryptStore(path: string, data: Uint8Array, id: Identity): Promi
   return parseEnv(text, path);
 }
 
-export async function loadStore(home: Home, t: Target, id: Identity): Promise<{ doc: EnvDocument; exists: boolean }> {
+export interface LoadOptions {
+  /** The caller holds the store's lock already (updateStore). */
+  locked?: boolean;
+  /** Where the warning of a store changed out of band goes; stderr by default. */
+  warn?: (line: string) => void;
+}
+
+export async function loadStore(home: Home, t: Target, id: Identity, opts: LoadOptions = {}): Promise<{ doc: EnvDocument; exists: boolean }> {
   const path = storePath(home, t);
   const data = readCipher(path);
   if (data === undefined) return { doc: parseEnv('', path), exists: false };
+  const { checkStore } = await import('./audit/store-check.js');
+  checkStore(home, t, sha256Hex(Buffer.from(data.buffer, data.byteOffset, data.byteLength)), opts);
   return { doc: await decryptStore(path, data, id), exists: true };
 }
 
-async function saveStore(home: Home, path: string, doc: EnvDocument, id: Identity): Promise<void> {
+async function encryptStore(home: Home, doc: EnvDocument, id: Identity): Promise<Uint8Array> {
   const age = await import('./age/age.js');
-  writeFileAtomic(path, age.encrypt(Buffer.from(doc.serialize(), 'utf8'), writeRecipients(home, id)), 0o600);
+  return age.encrypt(Buffer.from(doc.serialize(), 'utf8'), writeRecipients(home, id));
 }
 
 /**
@@ -114,7 +129,8 @@ function rotationRecipients(home: Home): string[] {
 /**
  * Loads, changes and saves one store under its lock. `mutate` says whether it changed
  * anything; an unchanged store is not rewritten. `beforeSave` runs under the lock just
- * before the write (the audit record), and may refuse by throwing. `replace` saves
+ * before the write (the audit record, which names the SHA-256 of the ciphertext to be
+ * written), and may refuse by throwing. `replace` saves
  * another document instead (`edit` writes the user's text, comments and order included).
  */
 export async function updateStore<R>(
@@ -122,15 +138,17 @@ export async function updateStore<R>(
   t: Target,
   id: Identity,
   mutate: (doc: EnvDocument) => { changed: boolean; result: R; replace?: EnvDocument },
-  beforeSave?: (result: R) => Promise<void>,
+  beforeSave?: (result: R, store: { sha256: string }) => Promise<void>,
 ): Promise<R> {
   const path = storePath(home, t);
   return withLockAsync(`${path}.lock`, async () => {
-    const { doc } = await loadStore(home, t, id);
+    const { doc } = await loadStore(home, t, id, { locked: true });
     const { changed, result, replace } = mutate(doc);
     if (changed) {
-      await beforeSave?.(result);
-      await saveStore(home, path, replace ?? doc, id);
+      // Encrypted first, so the event records the SHA-256 of the very bytes then written.
+      const cipher = await encryptStore(home, replace ?? doc, id);
+      await beforeSave?.(result, { sha256: sha256Hex(Buffer.from(cipher.buffer, cipher.byteOffset, cipher.byteLength)) });
+      writeFileAtomic(path, cipher, 0o600);
     }
     return result;
   });
@@ -155,7 +173,18 @@ export async function reencryptStore(home: Home, t: Target, from: Identity[], to
       throw new LsmError('decrypt', `cannot decrypt ${path}`);
     }
     try {
-      writeFileAtomic(path, age.encrypt(plain, to), 0o600);
+      // A store swapped out of band is reported before the rotation adopts it, and the new
+      // ciphertext's digest is recorded before it is written, as for every store write:
+      // otherwise each rotated store would read as changed outside lsm.
+      const { checkStore } = await import('./audit/store-check.js');
+      checkStore(home, t, sha256Hex(Buffer.from(data.buffer, data.byteOffset, data.byteLength)), { locked: true });
+      const cipher = age.encrypt(plain, to);
+      const { appendEvent } = await import('./audit/log.js');
+      appendEvent(home.audit, {
+        event: 'store.reencrypted', ...t, localOnly: true,
+        fields: { store_sha256: sha256Hex(Buffer.from(cipher.buffer, cipher.byteOffset, cipher.byteLength)) },
+      }, { configPath: home.config });
+      writeFileAtomic(path, cipher, 0o600);
     } finally {
       plain.fill(0);
     }

@@ -53,7 +53,9 @@ test('an edit is saved as written (comments and order too) from a private 0600 f
   noLeftovers(home);
   const ev = editEvents(home);
   assert.deepEqual(ev.map((e) => e.fields!.stage), ['open', 'save']);
-  assert.deepEqual(ev[1].fields, { added: 1, changed: 1, keys: ['NEW_KEY', 'DB_URL'], removed: 0, stage: 'save', unchanged: 1 });
+  const { store_sha256: written, ...saved } = ev[1].fields as Record<string, unknown>;
+  assert.match(String(written), /^[0-9a-f]{64}$/); // the ciphertext the write left (#18.4)
+  assert.deepEqual(saved, { added: 1, changed: 1, keys: ['NEW_KEY', 'DB_URL'], removed: 0, stage: 'save', unchanged: 1 });
   noLeak(home, r.stdout, r.stderr);
 });
 

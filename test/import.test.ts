@@ -35,7 +35,9 @@ test('with no FILE, the one .env of the cwd is read; templates are skipped; coun
   assert.match(r.stdout, /Reminder: \.env still holds/);
   assert.equal(get(home, 'API_KEY'), CANARY);
   assert.equal(get(home, 'QUOTED'), `say "hi" it's`);
-  assert.deepEqual(lastEvent(home, 'import').fields, { added: 3, changed: 0, comments: 1, file: '.env', keys: ['API_KEY', 'PORT', 'QUOTED'], unchanged: 0 });
+  const { store_sha256: written, ...imported } = lastEvent(home, 'import').fields as Record<string, unknown>;
+  assert.match(String(written), /^[0-9a-f]{64}$/); // the ciphertext the write left (#18.4)
+  assert.deepEqual(imported, { added: 3, changed: 0, comments: 1, file: '.env', keys: ['API_KEY', 'PORT', 'QUOTED'], unchanged: 0 });
   noLeak(home, r.stdout, r.stderr);
 });
 

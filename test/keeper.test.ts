@@ -183,7 +183,7 @@ test('config.yaml loosened while the keeper runs: recorded as config.changed, no
   const change = rows(home).find((x) => x.event === 'config.changed')!;
   assert.equal(change.fields.applied, false);
   assert.deepEqual(change.fields.sections, ['audit', 'policy']);
-  assert.ok(change.fields.loosened.some((l: string) => l.startsWith('policy agent')));
+  assert.ok(change.fields.held_back.some((l: string) => l.startsWith('policy agent')));
   assert.ok(status(home).config_pending.length >= 2);
   unlock(home);
   assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL'], { home, env: { CLAUDECODE: '1' } }).code, 0);

@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lsm } from './helpers.js';
 import { acquire } from '../src/lock.js';
@@ -191,17 +192,24 @@ test('while another shipper holds the lock, a run says so and does not claim the
   const r = await receiver();
   const home = homeWithEvents();
   enableShipping(home, { enabled: true, endpoint: r.url, ...FAST });
-  const held = acquire(join(home, 'ship.lock')); // this process, alive: a running shipper
+  // A live process that is lsm by its command line holds the lock: a running shipper
+  // (a lock naming a process that is not lsm is stale, #18.1).
+  const holder = spawn('bash', ['-c', 'exec -a lsm sleep 30'], { stdio: 'ignore' });
   try {
-    for (const args of [[], ['--heartbeat']]) {
-      const res = await ship(home, ...args);
-      assert.equal(res.code, 0, res.stderr);
-      assert.equal(res.stdout, '');
-      assert.match(res.stderr, new RegExp(`another shipper is running \\(pid ${process.pid}\\); it sends what is pending`));
-    }
+    await sleep(200);
+    const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+    symlinkSync(`${holder.pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`, join(home, 'ship.lock'));
+    const res = await ship(home);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, '');
+    assert.match(res.stderr, new RegExp(`another shipper is running \\(pid ${holder.pid}\\); it sends what is pending`));
+    // A heartbeat exists so that silence shows: one that was not sent is not a success.
+    const hb = await ship(home, '--heartbeat');
+    assert.notEqual(hb.code, 0);
+    assert.match(hb.stderr, /no heartbeat sent: another shipper/);
     assert.equal(r.requests.length, 0);
   } finally {
-    held.release();
+    holder.kill();
   }
 });
 

@@ -2,6 +2,7 @@ import { usage } from '../errors.js';
 import { agentOfProcess, isShell } from './agents.js';
 import { howOf, isProd } from './access.js';
 import type { AuditRow } from './event.js';
+import { TAMPER_REASONS, type TamperReason } from './tamper-detectors.js';
 
 /**
  * The detectors of `audit suspicious`: pure functions of a row, or small stateful
@@ -9,9 +10,9 @@ import type { AuditRow } from './event.js';
  * bounded by the number of distinct actors. The reason names are the original's.
  */
 
-export type Reason = 'agent_plaintext' | 'outside_hours' | 'burst' | 'new_parent_comm' | 'non_interactive_no_agent' | 'canary';
+export type Reason = 'agent_plaintext' | 'outside_hours' | 'burst' | 'new_parent_comm' | 'non_interactive_no_agent' | 'canary' | TamperReason;
 /** The order reasons are listed in, whatever order they were found in. */
-export const REASONS: readonly Reason[] = ['agent_plaintext', 'outside_hours', 'burst', 'new_parent_comm', 'non_interactive_no_agent', 'canary'];
+export const REASONS: readonly Reason[] = ['agent_plaintext', 'outside_hours', 'burst', 'new_parent_comm', 'non_interactive_no_agent', 'canary', ...TAMPER_REASONS];
 
 export const CANARY_EVENT = 'canary.read';
 

@@ -1,6 +1,6 @@
 import { closeSync, lstatSync, readSync } from 'node:fs';
 import { errno } from '../errors.js';
-import { isBlankLine, lineNumberAt, openLog, parseRow, type ParsedRow, type SkipReporter } from './reader.js';
+import { isBlankLine, lineNumberAt, openLog, readRow, type ParsedRow, type SkipReporter } from './reader.js';
 
 /**
  * `audit tail -f`: polls the file, prints each complete line other processes append,
@@ -83,7 +83,7 @@ export async function follow(path: string, from: { offset: number; ino: number }
           partialStart = offset + nl + 1;
           start = nl + 1;
           if (isBlankLine(bytes)) continue;
-          const parsed = parseRow(bytes);
+          const parsed = readRow(bytes);
           if (parsed) h.onRow({ no: 0, ...parsed });
           else h.skipped.skip(lineNumberAt(fd, lineStart));
         }

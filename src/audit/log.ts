@@ -9,6 +9,8 @@ import { SCHEMA, formatTs, type Actor, type AuditRow, type Outcome } from './eve
 import { findChainEnd } from './tailstate.js';
 import { openSealer, type Rekey } from './seal.js'; // forward-secure seals
 import { custody } from '../custody.js';
+import { lastRecorded, noteWritten } from './digests.js';
+import { CONFIG_CHANGED_EVENT, NO_CONFIG, configDigest, loosenings, relevantSettings } from './config-digest.js';
 
 /** What a command says about itself; the log adds seq, time, actor and chain. */
 export interface EventInput {
@@ -29,6 +31,36 @@ export interface AppendOptions {
   lockTimeoutMs?: number;
   /** `audit seal init` starts a new seal key with this row. */
   rekey?: Rekey;
+  /**
+   * The home's config.yaml: when its digest differs from the last one the log recorded,
+   * a `config.changed` row goes first, so that every event is read under a known config.
+   */
+  configPath?: string;
+}
+
+/**
+ * What the log must learn of config.yaml before this event: nothing when it is the
+ * config last recorded; its digest on the event itself when the log never recorded one
+ * (a new home, a log from before digests: a baseline, not a change, so seqs stay as
+ * they were); else the fields of a `config.changed` row to go first.
+ */
+function configChange(logPath: string, configPath: string): { baseline: string } | { changed: Record<string, unknown> } | undefined {
+  const digest = configDigest(configPath);
+  const last = lastRecorded(logPath, 'config') ?? undefined;
+  if (last ? last.sha256 === digest : digest === NO_CONFIG) return undefined;
+  if (!last) return { baseline: digest };
+  const settings = relevantSettings(configPath);
+  const before = last.fields.settings;
+  return {
+    changed: {
+      config_sha256: digest,
+      previous_sha256: last.sha256,
+      previous_seq: last.seq,
+      settings: settings ?? null,
+      // A baseline recorded no settings: the change is judged against lsm's defaults.
+      loosened: loosenings(before && typeof before === 'object' ? (before as Record<string, string>) : {}, settings),
+    },
+  };
 }
 
 /** The event that records a torn last line instead of chaining onto it. */
@@ -79,10 +111,12 @@ function writeAll(fd: number, data: Buffer): void {
 export function appendEvent(path: string, input: EventInput, opts: AppendOptions = {}): AuditRow {
   if (!input.event) throw new LsmError('internal', 'audit event without a name');
   const actor = opts.actor ?? captureActor();
-  const ts = formatTs((opts.now ?? (() => new Date()))());
   return withLock(
     `${path}.lock`,
     () => {
+      // Stamped under the lock, so that in file order time only goes forward (but for a
+      // clock step) and verify can take a row stamped well back in time for what it is.
+      const ts = formatTs((opts.now ?? (() => new Date()))());
       let fd: number;
       try {
         // Never through a link: one to a file of the caller's choosing would take the events there.
@@ -117,6 +151,7 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
           seq = repair.seq;
           hash = repair.hash;
         }
+        const written: AuditRow[] = [];
         // The keeper's own check: does the file still extend what it last wrote?
         for (const p of custody()?.beforeAppend(path, fd, st.size) ?? []) {
           const r = makeRow(seq + 1, hash, { event: p.event, fields: p.fields, localOnly: true }, ts, actor);
@@ -124,11 +159,33 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
           seq = r.seq;
           hash = r.hash;
         }
-        const row = makeRow(seq + 1, hash, input, ts, actor);
+        // Accesses are what a config governs: lsm's own bookkeeping (audit.*) waits for the next one.
+        const governed = opts.configPath && input.event !== CONFIG_CHANGED_EVENT && !input.event.startsWith('audit.');
+        const config = governed ? configChange(path, opts.configPath!) : undefined;
+        if (config && 'changed' in config) {
+          // In the keeper: whether the change is in force or waits for the passphrase.
+          const c = makeRow(seq + 1, hash, { event: CONFIG_CHANGED_EVENT, fields: { ...config.changed, ...custody()?.configNote() } }, ts, actor);
+          lines.push(toLine(c));
+          written.push(c);
+          seq = c.seq;
+          hash = c.hash;
+        }
+        const own = config && 'baseline' in config ? { ...input, fields: { ...input.fields, config_sha256: config.baseline } } : input;
+        const row = makeRow(seq + 1, hash, own, ts, actor);
         lines.push(toLine(row));
+        written.push(row);
         const data = Buffer.from(`${end.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8');
         writeAll(fd, data);
         fsyncSync(fd);
+        // The digest index names each recording row by its offset (digests.ts).
+        let at = st.size + (end.endsWithNewline ? 0 : 1);
+        const offsets = new Map<number, number>();
+        for (const l of lines) {
+          const m = /^\{"schema_version":\d+,"seq":(\d+),/.exec(l);
+          if (m) offsets.set(Number(m[1]), at);
+          at += Buffer.byteLength(l, 'utf8') + 1;
+        }
+        noteWritten(path, written.filter((r) => offsets.has(r.seq)).map((r) => ({ row: r, offset: offsets.get(r.seq)! })));
         if (st.size === 0) fsyncDir(dirname(path));
         sealer?.commit(row); // the key moves on only once the rows are durable
         custody()?.appended(path, row.seq, lines[lines.length - 1], st.size + data.length);

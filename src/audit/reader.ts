@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, readlinkSync } fro
 import { LsmError, errno, ioError } from '../errors.js';
 import { toRow, type AuditRow } from './event.js';
 import { linesBackward } from './tailstate.js';
+import { MAX_DEPTH, MAX_ROW_BYTES, deeperThan, salvageRow, type Damage } from './damaged.js';
 
 /**
  * Reading the log as a stream: memory stays bounded by the longest line whatever the
@@ -9,6 +10,8 @@ import { linesBackward } from './tailstate.js';
  */
 
 const CHUNK = 1024 * 1024;
+/** Past this, the rest of a line is not kept (it can only be a damaged row). */
+const MAX_LINE = 64 * 1024 * 1024;
 
 export interface RawLine {
   /** 1-based line number. */
@@ -92,10 +95,17 @@ export function* readLinesFd(fd: number, start = 0, firstLineNo = 1, onChunk?: (
       from = nl + 1;
       lineStart = chunkStart + from;
     }
-    if (from < n) pieces.push(Buffer.from(buf.subarray(from, n)));
+    if (from < n) capped(pieces, Buffer.from(buf.subarray(from, n)));
     onChunk?.(pos);
   }
   if (pieces.length > 0) yield { no, offset: lineStart, bytes: Buffer.concat(pieces), terminated: false };
+}
+
+/** Keeps a line's pieces to a bound: a line of gigabytes is read past, not held. */
+function capped(pieces: Buffer[], next: Buffer): void {
+  let total = 0;
+  for (const p of pieces) total += p.length;
+  if (total < MAX_LINE) pieces.push(next.subarray(0, MAX_LINE - total));
 }
 
 /** Every line of the file at `path`. */
@@ -122,10 +132,13 @@ export interface ParsedRow {
   /** The stored line, as written. */
   raw: string;
   row: AuditRow;
+  /** Set when the line was not a whole row and what could be read of it is shown (damaged.ts). */
+  damage?: Damage;
 }
 
 /** The row in a line, or undefined when the line is not one a reader can show. */
 export function parseRow(bytes: Buffer): { raw: string; row: AuditRow } | undefined {
+  if (bytes.length > MAX_ROW_BYTES) return undefined;
   const raw = bytes.toString('utf8').trim();
   let obj: unknown;
   try {
@@ -140,7 +153,28 @@ export function parseRow(bytes: Buffer): { raw: string; row: AuditRow } | undefi
   // One row of the wrong shape (an ancestry that is not a list, a comm that is a number)
   // must be a skipped line, not a TypeError that stops the reader and hides the rest.
   if (!wellFormed(o)) return undefined;
+  // Every reader re-encodes rows (text, JSON, redaction): a deep one would overflow the stack there.
+  if (deeperThan(o, MAX_DEPTH)) return undefined;
   return { raw, row: toRow(o) };
+}
+
+/**
+ * The row in a line for a reader that shows rows: a whole row, or what can be read of
+ * a torn, too deep or too large one (marked), or undefined for a line of noise.
+ */
+export function readRow(bytes: Buffer): { raw: string; row: AuditRow; damage?: Damage } | undefined {
+  const whole = parseRow(bytes);
+  if (whole) return whole;
+  let damage: Damage = 'torn';
+  if (bytes.length > MAX_ROW_BYTES) damage = 'too_large';
+  else {
+    try {
+      // Whole JSON of the wrong shape is not damage but a foreign line: skipped, as before.
+      if (!deeperThan(JSON.parse(bytes.toString('utf8')), MAX_DEPTH)) return undefined;
+      damage = 'too_deep';
+    } catch { /* not JSON: cut short */ }
+  }
+  return salvageRow(bytes, damage);
 }
 
 const isStr = (v: unknown) => v === undefined || v === null || typeof v === 'string';
@@ -176,6 +210,12 @@ export class SkipReporter {
     if (this.count <= this.max) this.stderr.write(`lsm: warning: ${this.file}:${lineNo}: skipped malformed line\n`);
   }
 
+  /** A damaged line shown for what could be read of it. */
+  damaged(lineNo: number | string, damage: Damage): void {
+    this.count++;
+    if (this.count <= this.max) this.stderr.write(`lsm: warning: ${this.file}:${lineNo}: damaged line (${damage.replace('_', ' ')}) shown for what could be read of it\n`);
+  }
+
   finish(): void {
     if (this.count > this.max) {
       this.stderr.write(`lsm: warning: ${this.file}: ${this.count - this.max} more malformed lines skipped\n`);
@@ -187,11 +227,12 @@ export class SkipReporter {
 export function* readRows(path: string, skipped: SkipReporter): Generator<ParsedRow> {
   for (const line of readLines(path)) {
     if (isBlankLine(line.bytes)) continue;
-    const parsed = parseRow(line.bytes);
+    const parsed = readRow(line.bytes);
     if (!parsed) {
       skipped.skip(line.no);
       continue;
     }
+    if (parsed.damage) skipped.damaged(line.no, parsed.damage);
     yield { no: line.no, ...parsed };
   }
 }
@@ -232,20 +273,23 @@ export function lastRows(
     const st = fstatSync(fd);
     const rows: ParsedRow[] = [];
     const bad: number[] = [];
+    const damaged: Array<[number, Damage]> = [];
     if (n > 0) {
       for (const line of linesBackward(fd, st.size)) {
         if (isBlankLine(line.bytes)) continue;
-        const parsed = parseRow(line.bytes);
+        const parsed = readRow(line.bytes);
         if (!parsed) {
           bad.push(line.offset);
           continue;
         }
+        if (parsed.damage) damaged.push([line.offset, parsed.damage]);
         if (keep && !keep(parsed.row)) continue;
         rows.push({ no: 0, ...parsed });
         if (rows.length >= n) break;
       }
     }
     for (const offset of bad.reverse()) skipped.skip(lineNumberAt(fd, offset));
+    for (const [offset, damage] of damaged.reverse()) skipped.damaged(lineNumberAt(fd, offset), damage);
     return { rows: rows.reverse(), end: st.size, ino: st.ino };
   } finally {
     closeSync(fd);

@@ -47,13 +47,18 @@ export async function record(ctx: Context, input: EventInput, opts: RecordOption
   try {
     // Which project file chose the store is part of every event about that store.
     const chosen = ctx.project && input.app ? { ...input, fields: { ...input.fields, project_file: ctx.project.file, project_chose: ctx.project.chose } } : input;
-    row = appendEvent(path, chosen, { now: ctx.now, actor: actorOf(ctx) });
+    row = appendEvent(path, chosen, { now: ctx.now, actor: actorOf(ctx), configPath: ctx.home.config });
   } catch (err) {
     const why = appendFailure(err);
     if (opts.failClosed && !(await failsOpen(ctx))) {
+      // The way round the record is for the person at the terminal, not a hint to an agent or a script.
+      const a = actorOf(ctx);
+      const human = !a.agent_marker && a.tty !== '' && a.tty !== '/dev/null';
       throw new LsmError('audit', `cannot record the audit event in ${path}: ${why}; nothing was revealed or changed`, {
         cause: err,
-        hint: `fix the cause, or set 'audit: {on_failure: open}' in ${ctx.home.config} to go on with a warning (the access then leaves no trace)`,
+        hint: human
+          ? `fix the cause, or set 'audit: {on_failure: open}' in ${ctx.home.config} to go on with a warning (the access then leaves no trace)`
+          : 'fix the cause, then run the command again',
       });
     }
     ctx.stderr.write(`lsm: warning: cannot record the audit event in ${path}: ${why}\n`);

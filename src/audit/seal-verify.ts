@@ -303,7 +303,7 @@ export function verifySealed(path: string, opts: SealVerifyOptions = {}): SealVe
   if (integrityVerdict.status === 'fail') {
     const chain = report.problems[0];
     integrityVerdict.summary = chain
-      ? `FAIL (the hash chain is broken at seq ${chain.seq}${integrity.list.length ? `; ${failSummary(integrity).slice(6, -1)}` : ''})`
+      ? `FAIL (${chain.kind === 'ts_backwards' ? 'time goes backwards' : 'the hash chain is broken'} at seq ${chain.seq}${integrity.list.length ? `; ${failSummary(integrity).slice(6, -1)}` : ''})`
       : failSummary(integrity);
   } else if (!report.exists) {
     integrityVerdict.summary = 'nothing to check (no log)';

@@ -4,6 +4,7 @@ import {
 } from './detectors.js';
 import { actorIdOf, actorLabel, type ActorId } from './access.js';
 import { tsMillis } from './query.js';
+import { TamperPass } from './tamper-detectors.js';
 import type { AuditRow } from './event.js';
 
 /**
@@ -51,6 +52,7 @@ export class SuspiciousPass {
   private readonly clock: WallClock;
   private readonly burst: BurstJudge;
   private readonly fresh: NewActorJudge;
+  private readonly tamper = new TamperPass();
 
   constructor(private readonly s: SuspiciousSettings) {
     this.clock = new WallClock(s.utc);
@@ -62,10 +64,13 @@ export class SuspiciousPass {
   feed(row: AuditRow, raw: string): Flagged | undefined {
     // lsm's own audit.* rows (earlier flags, verify runs) are bookkeeping, not accesses:
     // judging them would make every cron run of this command a new burst of its own.
-    if (isAuditEvent(row)) return undefined;
     const ms = tsMillis(row.ts);
+    // Tampering is judged on every row, bookkeeping included, and whatever --since says:
+    // a row stamped back in time must not fall out of the window it was stamped out of.
+    const tampered = this.tamper.feed(row, ms);
+    if (isAuditEvent(row) && tampered.length === 0) return undefined;
     const timed = !Number.isNaN(ms);
-    if (!timed && (this.s.since !== undefined || this.s.until !== undefined)) return undefined;
+    if (!timed && (this.s.since !== undefined || this.s.until !== undefined) && tampered.length === 0) return undefined;
     if (timed && this.s.until !== undefined && ms >= this.s.until) return undefined;
     const actor = actorOf(row);
     const reasons: Reason[] = [];
@@ -80,7 +85,7 @@ export class SuspiciousPass {
       const byAgent = agent !== '' && this.burst.feed(`agent\0${agent}`, ms);
       const burst = byActor || byAgent;
       const fresh = this.fresh.feed(actor, ms);
-      if (this.s.since !== undefined && ms < this.s.since) return undefined;
+      if (this.s.since !== undefined && ms < this.s.since && tampered.length === 0) return undefined;
       if (outsideHours(this.clock.minuteOfDay(ms), this.s.hours)) reasons.push('outside_hours');
       if (burst) reasons.push('burst');
       if (fresh) reasons.push('new_parent_comm');
@@ -89,11 +94,16 @@ export class SuspiciousPass {
     if (plain) reasons.unshift('agent_plaintext');
     if (nonInteractiveNoAgent(row)) reasons.push('non_interactive_no_agent');
     if (isCanary(row)) reasons.push('canary');
+    reasons.push(...tampered);
     if (reasons.length === 0) return undefined;
+    return this.flag({ row, raw, reasons, actor, id: actorIdOf(row), high: plain === 'high' || isCanary(row), ms });
+  }
+
+  private flag(f: Flagged): Flagged {
     this.flagged++;
-    if (row.seq < this.seqFrom) this.seqFrom = row.seq;
-    if (row.seq > this.seqTo) this.seqTo = row.seq;
-    return { row, raw, reasons, actor, id: actorIdOf(row), high: plain === 'high' || isCanary(row), ms };
+    if (f.row.seq < this.seqFrom) this.seqFrom = f.row.seq;
+    if (f.row.seq > this.seqTo) this.seqTo = f.row.seq;
+    return f;
   }
 
   /** The log holds less time than the lookback: new_parent_comm is not judged before it has a baseline. */

@@ -1,6 +1,6 @@
 import { realpathSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readOwner, tryAcquire, type Lock } from '../lock.js';
+import { ownerAlive, readOwner, tryAcquire, type Lock } from '../lock.js';
 import { isTrue, parseConfigText, setting } from '../config.js';
 import { parseMini } from '../miniyaml.js';
 import { readRegular, writeFileAtomic } from '../atomic.js';
@@ -30,8 +30,10 @@ export function tryShipLock(home: Home): Lock | undefined {
 /** Pid of a running shipper, from its lock file, or undefined. For display only. */
 export function runningShipper(home: Home): number | undefined {
   try {
-    const pid = Number((readOwner(shipLock(home)) ?? '').trim().split(' ')[0]);
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    const owner = readOwner(shipLock(home)) ?? '';
+    // A planted lock (`ln -s 1 ship.lock`) names no shipper: stale, whatever pid it names.
+    if (!ownerAlive(owner)) return undefined;
+    const pid = Number(owner.trim().split(' ')[0]);
     process.kill(pid, 0);
     return pid;
   } catch (err) {

@@ -4,6 +4,7 @@ import { shapeProblem, toRow } from './event.js';
 import { REPAIR_EVENT } from './log.js';
 import { isBlankLine, openLog, readLinesFd } from './reader.js';
 import { SEAL_GAP_EVENT, isRecordedGap, namesTornLine } from './seal.js';
+import { TS_TOLERANCE_MS, TimeOrderJudge } from './tamper-detectors.js';
 
 /**
  * `audit verify`: walks the chain from genesis, streaming, and names each problem with
@@ -22,7 +23,8 @@ export type ProblemKind =
   | 'missing_hash'
   | 'hash_mismatch'
   | 'repair_mismatch'
-  | 'rewound';
+  | 'rewound'
+  | 'ts_backwards';
 
 export type NoteKind = 'repaired_tail' | 'torn_tail' | 'loose_mode' | 'seal_gap'; // seal_gap
 
@@ -119,6 +121,9 @@ function walk(fd: number, size: number, report: VerifyReport, opts: VerifyOption
   // undefined after a row without a readable hash: the next row's prev is taken on trust.
   let last: string | undefined = GENESIS;
   let pending: Pending | undefined;
+  // lsm stamps rows under the log's lock: a row stamped well before one above it was not written then.
+  const time = new TimeOrderJudge();
+  let latestTs = '';
   const problem = (kind: ProblemKind, seq: number, line: number, message: string) =>
     report.problems.push({ kind, seq, line, message });
   const stop = () => !opts.all && report.problems.length > 0;
@@ -182,6 +187,13 @@ function walk(fd: number, size: number, report: VerifyReport, opts: VerifyOption
       problem('repair_mismatch', seq, line.no, `${REPAIR_EVENT} names a torn line that is not before it`);
     }
     if (why) problem(why.kind, seq, line.no, why.message);
+    else if (typeof obj.ts === 'string') {
+      const ms = Date.parse(obj.ts);
+      const before = time.latestSeq;
+      if (time.feed(ms, seq) !== undefined) {
+        problem('ts_backwards', seq, line.no, `time goes backwards: seq ${seq} is stamped ${obj.ts}, ${ago(time.latest - ms)} before seq ${before} (${latestTs}) above it (more than the ${TS_TOLERANCE_MS / 1000} s a clock step explains)`);
+      } else if (time.latestSeq === seq) latestTs = obj.ts;
+    }
     // Resynchronise on what the row says, so one bad row is reported once, not forever.
     if (seqOk) expect = seq + 1;
     last = HASH_RE.test(hash) ? hash : undefined;
@@ -233,4 +245,12 @@ function checkRow(
   if (rawHash(obj.prev, bytes) === hash) return undefined;
   const slow = slowHashOk(obj, hash);
   return slow ? { kind: 'hash_mismatch', message: slow } : undefined;
+}
+
+function ago(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
 }

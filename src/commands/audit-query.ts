@@ -1,6 +1,7 @@
 import { record } from '../audit/record.js';
 import { readRows, SkipReporter } from '../audit/reader.js';
-import { checkFilter, eventVisibility, matches, parseTime, type Filter } from '../audit/query.js';
+import { BackdatedGuard } from '../audit/tamper-detectors.js';
+import { checkFilter, eventVisibility, matches, parseTime, tsMillis, type Filter } from '../audit/query.js';
 import { TextTable, textStyle } from '../audit/format.js';
 import { stdoutIsTTY } from '../term/tty.js';
 import { count, fileField, formatOf, lineWriter, logPath } from './audit-common.js';
@@ -47,9 +48,12 @@ export async function run(ctx: Context, _args: string[], opts: Record<string, an
   if (format === 'text' && limit !== 0) out(table.header());
   const print = (row: AuditRow, raw: string) => (format === 'json' ? out(raw) : table.lines(row).every((l) => out(l)));
   if (limit !== 0) {
+    const guard = new BackdatedGuard(filter.since);
     for (const p of readRows(path, skipped)) {
       if (!visible(p.row.event)) continue;
-      if (!matches(p.row, filter)) continue;
+      const back = guard.feed(p.row, tsMillis(p.row.ts));
+      if (!matches(p.row, back ? { ...filter, since: undefined } : filter)) continue;
+      if (back) ctx.stderr.write(`lsm: warning: seq ${p.row.seq} is stamped ${p.row.ts || '(no time)'}, before seq ${back.above} above it in the log: shown despite --since (time went backwards)\n`);
       matched++;
       if (!print(p.row, p.raw) || matched === limit) break;
     }

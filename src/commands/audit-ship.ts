@@ -91,6 +91,12 @@ async function once(ctx: Context, cfg: ShipConfig, o: { heartbeat: boolean; back
     // A command that appended while the lock was held left its event to this run.
     if (logSize(ctx) <= r.end) break;
   }
+  // A timer's heartbeat exists so that silence is visible: one that was not sent must not look sent.
+  if (o.heartbeat && busy) {
+    throw new LsmError('locked', `no heartbeat sent: another shipper (pid ${runningShipper(ctx.home) ?? '?'}) holds ${ctx.home.dir}/ship.lock`, {
+      hint: 'run it again once that shipper is done',
+    });
+  }
   // "nothing to send" would be false with rows pending: the line on stderr said who sends them.
   if (!o.background && !busy) {
     const where = shownEndpoint(cfg.endpoint);

@@ -74,8 +74,10 @@ export async function changeStore<R>(
     return r;
   };
   try {
-    const result = await updateStore(ctx.home, target, id, watched, async (res) => {
-      const f = retired.length > 0 ? { ...fields(res), canaries_retired: retired } : fields(res);
+    const result = await updateStore(ctx.home, target, id, watched, async (res, store) => {
+      const own = retired.length > 0 ? { ...fields(res), canaries_retired: retired } : fields(res);
+      // The log vouches for the store file by this digest: a file found with another was not written by lsm.
+      const f = { ...own, store_sha256: store.sha256 };
       await record(ctx, { event, ...target, fields: f }, { failClosed: true });
       recorded = f;
     });
@@ -86,7 +88,9 @@ export async function changeStore<R>(
     return result;
   } catch (err) {
     if (recorded) {
-      await record(ctx, { event, ...target, outcome: 'error', fields: { ...recorded, reason: 'write_failed' } }, { failClosed: false }).catch(() => {});
+      // Without the digest: this row vouches for no file.
+      const { store_sha256: _unwritten, ...rest } = recorded;
+      await record(ctx, { event, ...target, outcome: 'error', fields: { ...rest, reason: 'write_failed' } }, { failClosed: false }).catch(() => {});
     }
     throw err;
   }

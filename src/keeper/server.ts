@@ -169,6 +169,7 @@ class Keeper {
         if (c.foreign) rows.push({ event: FOREIGN_EVENT, fields: c.foreign });
         return rows;
       },
+      configNote: () => this.configNote,
       appended: (path, seq, line, size) => {
         if (path !== this.home.audit) return;
         this.state.head = headAfter(size, seq, line);
@@ -282,6 +283,7 @@ class Keeper {
   }
 
   private stopAfter: string | undefined;
+  private configNote: Record<string, unknown> | undefined;
   /** Loosenings of config.yaml seen and not applied: they wait for the passphrase. */
   private readonly pending: string[] = [];
 
@@ -319,7 +321,10 @@ class Keeper {
     if (!seen) return;
     const { change, next } = seen;
     this.inForce = next;
-    await record(ctx, { event: 'config.changed', fields: { ...change }, localOnly: true }, { failClosed: true });
+    // The row itself is the log's (appendEvent writes config.changed at the next access, as in
+    // every home); the keeper adds whether it applied the change and what waits for the passphrase.
+    this.configNote = { applied: change.applied, sections: change.sections, ...(change.applied ? {} : { held_back: change.loosened }) };
+    await record(ctx, { event: 'keeper.config', fields: { config_sha256: change.digest, applied: change.applied } }, { failClosed: true });
     if (!change.applied) {
       this.pending.push(...change.loosened);
       ctx.stderr.write(`lsm: config.yaml was changed to loosen ${change.loosened.join('; ')}; that takes effect only after 'lsm unlock' (the change is recorded)\n`);

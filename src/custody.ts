@@ -12,6 +12,8 @@ export interface Custody {
   identity: Identity;
   /** The policy in force: config.yaml as it was at unlock, or a tightening of it since. */
   policy(): Promise<Policy>;
+  /** config.yaml's text as accepted (at unlock, or a tightening since): what `mask: public:` is read from. */
+  configText(): string;
   /** `audit: {on_failure: open}` as accepted at unlock. */
   failOpen(): boolean;
   /** The seal key, in memory; `write` checkpoints it encrypted to the identity. */

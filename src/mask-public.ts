@@ -68,7 +68,9 @@ export function isPublic(keys: PublicKeys, app: string, env: string, key: string
 export async function loadPublic(home: Home): Promise<PublicKeys> {
   let text: string;
   try {
-    text = readRegular(home.config).toString('utf8');
+    // In the keeper: the file as accepted with the passphrase, not as it is now (an agent's edit).
+    const { custody } = await import('./custody.js');
+    text = custody()?.configText() ?? readRegular(home.config).toString('utf8');
   } catch (err) {
     if (errno(err) === 'ENOENT') return { entries: [] };
     return { entries: [], error: `cannot read ${home.config}: ${errno(err) ?? 'error'}; every value is masked` };

@@ -30,6 +30,11 @@ export interface Platform {
   ffi: 'koffi' | 'bun:ffi';
   /** prctl(PR_SET_DUMPABLE,0) (macOS: ptrace(PT_DENY_ATTACH)), setrlimit(RLIMIT_CORE,0); returns the read-back. */
   harden(): { dumpable: boolean; coreLimit: number };
+  /**
+   * prctl(PR_SET_DUMPABLE,0) alone, for a process whose children must keep their core
+   * limit (the masking lsm exec): true when the read-back says not dumpable.
+   */
+  undumpable(): boolean;
   /** prctl(PR_GET_DUMPABLE) read-back (macOS: false only once PT_DENY_ATTACH succeeded). */
   dumpable(): boolean;
   /** Locks one key buffer in RAM (never swapped); false when refused (RLIMIT_MEMLOCK). */
@@ -192,6 +197,10 @@ function linux(libc: Libc, ffi: Platform['ffi']): Platform {
       setCoreZero(libc, LINUX.RLIMIT_CORE);
       return { dumpable: dumpable(), coreLimit: coreLimit(libc, LINUX.RLIMIT_CORE) };
     },
+    undumpable() {
+      libc.prctl(LINUX.PR_SET_DUMPABLE, 0);
+      return !dumpable();
+    },
     dumpable,
     mlock: (buf) => buf.length > 0 && libc.mlock(buf, buf.length) === 0,
     peer(fd) {
@@ -232,6 +241,8 @@ function darwin(libc: Libc, ffi: Platform['ffi']): Platform {
       setCoreZero(libc, DARWIN.RLIMIT_CORE);
       return { dumpable: !denied, coreLimit: coreLimit(libc, DARWIN.RLIMIT_CORE) };
     },
+    // Nothing on macOS closes a process's descriptors to its own children the way Linux's flag does.
+    undumpable: () => false,
     dumpable: () => !denied,
     mlock: (buf) => buf.length > 0 && libc.mlock(buf, buf.length) === 0,
     peer(fd) {

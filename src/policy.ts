@@ -296,6 +296,9 @@ export async function guardExec(
     return { fields: { ...fields, ...egress.fields }, canaries };
   }
   const [{ MIN_MASK_BYTES }, { loadPublic, isPublic }] = await Promise.all([import('./mask-stream.js'), import('./mask-public.js')]);
+  // Said in the record: the child has the values in its environment, so masking keeps them
+  // out of output by accident, not out of the hands of a child that means to show them.
+  fields.mask_guards = 'accidents';
   const unmasked = [...secrets].filter(([, v]) => Buffer.byteLength(v) < MIN_MASK_BYTES).map(([k]) => k);
   if (unmasked.length > 0) fields.unmasked = unmasked;
   // Keys the user marked not secret in config.yaml: shown, and named in the event.

@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,4 +149,43 @@ test('a peer of another uid gets no answer from the keeper', { skip: skip ?? (pr
   const own = as(['get', 'myapp', 'prod', 'DB_URL']);
   assert.equal(own.code, 0, own.stderr);
   assert.ok(own.stdout.includes(CANARY));
+});
+
+test('SIGUSR1 opens no inspector in the keeper; empty connections do not crash it; a second unlock leaves one keeper', { skip }, () => {
+  setUp();
+  const first = keeperPid;
+  assert.equal(runAs('kill', ['-USR1', String(first)]).status, 0);
+  runAs('sleep', ['1']);
+  const ss = spawnSync('ss', ['-tlnp'], { encoding: 'utf8' });
+  if (ss.status === 0) assert.doesNotMatch(ss.stdout, /:9229\b/, 'the keeper opened the inspector');
+  const [cmd, pre] = lsmCommand();
+  const poke = `const n=require('net');for(let i=0;i<3;i++){const s=n.connect(${JSON.stringify(join(home, 'keeper.sock'))});s.on('connect',()=>s.destroy());s.on('error',()=>{})}`;
+  runAs(process.execPath, ['-e', poke]);
+  runAs('sleep', ['1']);
+  const got = as(['get', 'myapp', 'prod', 'DB_URL']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.ok(existsSync(`/proc/${first}`), 'the keeper died');
+  void cmd; void pre;
+  // Unlocking again replaces the keeper: the old one stops (and records it), one remains.
+  assert.equal(as(['unlock'], `${PASS}\n`).code, 0);
+  for (let i = 0; i < 50 && existsSync(`/proc/${first}`); i++) runAs('sleep', ['0.1']);
+  assert.ok(!existsSync(`/proc/${first}`), 'the replaced keeper still runs, holding the key');
+  const log = readFileSync(join(home, 'audit.jsonl'), 'utf8');
+  assert.match(log, /"event":"keeper\.lock"/);
+  keeperPid = JSON.parse(as(['keeper', 'status', '--format', 'json']).stdout).pid;
+});
+
+test('a relay put on the socket path makes the keeper record it and lock', { skip }, () => {
+  setUp();
+  const sock = join(home, 'keeper.sock');
+  assert.equal(runAs('mv', [sock, join(home, '.k')]).status, 0);
+  const relay = spawnAs(process.execPath, ['-e', `require('net').createServer(()=>{}).listen(${JSON.stringify(sock)})`], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100 && existsSync(`/proc/${keeperPid}`); i++) runAs('sleep', ['0.1']);
+    assert.ok(!existsSync(`/proc/${keeperPid}`), 'the keeper goes on serving behind a relay');
+    assert.match(readFileSync(join(home, 'audit.jsonl'), 'utf8'), /"event":"keeper\.socket_moved"/);
+  } finally {
+    relay.kill('SIGKILL');
+    keeperPid = 0;
+  }
 });

@@ -65,6 +65,10 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
     // else pipes. A piped stdin (`psql < migration.sql`) written into a pseudo-terminal
     // would be echoed and line-edited, a \x03 in it turned into Ctrl-C: the child gets it as is.
     const [{ matcherFor }, { loadPty, runInPty, maskPipes }] = await Promise.all([import('../mask-stream.js'), import('../pty.js')]);
+    // While lsm is dumpable, a child of the same user can write around the mask through
+    // /proc/$PPID/fd/1, lsm's own stdout; non-dumpable, that path is closed to it. Other
+    // ancestors' descriptors stay open to it: masking guards against accidents (docs/policy.md).
+    await closeOwnDescriptors();
     const matcher = matcherFor(guard.mask)!;
     const pty = ctx.stdout.isTTY && isTerminal(0) ? loadPty() : undefined;
     const ran = pty && runInPty(pty, file, command, env, matcher, ctx);
@@ -80,6 +84,13 @@ export async function run(ctx: Context, args: string[], opts: Opts): Promise<num
     return supervise(child, command[0], drained);
   }
   return supervise(spawnChild(file, command, env, 'inherit'), command[0]);
+}
+
+async function closeOwnDescriptors(): Promise<void> {
+  try {
+    const { loadPlatform } = await import('../platform.js');
+    (await loadPlatform()).undumpable();
+  } catch { /* no FFI for this platform: the mask still applies, the /proc path stays open */ }
 }
 
 function parseOnly(list: string): string[] {

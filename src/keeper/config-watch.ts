@@ -14,6 +14,7 @@ import type { Home } from '../home.js';
  */
 export interface InForce {
   digest: string;
+  text: string;
   policy: Policy;
   failOpen: boolean;
   sections: Record<string, string>;
@@ -53,7 +54,7 @@ async function sectionsOf(home: Home, text: string): Promise<{ sections: Record<
 export async function readInForce(home: Home): Promise<InForce> {
   const text = readText(home);
   const { sections, failOpen } = await sectionsOf(home, text);
-  return { digest: digestOf(text), policy: await loadPolicy(home), failOpen, sections };
+  return { digest: digestOf(text), text, policy: await loadPolicy(home), failOpen, sections };
 }
 
 // Each pattern of either policy, made concrete, and a few common envs: where the decisions are compared.
@@ -62,9 +63,14 @@ function probes(a: Policy, b: Policy): Array<[string, string]> {
   for (const p of [a, b]) {
     for (const cls of CLASSES) {
       for (const r of p.rules[cls]) {
-        const concrete = r.pattern.replace(/[*?]/g, 'x');
-        const slash = concrete.indexOf('/');
-        out.push(slash >= 0 ? [concrete.slice(0, slash), concrete.slice(slash + 1)] : ['x', concrete]);
+        // Each wildcard filled several ways: one filling may hit a more specific pattern
+        // ('m*/prod' as 'mx/prod' beside a rule for 'mx/prod') that another escapes.
+        for (const fill of ['x', '', 'zq9', 'prod', 'x-y_1']) {
+          const concrete = r.pattern.replace(/\*/g, fill).replace(/\?/g, fill.slice(0, 1) || 'q');
+          const slash = concrete.indexOf('/');
+          const [app, env] = slash >= 0 ? [concrete.slice(0, slash), concrete.slice(slash + 1)] : ['x', concrete];
+          if (app && env) out.push([app, env]);
+        }
       }
     }
   }
@@ -107,9 +113,11 @@ export async function checkConfig(home: Home, current: InForce): Promise<{ chang
   const changed = [...names].filter((k) => sections[k] !== current.sections[k]).sort();
   const loosened = loosenings(current.policy, policy);
   if (failOpen && !current.failOpen) loosened.push('audit on_failure: closed -> open');
+  // mask: public: unmasks keys: any change to it waits for the passphrase.
+  if (sections.mask !== current.sections.mask) loosened.push('mask section changed');
   const applied = loosened.length === 0;
   const next: InForce = applied
-    ? { digest, policy, failOpen, sections }
+    ? { digest, text, policy, failOpen, sections }
     // Recorded once; what stays in force is the old policy, under the new file's digest.
     : { ...current, digest, sections };
   return { change: { digest, previous: current.digest, sections: changed, loosened, applied }, next };

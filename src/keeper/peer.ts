@@ -20,7 +20,8 @@ export interface Peer {
 }
 
 const TERMINAL = /^\/dev\/(pts\/\d+|tty[\w.]*|console)$/;
-const MAX_WALK = 8;
+// To the top: a cap is a depth to hide behind (nine shells deep). A loop or /proc racing ends it.
+const MAX_WALK = 256;
 
 function read(path: string): string | undefined {
   try {

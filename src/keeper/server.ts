@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { LsmError } from '../errors.js';
 import { resolveHome, type Home } from '../home.js';
 import { Output } from '../term/output.js';
-import { presetActor } from '../audit/actor.js';
+import { captureActor, presetActor } from '../audit/actor.js';
 import { record } from '../audit/record.js';
 import { checkKey, checkName } from '../names.js';
 import { holdCustody } from '../custody.js';
@@ -77,6 +77,19 @@ function contextFor(home: Home, peer: Peer, tty: Request['tty'], project?: Reque
   return ctx;
 }
 
+/**
+ * The keeper itself as an actor. Non-dumpable, it cannot open its own /proc/self/environ
+ * as an ordinary user: built from its own process instead.
+ */
+function selfPeer(): Peer {
+  return {
+    actor: captureActor({ env: process.env, cwd: process.cwd(), tty: '' }),
+    cwd: process.cwd(),
+    env: { ...process.env } as Record<string, string>,
+    evidence: { source: 'keeper', keeper_pid: process.pid },
+  };
+}
+
 function target(v: unknown): Target {
   const t = (v ?? {}) as Record<string, unknown>;
   return { app: checkName('app', String(t.app ?? '')), env: checkName('env', String(t.env ?? '')) };
@@ -94,6 +107,9 @@ export async function runKeeper(dir: string, opts: KeeperOptions): Promise<numbe
     } catch { /* the unlocking process went away */ }
   };
   try {
+    // SIGUSR1 would open Node's inspector on 127.0.0.1:9229, reachable by every local user,
+    // from which the heap (and the key) can be read: a listener keeps it shut.
+    process.on('SIGUSR1', () => {});
     const { loadPlatform } = await import('../platform.js');
     const platform = await loadPlatform();
     // Before the passphrase is read: from here on no process of the user can read this one's memory.
@@ -153,6 +169,7 @@ class Keeper {
     holdCustody({
       identity: id,
       policy: async () => this.inForce.policy,
+      configText: () => this.inForce.text,
       failOpen: () => this.inForce.failOpen,
       sealKey: {
         read: () => this.state.seal,
@@ -178,8 +195,8 @@ class Keeper {
     });
     await this.listen();
     // The unlock itself: recorded with the unlocking process as the actor.
-    const self = describePeer(process.ppid) ?? describePeer(process.pid);
-    if (self) {
+    const self = describePeer(process.ppid) ?? selfPeer();
+    {
       const ctx = contextFor(this.home, self, undefined);
       await record(ctx, {
         event: 'keeper.unlock',
@@ -226,6 +243,23 @@ class Keeper {
       process.umask(old);
     }
     this.server = server;
+    this.socketIno = lstatSync(path).ino;
+    // A relay put on the path (the socket renamed away, another bound in its place) would
+    // see every request in the clear: noticed at the next request and every few seconds.
+    setInterval(() => this.checkSocket(), 5000).unref();
+  }
+
+  private socketIno = 0;
+
+  private checkSocket(): void {
+    if (this.stopping) return;
+    let ino = -1;
+    try { ino = lstatSync(socketPath(this.home)).ino; } catch { /* gone */ }
+    if (ino === this.socketIno) return;
+    // Recorded, then locked: what comes through a socket that is not ours is not answered.
+    void record(contextFor(this.home, selfPeer(), undefined), { event: 'keeper.socket_moved', fields: { expected_ino: this.socketIno, found_ino: ino } }, { failClosed: false })
+      .finally(() => void this.stop('socket moved'));
+    throw new LsmError('keeper_locked', 'the keeper socket was moved or replaced; the keeper locked itself', { exit: 5, hint: "look at 'lsm audit tail', then 'lsm unlock'" });
   }
 
   /** A keeper already serving this home is asked to stop (it saves its state); a dead one's socket is removed. */
@@ -268,7 +302,15 @@ class Keeper {
     sock.on('end', () => {
       const run = async (): Promise<Reply> => {
         try {
-          return await this.handle(cred.pid, cred.pidfd, JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request);
+          let req: Request;
+          try {
+            req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request;
+          } catch {
+            return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
+          }
+          return await this.handle(cred.pid, cred.pidfd, req);
+        } catch {
+          return { ok: false, error: { code: 'internal', message: 'the keeper failed to serve the request', exit: 1 } };
         } finally {
           if (cred.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
         }
@@ -292,6 +334,7 @@ class Keeper {
     try {
       if (req?.v !== PROTOCOL) throw new LsmError('usage', `the keeper speaks protocol ${PROTOCOL}; this lsm speaks ${String(req?.v)}`, { hint: "restart it with the same lsm: 'lsm keeper stop' then 'lsm unlock'" });
       if (!this.identity) throw new LsmError('keeper_locked', 'the keeper is locking', { exit: 5 });
+      this.checkSocket();
       this.touch();
       let peer = describePeer(pid);
       // The pid may have died and been reused while /proc was read: the pidfd says whether what was read is the caller's.
@@ -302,8 +345,7 @@ class Keeper {
         if (req.op !== 'stop' && req.op !== 'status') {
           throw new LsmError('denied', 'the keeper could not identify the calling process (it exited, or its /proc is unreadable)');
         }
-        peer = describePeer(process.pid);
-        if (!peer) throw new LsmError('internal', 'the keeper cannot read its own /proc');
+        peer = selfPeer();
         peer.evidence = { ...peer.evidence, caller_pid: pid, caller_unreadable: true };
       }
       ctx = contextFor(this.home, peer, req.tty, req.project);
@@ -432,8 +474,7 @@ class Keeper {
     await this.queue;
     const id = this.identity;
     try {
-      const self = describePeer(process.pid);
-      if (self && id) await record(contextFor(this.home, self, undefined), { event: 'keeper.lock', fields: { reason } }, { failClosed: false });
+      if (id) await record(contextFor(this.home, selfPeer(), undefined), { event: 'keeper.lock', fields: { reason } }, { failClosed: false });
       if (id) await saveState(this.home, id, this.state);
     } catch { /* the log says what it could */ }
     holdCustody(undefined);

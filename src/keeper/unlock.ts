@@ -1,3 +1,4 @@
+import { LsmError } from '../errors.js';
 import type { Context } from '../context.js';
 
 /** gpg-agent's cache is 10 min idle and 2 h at most; an agent session runs longer, so: */
@@ -6,6 +7,14 @@ export const TTL_DEFAULT = '8h';
 
 /** Asks the passphrase and starts a keeper with it (lsm unlock, and the inline offer to a person). */
 export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; acknowledge?: boolean }): Promise<void> {
+  // The passphrase passes through this process: code preloaded into it (a project's
+  // .npmrc node-options, NODE_OPTIONS, LD_PRELOAD) would read it as it is written.
+  const preload = [...process.execArgv, ctx.env.NODE_OPTIONS ?? '', ctx.env.BUN_OPTIONS ?? ''].join(' ');
+  if (/--(require|import|loader|experimental-loader)\b|(^|\s)-r\b|--preload\b/.test(preload) || ctx.env.LD_PRELOAD || ctx.env.LD_AUDIT) {
+    throw new LsmError('usage', 'not asking the passphrase: this lsm runs with code preloaded into it (NODE_OPTIONS, BUN_OPTIONS, a --require, LD_PRELOAD), which could read it', {
+      hint: "run 'lsm unlock' from a plain shell (not from a project script such as npm run)",
+    });
+  }
   const { readPassphrase } = await import('../term/passphrase.js');
   const passphrase = await readPassphrase(ctx, `Passphrase for ${ctx.home.dir}: `, { confirm: false });
   const { startKeeper } = await import('./start.js');

@@ -160,14 +160,12 @@ test('SIGUSR1 opens no inspector in the keeper; empty connections do not crash i
   runAs('sleep', ['1']);
   const ss = spawnSync('ss', ['-tlnp'], { encoding: 'utf8' });
   if (ss.status === 0) assert.doesNotMatch(ss.stdout, /:9229\b/, 'the keeper opened the inspector');
-  const [cmd, pre] = lsmCommand();
   const poke = `const n=require('net');for(let i=0;i<3;i++){const s=n.connect(${JSON.stringify(join(home, 'keeper.sock'))});s.on('connect',()=>s.destroy());s.on('error',()=>{})}`;
   runAs(process.execPath, ['-e', poke]);
   runAs('sleep', ['1']);
   const got = as(['get', 'myapp', 'prod', 'DB_URL']);
   assert.equal(got.code, 0, got.stderr);
   assert.ok(existsSync(`/proc/${first}`), 'the keeper died');
-  void cmd; void pre;
   // Unlocking again replaces the keeper: the old one stops (and records it), one remains.
   assert.equal(as(['unlock'], `${PASS}\n`).code, 0);
   for (let i = 0; i < 50 && existsSync(`/proc/${first}`); i++) runAs('sleep', ['0.1']);

@@ -26,6 +26,11 @@ export function localVault(ctx: Context): Vault {
     reveal: (target, req) => reveal(ctx, target, req),
     importText: (target, req) => importText(ctx, target, req),
     canary: (target, req) => canary(ctx, target, req),
+    openEdit: async (target, req) => (await import('./edit-store.js')).openEdit(ctx, target, req),
+    saveEdit: async (target, req) => (await import('./edit-store.js')).saveEdit(ctx, target, req),
+    judgeClean: async (target) => (await import('./clean-judge.js')).judgeClean(ctx, target),
+    removeClean: async (target, req) => (await import('./clean-judge.js')).removeClean(ctx, target, req),
+    ghNames: async (target, req) => (await import('./gh-names.js')).ghNames(ctx, target, req),
   };
 }
 
@@ -133,13 +138,17 @@ async function reveal(ctx: Context, target: Target, req: RevealRequest): Promise
   const doc = stored.keys().some((k) => names.has(k)) ? parseEnv(stored.serialize()) : stored;
   for (const k of doc.keys()) if (names.has(k)) doc.delete(k);
   const keys = doc.keys();
+  // A push names what it sends as gh receives it (`names`, byte order) and sends nothing from an empty store.
+  const push = req.command === 'gh_push';
   if (keys.length === 0) {
+    if (push) throw (await import('./github.js')).emptyStore(target);
     await record(ctx, { event: req.event, ...target, fields: { ...req.fields, count: 0 } }, { failClosed: false });
     return { text: '', keys, fields: {} };
   }
-  const egress = await enforceEgress(ctx, { command: req.command, target, fields: { ...req.fields, keys, count: keys.length }, keys, reason: req.reason });
+  const listed = push ? { names: [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) } : { keys };
+  const egress = await enforceEgress(ctx, { command: req.command, target, fields: { ...req.fields, ...listed, count: keys.length }, keys, reason: req.reason });
   // Recorded before the plaintext leaves: a reveal that cannot be recorded does not happen.
-  await record(ctx, { event: req.event, ...target, fields: { ...req.fields, keys, count: keys.length, ...egress.fields } }, { failClosed: true });
+  await record(ctx, { event: req.event, ...target, fields: { ...req.fields, ...listed, count: keys.length, ...egress.fields } }, { failClosed: true });
   await recordCanaryReads(ctx, target, egress.canaries, req.command);
   return { text: doc.serialize(), keys, fields: egress.fields };
 }

@@ -27,6 +27,61 @@ export interface Vault {
   importText(target: Target, req: ImportRequest): Promise<ImportResult>;
   /** Adds a canary (a generated decoy, registered first) or removes one. */
   canary(target: Target, req: CanaryRequest): Promise<void>;
+  /** The store's text for `lsm edit`: the policy asked as for dump, the open recorded (stage open). */
+  openEdit(target: Target, req: { reason?: string }): Promise<EditOpened>;
+  /**
+   * Saves an edit under the store's lock (stage save): the edited text as written, or,
+   * when the store no longer holds `original`, a key-by-key merge, refused on a conflict.
+   */
+  saveEdit(target: Target, req: { original: string; edited: string }): Promise<EditSaved>;
+  /** `lsm clean`: which .env files of the caller's cwd hold only values the store has (recorded when none is). */
+  judgeClean(target: Target): Promise<CleanJudged>;
+  /** Removes (zeroes, unlinks) the files judged safe, those still unchanged and still safe; recorded first. */
+  removeClean(target: Target, req: { files: Array<{ name: string; sha256: string }>; kept: string[] }): Promise<CleanRemoved>;
+  /**
+   * The key names `gh push` would send (canaries left out unless asked for) in byte
+   * order, for its question, and `gh status`'s comparison: the policy asked for a push;
+   * nothing recorded when it allows (the push's own event follows its confirmation).
+   */
+  ghNames(target: Target, req: GhNamesRequest): Promise<string[]>;
+}
+
+export interface EditOpened {
+  text: string;
+  exists: boolean;
+}
+
+export interface EditSaved {
+  how: 'replaced' | 'merged' | 'nothing';
+  counts: { added: number; changed: number; removed: number; unchanged: number };
+}
+
+export interface CleanVerdict {
+  name: string;
+  safe: boolean;
+  /** Names only, never a value. */
+  why: string;
+  /** The SHA-256 of the bytes judged, for a safe file: one changed after the judgement is kept. */
+  sha256?: string;
+}
+
+export interface CleanJudged {
+  cwd: string;
+  verdicts: CleanVerdict[];
+}
+
+export interface CleanRemoved {
+  removed: string[];
+  /** Judged safe, then changed (or no longer safe) before the removal: kept. */
+  changed: string[];
+}
+
+export interface GhNamesRequest {
+  command: 'gh_push' | 'gh_status';
+  withCanaries?: boolean;
+  reason?: string;
+  /** The push's fields of a refusal (repo, target). */
+  fields: Record<string, unknown>;
 }
 
 export type CanaryRequest =

@@ -3,18 +3,16 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { constants as os } from 'node:os';
 import { LsmError, errno, usage } from '../errors.js';
-import { parseEnv, type EnvDocument } from '../dotenv.js';
+import { parseEnv } from '../dotenv.js';
 import { shown } from '../names.js';
-import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
 import { confirm } from '../term/prompt.js';
 import { stdinIsTTY } from '../term/tty.js';
 import { decodeEnv, refuseNul } from '../envfiles.js';
 import { makeEditTemp, removeEditTemp } from '../edit-temp.js';
 import { findOnPath, inForeground } from './exec.js';
-import { changeStore, identityOf, targetOf } from './common.js';
-import { enforceEgress } from '../policy.js';
-import { recordCanaryReads } from '../canary.js';
+import { targetOf } from './common.js';
+import { vaultOf } from '../vault-of.js';
 import type { Context } from '../context.js';
 
 const SHOWN = 'edited text';
@@ -36,16 +34,13 @@ const SHOWN = 'edited text';
 export async function run(ctx: Context, args: string[], opts: { reason?: string } = {}): Promise<number> {
   if (args.length > 2) throw usage('too many arguments', 'lsm edit [app] [env]');
   const { target } = await targetOf(ctx, args, 0);
-  const id = await identityOf(ctx);
   const editor = editorCommand(ctx);
-  const { doc: before, exists } = await loadStore(ctx.home, target, id);
-  const original = before.serialize();
+  // Through the vault: in a protected home the keeper reveals the text (the policy asked,
+  // the open recorded) and saves the edit; the plaintext is here only while the user edits.
+  const vault = await vaultOf(ctx);
+  const { text: original, exists } = await vault.openEdit(target, { reason: opts.reason });
   if (!exists) ctx.stderr.write(`${target.app}/${target.env} does not exist yet: saving creates it.\n`);
   const base = { event: 'edit', ...target };
-  // opening the editor reveals every value: the egress policy first, canaries recorded as read.
-  const egress = await enforceEgress(ctx, { command: 'edit', target, fields: { stage: 'open', count: before.size, keys: before.keys() }, keys: before.keys(), reason: opts.reason });
-  await record(ctx, { ...base, fields: { stage: 'open', count: before.size, keys: before.keys(), ...egress.fields } }, { failClosed: true });
-  await recordCanaryReads(ctx, target, egress.canaries, 'edit');
 
   const guard = new SignalGuard();
   let dir: string | undefined;
@@ -59,12 +54,9 @@ export async function run(ctx: Context, args: string[], opts: { reason?: string 
       ctx.stdout.write('No changes.\n');
       return 0;
     }
-    const ours = diff(before, edited);
-    const counts = { added: ours.added.length, changed: ours.changed.length, removed: ours.removed.length, unchanged: ours.unchanged.length };
-    const how = await changeStore(ctx, target, id, 'edit', () => {
-      saving = true;
-      return { stage: 'save', ...counts, keys: [...ours.added, ...ours.changed, ...ours.removed] };
-    }, (current) => apply(current, original, before, edited, ours, target));
+    // The save records its own event, or its own failure.
+    saving = true;
+    const { how, counts } = await vault.saveEdit(target, { original, edited });
     if (how === 'nothing') {
       ctx.stdout.write(`${target.app}/${target.env} changed while you were editing, and your edit changed no value (comments and order cannot be merged): nothing saved.\n`);
       return 0;
@@ -86,8 +78,8 @@ export async function run(ctx: Context, args: string[], opts: { reason?: string 
   }
 }
 
-/** Runs the editor until the text parses; undefined when it is byte-for-byte unchanged. */
-async function editUntilValid(ctx: Context, editor: string[], file: string, original: string, guard: SignalGuard): Promise<EnvDocument | undefined> {
+/** Runs the editor until the text parses; undefined when it is byte-for-byte unchanged. The text, decoded, when it does. */
+async function editUntilValid(ctx: Context, editor: string[], file: string, original: string, guard: SignalGuard): Promise<string | undefined> {
   for (;;) {
     await guard.run(editor, file);
     let bytes: Buffer;
@@ -106,9 +98,9 @@ async function editUntilValid(ctx: Context, editor: string[], file: string, orig
       });
     }
     try {
-      const doc = parseEnv(decodeEnv(bytes, SHOWN), SHOWN);
-      refuseNul(doc, SHOWN);
-      return doc;
+      const text = decodeEnv(bytes, SHOWN);
+      refuseNul(parseEnv(text, SHOWN), SHOWN);
+      return text;
     } catch (err) {
       if (!(err instanceof LsmError) || !stdinIsTTY()) throw withKeptNote(err);
       ctx.stderr.write(`lsm: ${err.message}\n`);
@@ -120,43 +112,6 @@ async function editUntilValid(ctx: Context, editor: string[], file: string, orig
 function withKeptNote(err: unknown): unknown {
   if (!(err instanceof LsmError)) return err;
   return new LsmError(err.code, `${err.message}; the store was left as it was`, { hint: err.hint, exit: err.exit });
-}
-
-interface Diff {
-  added: string[];
-  changed: string[];
-  removed: string[];
-  unchanged: string[];
-}
-
-function diff(from: EnvDocument, to: EnvDocument): Diff {
-  const d: Diff = { added: [], changed: [], removed: [], unchanged: [] };
-  const old = from.toMap();
-  for (const [k, v] of to.entries()) {
-    const was = old.get(k);
-    (was === undefined ? d.added : was === v ? d.unchanged : d.changed).push(k);
-  }
-  for (const k of old.keys()) if (!to.has(k)) d.removed.push(k);
-  return d;
-}
-
-type Applied = 'replaced' | 'merged' | 'nothing';
-
-/** The save, under the lock: the user's text as is, or a per-key merge when someone else wrote meanwhile. */
-function apply(current: EnvDocument, original: string, before: EnvDocument, edited: EnvDocument, ours: Diff, target: { app: string; env: string }): { changed: boolean; result: Applied; replace?: EnvDocument } {
-  if (current.serialize() === original) return { changed: true, result: 'replaced', replace: edited };
-  const theirs = diff(before, current);
-  const touched = new Set([...theirs.added, ...theirs.changed, ...theirs.removed]);
-  const conflicts = [...ours.added, ...ours.changed, ...ours.removed].filter((k) => touched.has(k));
-  if (conflicts.length > 0) {
-    throw new LsmError('locked', `${target.app}/${target.env} changed while you were editing, and ${conflicts.join(', ')} changed on both sides; your edit was not saved`, {
-      hint: "run 'lsm edit' again to start from the current values",
-    });
-  }
-  for (const k of [...ours.added, ...ours.changed]) current.set(k, edited.get(k)!);
-  for (const k of ours.removed) current.delete(k);
-  const changed = ours.added.length + ours.changed.length + ours.removed.length > 0;
-  return { changed, result: changed ? 'merged' : 'nothing' };
 }
 
 /**

@@ -1,15 +1,14 @@
 import { LsmError, EXIT } from '../errors.js';
-import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
-import { enforceEgress } from '../policy.js';
-import { canaryNames, recordCanaryReads } from '../canary.js';
+import { parseEnv } from '../dotenv.js';
+import { vaultOf } from '../vault-of.js';
 import { confirm } from '../term/prompt.js';
 import { stdinIsTTY } from '../term/tty.js';
 import {
-  auditTarget, byteOrder, checkPushable, emptyStore, ghName, ghPreflight, ghTargetOf, listRemote, markerTarget,
+  auditTarget, byteOrder, checkPushable, ghName, ghPreflight, ghTargetOf, listRemote, markerTarget,
   readMarker, resolveGhProject, rfc3339, runGh, scopeArgs, summarize, targetLabel, writeMarker, type GhTarget, type RemoteSecret,
 } from '../github.js';
-import { identityOf, requireHome } from './common.js';
+import { requireHome } from './common.js';
 import type { Context } from '../context.js';
 
 interface PushOptions {
@@ -44,18 +43,14 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
   requireHome(ctx);
   const { target, config } = await resolveGhProject(ctx);
   const gt = ghTargetOf(ctx, opts);
-  const { doc } = await loadStore(ctx.home, target, await identityOf(ctx));
-  // Canaries stay home unless asked for, as in exec: one in CI would fire on the owner's own workflow runs.
-  const decoys = opts.withCanaries ? new Set<string>() : canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
-  const secrets = doc.entries().filter(([k]) => !decoys.has(k)).sort((a, b) => byteOrder(a[0], b[0]));
-  if (secrets.length === 0) throw emptyStore(target);
-  const names = secrets.map(([n]) => n);
+  const base = { repo: gt.repo, target: auditTarget(gt) };
+  // Through the vault: in a protected home the keeper names what would be sent and asks
+  // the policy (values leaving for GitHub are plaintext egress, as for dump) before the
+  // question; a refusal is recorded and thrown, and nothing is sent.
+  const vault = await vaultOf(ctx);
+  const names = await vault.ghNames(target, { command: 'gh_push', withCanaries: opts.withCanaries, reason: opts.reason, fields: base });
   checkPushable(names);
   ghPreflight(ctx);
-  const base = { repo: gt.repo, target: auditTarget(gt) };
-  // Values leaving for GitHub are plaintext egress, as for dump: the policy is asked
-  // before the question and before anything is sent; a refusal is recorded and thrown.
-  const egress = await enforceEgress(ctx, { command: 'gh_push', target, fields: { ...base, names, count: names.length }, keys: names, reason: opts.reason });
 
   // One GitHub target holds one set of secrets: a push from another env replaces theirs.
   const last = readMarker(config.tree, target.app);
@@ -68,15 +63,24 @@ export async function run(ctx: Context, _args: string[], opts: PushOptions): Pro
     ctx.stdout.write('Aborted.\n');
     return 0;
   }
+
+  // The values are about to leave the machine: revealed only with the intent recorded (a
+  // push that cannot be recorded does not happen), a canary pushed recorded as read.
+  const revealed = await vault.reveal(target, {
+    command: 'gh_push', event: 'gh_push_intent', withCanaries: opts.withCanaries, reason: opts.reason,
+    fields: { ...base, prune: Boolean(opts.prune), ...(overwrites ? { overwrites_env: overwrites } : {}) },
+  });
+  const doc = parseEnv(revealed.text, `${target.app}/${target.env}`);
+  const secrets = revealed.keys.map((k): [string, string] => [k, doc.get(k) ?? '']).sort((a, b) => byteOrder(a[0], b[0]));
+  const sent = secrets.map(([n]) => n);
+  if (sent.join('\0') !== names.join('\0')) {
+    await record(ctx, { event: 'gh_push', ...target, outcome: 'error', fields: { ...base, names: [], count: 0, reason: 'store_changed' } }, { failClosed: false }).catch(() => {});
+    throw new LsmError('locked', `${target.app}/${target.env} changed while you were confirming; nothing was sent`, { hint: "run 'lsm gh push' again" });
+  }
   const trimmed = secrets.filter(([, v]) => /[\r\n]$/.test(v)).map(([n]) => n);
   if (trimmed.length > 0) {
     ctx.stderr.write(`lsm: warning: gh drops trailing line breaks from a value; ${trimmed.join(', ')} will reach GitHub without them\n`);
   }
-
-  // The values are about to leave the machine: a push that cannot be recorded does not happen.
-  await record(ctx, { event: 'gh_push_intent', ...target, fields: { ...base, names, count: names.length, prune: Boolean(opts.prune), ...(overwrites ? { overwrites_env: overwrites } : {}), ...egress.fields } }, { failClosed: true });
-  // A canary pushed to GitHub is a canary read, as in dump: recorded (and shipped) before it leaves.
-  await recordCanaryReads(ctx, target, egress.canaries, 'gh_push');
 
   const values = secrets.map(([, v]) => v);
   const set: string[] = [];

@@ -1,12 +1,11 @@
 import { usage } from '../errors.js';
-import { loadStore } from '../store.js';
 import { record } from '../audit/record.js';
-import { canaryNames } from '../canary.js';
+import { vaultOf } from '../vault-of.js';
 import {
-  auditTarget, byteOrder, emptyStore, ghName, ghPreflight, ghTargetOf, listRemote, markerTarget, readMarker,
+  auditTarget, byteOrder, ghName, ghPreflight, ghTargetOf, listRemote, markerTarget, readMarker,
   resolveGhProject, targetLabel, type GhTarget, type Marker, type RemoteSecret,
 } from '../github.js';
-import { identityOf, requireHome } from './common.js';
+import { requireHome } from './common.js';
 import type { Context } from '../context.js';
 
 export interface Comparison {
@@ -63,13 +62,11 @@ export async function run(ctx: Context, _args: string[], opts: { repo?: string; 
   if (format !== 'text' && format !== 'json') throw usage(`unknown --format ${JSON.stringify(opts.format)}`, 'expected text or json');
   const { target, config } = await resolveGhProject(ctx);
   const gt = ghTargetOf(ctx, opts);
-  const { doc } = await loadStore(ctx.home, target, await identityOf(ctx));
-  // As push sends them: canaries stay home, so they are not "would be pushed".
-  const decoys = canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
-  const local = doc.keys().filter((k) => !decoys.has(k));
-  if (local.length === 0) throw emptyStore(target);
+  // Names only, through the vault, as push sends them: canaries stay home, so they are
+  // not "would be pushed". No value reaches this process, nor gh: its list cannot quote one.
+  const local = await (await vaultOf(ctx)).ghNames(target, { command: 'gh_status', fields: {} });
   ghPreflight(ctx);
-  const remote = listRemote(ctx, gt, doc.entries().map(([, v]) => v));
+  const remote = listRemote(ctx, gt);
   const c = compare(local, remote);
   const marker = readMarker(config.tree, target.app);
   const drift = marker ? driftReasons(marker, gt, remote.length).length > 0 : false;

@@ -28,6 +28,11 @@ export function keeperVault(ctx: Context): Vault {
     reveal: (target, req) => ask('reveal', { target, req }),
     importText: (target, req) => ask('import', { target, req }),
     canary: (target, req) => ask('canary', { target, req }),
+    openEdit: (target, req) => ask('edit.open', { target, req }),
+    saveEdit: (target, req) => ask('edit.save', { target, req }),
+    judgeClean: (target) => ask('clean.judge', { target }),
+    removeClean: (target, req) => ask('clean.remove', { target, req }),
+    ghNames: (target, req) => ask('gh.names', { target, req }),
   };
 }
 

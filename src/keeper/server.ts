@@ -444,6 +444,12 @@ class Keeper {
         await record(ctx, { event, ...t, outcome, fields: { ...fields, claimed: true } }, { failClosed: a.failClosed === true });
         return null;
       }
+      case 'edit.open':
+      case 'edit.save':
+      case 'clean.judge':
+      case 'clean.remove':
+      case 'gh.names':
+        return (await import('./ops-commands.js')).commandOp(vault, op, a);
       default:
         throw new LsmError('usage', `the keeper has no operation ${JSON.stringify(op)}`, { hint: 'the keeper and this lsm are different versions: restart the keeper' });
     }

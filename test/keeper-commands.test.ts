@@ -1,0 +1,231 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { lsm, tempDir, assertNoLeak } from './helpers.ts';
+
+/**
+ * The commands that compare or rewrite whole stores (edit, clean, gh push, gh status,
+ * key rotate), in a protected home through the keeper, end to end through the built
+ * lsm: the same behaviour and events as in an unprotected home, every event written by
+ * the keeper (its actor from the kernel: fields.peer), no plaintext identity anywhere.
+ */
+const PASS = 'kc-passphrase-3e1f';
+const CANARY = 'kc-canary-91d0b7e2aa';
+const homes: string[] = [];
+after(() => {
+  for (const home of homes) lsm(['keeper', 'stop'], { home });
+});
+
+let template: string | undefined;
+const templateDir = realpathSync(mkdtempSync(join(tmpdir(), 'lsm-kc-template-')));
+after(() => rmSync(templateDir, { recursive: true, force: true }));
+
+/** A protected home holding app/dev (two keys) and app/prod; unlocked. */
+function unlocked(): string {
+  if (!template) {
+    template = join(templateDir, 'home');
+    assert.equal(lsm(['init'], { home: template }).code, 0);
+    assert.equal(lsm(['import', 'app', 'dev', '-'], { home: template, input: `DB_URL=postgres://db/x\nAPI_KEY=${CANARY}\n` }).code, 0);
+    assert.equal(lsm(['set', 'app', 'prod', 'TOKEN', `prod-${CANARY}`], { home: template }).code, 0);
+    const p = lsm(['key', 'protect'], { home: template, input: `${PASS}\n${PASS}\n` });
+    assert.equal(p.code, 0, p.stderr);
+  }
+  const home = join(tempDir('lsm-home-'), 'home');
+  cpSync(template, home, { recursive: true });
+  homes.push(home);
+  const r = lsm(['unlock'], { home, input: `${PASS}\n` });
+  assert.equal(r.code, 0, r.stderr);
+  return home;
+}
+
+function rows(home: string): Array<Record<string, any>> {
+  return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/** Rows after `from`, of these events: each must be the keeper's (actor from the kernel), none claimed by the client. */
+function keeperRows(home: string, from: number, ...events: string[]): Array<Record<string, any>> {
+  const out = rows(home).slice(from).filter((r) => events.includes(r.event));
+  for (const r of out) {
+    assert.equal(r.fields?.peer?.source, 'kernel', `${r.event} was not written with the keeper's actor`);
+    assert.equal(r.fields?.claimed, undefined, `${r.event} is the client's word`);
+  }
+  return out;
+}
+
+/** No file in the home (nor in the temp dir's lsm files) holds a plaintext identity. */
+function noPlainKey(home: string): void {
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory() ? walk(p) : e.isFile() ? [p] : [];
+  });
+  for (const f of walk(home)) assert.ok(!readFileSync(f).includes('AGE-SECRET-KEY-1'), `${f} holds a plaintext identity`);
+}
+
+function script(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+test('edit in a protected home: the keeper reveals the text and saves the edit, from a 0600 file that is wiped', () => {
+  const home = unlocked();
+  const bin = tempDir('lsm-kc-bin-');
+  const ed = script(bin, 'ed', `
+    stat -c '%a' "$(dirname "$1")" "$1" > '${bin}/modes'
+    sed -i 's|^DB_URL=.*|DB_URL=postgres://db/new|' "$1"
+    printf 'NEW_KEY=fresh\\n' >> "$1"`);
+  const from = rows(home).length;
+  const r = lsm(['edit', 'app', 'dev'], { home, env: { EDITOR: ed, VISUAL: undefined } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'Saved app/dev: 1 added, 1 changed, 0 removed, 1 unchanged.\n');
+  assert.equal(readFileSync(join(bin, 'modes'), 'utf8'), '700\n600\n');
+  assert.deepEqual(readdirSync(home).filter((n) => n.startsWith('lsm-edit-')), []);
+  assert.equal(lsm(['get', 'app', 'dev', 'NEW_KEY'], { home }).stdout, 'fresh');
+  assert.equal(lsm(['get', 'app', 'dev', 'DB_URL'], { home }).stdout, 'postgres://db/new');
+  const ev = keeperRows(home, from, 'edit');
+  assert.deepEqual(ev.map((e) => [e.outcome, e.fields.stage]), [['ok', 'open'], ['ok', 'save']]);
+  assert.deepEqual(ev[0].fields.keys, ['DB_URL', 'API_KEY']);
+  const { store_sha256: written, peer: _p, ...saved } = ev[1].fields;
+  assert.match(String(written), /^[0-9a-f]{64}$/);
+  assert.deepEqual(saved, { added: 1, changed: 1, keys: ['NEW_KEY', 'DB_URL'], removed: 0, stage: 'save', unchanged: 1 });
+  // The store vouched for by the keeper's row: verify passes, no "changed outside lsm".
+  assert.equal(lsm(['audit', 'verify'], { home }).code, 0);
+  noPlainKey(home);
+  assertNoLeak(CANARY, home, r.stdout, r.stderr);
+});
+
+test('edit in a protected home: a concurrent change of the same key is refused; of another key, merged', () => {
+  const home = unlocked();
+  const bin = tempDir('lsm-kc-bin-');
+  const lsmArgv = [process.execPath, resolve(process.env.LSM_BIN ?? 'dist/lsm.cjs')].map((a) => `'${a}'`).join(' ');
+  // The editor itself changes the store through lsm meanwhile, as another shell would.
+  const same = script(bin, 'same', `LSM_DIR='${home}' ${lsmArgv} set app dev DB_URL theirs </dev/null >/dev/null 2>&1\nsed -i 's|^DB_URL=.*|DB_URL=ours|' "$1"`);
+  const from = rows(home).length;
+  const r = lsm(['edit', 'app', 'dev'], { home, env: { EDITOR: same, VISUAL: undefined } });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /app\/dev changed while you were editing, and DB_URL changed on both sides; your edit was not saved/);
+  assert.equal(lsm(['get', 'app', 'dev', 'DB_URL'], { home }).stdout, 'theirs');
+  const failed = keeperRows(home, from, 'edit').at(-1)!;
+  assert.equal(failed.outcome, 'error');
+  assert.equal(failed.fields.reason, 'locked');
+  const other = script(bin, 'other', `LSM_DIR='${home}' ${lsmArgv} set app dev OTHER x </dev/null >/dev/null 2>&1\nsed -i 's|^DB_URL=.*|DB_URL=ours|' "$1"`);
+  const m = lsm(['edit', 'app', 'dev'], { home, env: { EDITOR: other, VISUAL: undefined } });
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stdout, /your changes were applied key by key/);
+  assert.equal(lsm(['get', 'app', 'dev', 'DB_URL'], { home }).stdout, 'ours');
+  assert.equal(lsm(['get', 'app', 'dev', 'OTHER'], { home }).stdout, 'x');
+  assertNoLeak(CANARY, home, r.stdout, r.stderr, m.stdout, m.stderr);
+});
+
+test('edit in a protected home asks the policy as dump does: an agent on prod without a reason is refused before any text is revealed', () => {
+  const home = unlocked();
+  const bin = tempDir('lsm-kc-bin-');
+  const ed = script(bin, 'ed', `touch '${bin}/opened'`);
+  const from = rows(home).length;
+  const r = lsm(['edit', 'app', 'prod'], { home, env: { EDITOR: ed, VISUAL: undefined, CLAUDECODE: '1' } });
+  assert.equal(r.code, 4, r.stderr);
+  assert.equal(existsSync(join(bin, 'opened')), false, 'the editor ran');
+  const denied = keeperRows(home, from, 'edit');
+  assert.equal(denied.length, 1);
+  assert.equal(denied[0].outcome, 'denied');
+  assert.equal(denied[0].actor.agent_marker, 'claude');
+  assertNoLeak(CANARY, home, r.stdout, r.stderr);
+});
+
+test('clean in a protected home: the keeper compares the cwd\'s .env files value by value and removes the safe ones', () => {
+  const home = unlocked();
+  const dir = tempDir('lsm-kc-proj-');
+  writeFileSync(join(dir, '.env'), `DB_URL=postgres://db/x\nAPI_KEY=${CANARY}\n`);
+  writeFileSync(join(dir, '.env.local'), `API_KEY=another-${CANARY}\n`);
+  const from = rows(home).length;
+  const r = lsm(['clean', 'app', 'dev', '--force'], { home, cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Safe to remove \(every value is in app\/dev\):\n {2}\.env {2}\(2 keys, all identical in the store\)\nKeeping:\n {2}\.env\.local {2}\(different value: API_KEY\)\n/);
+  assert.match(r.stdout, /Removed \.env\n/);
+  assert.equal(existsSync(join(dir, '.env')), false);
+  assert.equal(existsSync(join(dir, '.env.local')), true);
+  const ev = keeperRows(home, from, 'clean');
+  assert.equal(ev.length, 1);
+  assert.deepEqual([ev[0].fields.removed, ev[0].fields.kept], [['.env'], ['.env.local']]);
+  // Nothing safe: one event, nothing removed; off a terminal without --force: refused.
+  const again = lsm(['clean', 'app', 'dev'], { home, cwd: dir });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /Nothing to remove\./);
+  writeFileSync(join(dir, '.env'), 'DB_URL=postgres://db/x\n');
+  const unconfirmed = lsm(['clean', 'app', 'dev'], { home, cwd: dir });
+  assert.equal(unconfirmed.code, 1);
+  assert.match(unconfirmed.stderr, /not removing anything without a terminal to confirm on/);
+  assert.equal(existsSync(join(dir, '.env')), true);
+  noPlainKey(home);
+  assertNoLeak(CANARY, home, r.stdout, r.stderr, again.stdout, unconfirmed.stderr);
+});
+
+const FAKE = resolve('test/fixtures/gh');
+chmodSync(join(FAKE, 'gh'), 0o755);
+
+function ghProject(home: string): { dir: string; env: Record<string, string>; calls: () => Array<{ argv: string[]; stdin?: string }> } {
+  const dir = tempDir('lsm-kc-gh-');
+  assert.equal(spawnSync('git', ['init', '-q'], { cwd: dir }).status, 0);
+  assert.equal(spawnSync('git', ['remote', 'add', 'origin', 'git@github.com:acme/widget.git'], { cwd: dir }).status, 0);
+  const scratch = tempDir('lsm-kc-ghfake-');
+  const env = {
+    PATH: `${FAKE}:${dirname(process.execPath)}:${process.env.PATH}`,
+    GH_FAKE_LOG: join(scratch, 'calls.jsonl'),
+    GH_FAKE_STATE: join(scratch, 'state.json'),
+    GH_FAKE_NODE: process.execPath,
+  };
+  const l = lsm(['link', 'app'], { home, cwd: dir });
+  assert.equal(l.code, 0, l.stderr);
+  const calls = () => (existsSync(env.GH_FAKE_LOG) ? readFileSync(env.GH_FAKE_LOG, 'utf8').trim().split('\n').filter(Boolean).map((x) => JSON.parse(x)) : []);
+  return { dir, env, calls };
+}
+
+test('gh push and gh status in a protected home: the values come from the keeper after the confirmation, with the intent recorded by it', () => {
+  const home = unlocked();
+  const p = ghProject(home);
+  const from = rows(home).length;
+  const r = lsm(['gh', 'push', '--force'], { home, cwd: p.dir, env: p.env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'About to set 2 secret(s) on acme/widget:\n  API_KEY\n  DB_URL\nSet 2 secret(s) on acme/widget\n');
+  const sets = p.calls().filter((c) => c.argv[1] === 'set');
+  assert.deepEqual(sets.map((c) => [c.argv[2], c.stdin]), [['API_KEY', CANARY], ['DB_URL', 'postgres://db/x']]);
+  for (const c of p.calls()) assert.ok(!c.argv.join(' ').includes(CANARY), 'a value in gh\'s argv');
+  const intent = keeperRows(home, from, 'gh_push_intent');
+  assert.equal(intent.length, 1);
+  const { peer: _p, ...fields } = intent[0].fields;
+  assert.deepEqual(fields, { repo: 'acme/widget', target: 'repo', names: ['API_KEY', 'DB_URL'], count: 2, prune: false });
+  const push = rows(home).slice(from).filter((x) => x.event === 'gh_push');
+  assert.deepEqual(push.map((x) => [x.outcome, x.fields.names]), [['ok', ['API_KEY', 'DB_URL']]]);
+  assert.equal(push[0].fields.peer.source, 'kernel');
+
+  // Off a terminal without --force: refused before any value is revealed or sent.
+  const before = rows(home).length;
+  const refused = lsm(['gh', 'push'], { home, cwd: p.dir, env: p.env });
+  assert.equal(refused.code, 1);
+  assert.equal(rows(home).slice(before).filter((x) => x.event.startsWith('gh_')).length, 0);
+
+  const s = lsm(['gh', 'status', '--format', 'json'], { home, cwd: p.dir, env: p.env });
+  assert.equal(s.code, 0, s.stderr);
+  assert.deepEqual(JSON.parse(s.stdout).in_sync.map((e: { name: string }) => e.name), ['API_KEY', 'DB_URL']);
+  const st = rows(home).filter((x) => x.event === 'gh_status').at(-1)!;
+  assert.equal(st.fields.in_sync, 2);
+  assert.equal(st.fields.peer.source, 'kernel');
+  noPlainKey(home);
+  assertNoLeak(CANARY, home, r.stdout, r.stderr, s.stdout, s.stderr, refused.stderr);
+});
+
+test('gh push in a protected home asks the policy before the question: an agent pushing prod without a reason sends nothing', () => {
+  const home = unlocked();
+  const p = ghProject(home);
+  const from = rows(home).length;
+  const r = lsm(['gh', 'push', '--force', '--env', 'prod'], { home, cwd: p.dir, env: { ...p.env, CLAUDECODE: '1' } });
+  assert.equal(r.code, 4, r.stderr);
+  assert.equal(p.calls().filter((c) => c.argv[1] === 'set').length, 0);
+  const denied = keeperRows(home, from, 'gh_push');
+  assert.deepEqual(denied.map((x) => [x.outcome, x.fields.names]), [['denied', ['TOKEN']]]);
+  assertNoLeak(CANARY, home, r.stdout, r.stderr);
+});

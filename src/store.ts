@@ -224,7 +224,8 @@ export function listStores(home: Home): Target[] {
   const out: Target[] = [];
   for (const n of names) {
     const m = /^([A-Za-z0-9_][A-Za-z0-9_-]*)\.([A-Za-z0-9_][A-Za-z0-9_-]*)\.age$/.exec(n);
-    if (m) out.push({ app: m[1], env: m[2] });
+    // The keeper's checkpoint (keeper.state.age) has a store's shape and is not one.
+    if (m && n !== 'keeper.state.age') out.push({ app: m[1], env: m[2] });
   }
   return out.sort((a, b) => (a.app === b.app ? a.env.localeCompare(b.env) : a.app.localeCompare(b.app)));
 }

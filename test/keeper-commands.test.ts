@@ -5,6 +5,12 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { lsm, tempDir, assertNoLeak } from './helpers.ts';
+import { decrypt, generateIdentity } from '../src/age/age.js';
+import { decryptWithPassphrase } from '../src/age/passphrase.js';
+import { resolveHome } from '../src/home.js';
+import { unlockIdentity } from '../src/protect.js';
+import { rotate } from '../src/rotate.js';
+import { protectedCustody } from '../src/keeper/ops-rotate.js';
 
 /**
  * The commands that compare or rewrite whole stores (edit, clean, gh push, gh status,
@@ -228,4 +234,110 @@ test('gh push in a protected home asks the policy before the question: an agent 
   const denied = keeperRows(home, from, 'gh_push');
   assert.deepEqual(denied.map((x) => [x.outcome, x.fields.names]), [['denied', ['TOKEN']]]);
   assertNoLeak(CANARY, home, r.stdout, r.stderr);
+});
+
+// --- key rotation ----------------------------------------------------------------------
+
+/** The identity a passphrase-encrypted key file holds (age's scrypt format, as `age -d` reads it). */
+function openKeyFile(path: string, passphrase: string): string {
+  const text = Buffer.from(decryptWithPassphrase(readFileSync(path), passphrase)).toString('utf8');
+  return text.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!;
+}
+
+const opens = (home: string, store: string, identity: string): boolean => {
+  try {
+    decrypt(readFileSync(join(home, store)), [identity]);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('key rotate in a protected home: a new keeper gets the passphrase, rotates, records, serves; no plaintext key anywhere', () => {
+  const home = unlocked();
+  const oldPid = JSON.parse(lsm(['keeper', 'status', '--format', 'json'], { home }).stdout).pid;
+  const before = openKeyFile(join(home, 'key.age'), PASS);
+  const from = rows(home).length;
+  const r = lsm(['key', 'rotate'], { home, input: `${PASS}\n` });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Rotated the key: 2 stores re-encrypted\nPublic key: age1[0-9a-z]+\n$/);
+  noPlainKey(home);
+  for (const f of readdirSync(tmpdir())) {
+    const p = join(tmpdir(), f);
+    if (/^lsm-edit|^key/.test(f) && statSync(p).isFile()) assert.ok(!readFileSync(p).includes('AGE-SECRET-KEY-1'), `${p} holds a key`);
+  }
+  // key.age opens with the same passphrase and holds the new key, which opens every store; the old one opens none.
+  const after = openKeyFile(join(home, 'key.age'), PASS);
+  assert.notEqual(after, before);
+  for (const s of ['app.dev.age', 'app.prod.age']) {
+    assert.ok(opens(home, s, after), `${s} does not open with the new key`);
+    assert.ok(!opens(home, s, before), `${s} still opens with the old key`);
+  }
+  // The old key only as a passphrase-encrypted backup, named as `key protect` names one.
+  const backups = readdirSync(home).filter((n) => /^key\.txt\..+\.bak\.age$/.test(n));
+  assert.equal(backups.length, 1);
+  assert.equal(statSync(join(home, backups[0])).mode & 0o777, 0o600);
+  assert.equal(openKeyFile(join(home, backups[0]), PASS), before);
+  assert.throws(() => openKeyFile(join(home, backups[0]), 'not the passphrase'));
+  assert.match(r.stderr, new RegExp(`${backups[0].replace(/\./g, '\\.')} \\(0600, encrypted with the passphrase\\)`));
+  assert.equal(existsSync(join(home, 'key.rotating')), false);
+  // The new keeper serves: another pid, the old one stopped; a get works; verify passes.
+  const st = JSON.parse(lsm(['keeper', 'status', '--format', 'json'], { home }).stdout);
+  assert.equal(st.running, true);
+  assert.notEqual(st.pid, oldPid);
+  assert.equal(lsm(['get', 'app', 'dev', 'API_KEY'], { home }).stdout, CANARY);
+  assert.equal(lsm(['audit', 'verify'], { home }).code, 0);
+  assert.deepEqual(lsm(['apps'], { home }).stdout.trim().split('\n'), ['app'], 'the keeper\'s checkpoint is not a store');
+  const ev = rows(home).slice(from);
+  const rot = keeperRows(home, from, 'key.rotate');
+  assert.equal(rot.length, 1);
+  assert.equal(rot[0].fields.stores, 2);
+  assert.equal(rot[0].fields.backup, backups[0]);
+  assert.equal(ev.filter((x) => x.event === 'store.reencrypted').length, 4, 'two passes over two stores');
+  assert.deepEqual(ev.filter((x) => /unrecorded|foreign|rewound/.test(x.event)).map((x) => x.event), []);
+  assert.ok(ev.findIndex((x) => x.event === 'keeper.lock') < ev.findIndex((x) => x.event === 'key.rotate'), 'the running keeper was stopped first');
+  const log = readFileSync(join(home, 'audit.jsonl'), 'utf8');
+  assert.ok(!log.includes(after) && !log.includes(before));
+  assertNoLeak(CANARY, home, r.stdout, r.stderr);
+});
+
+test('key rotate in a protected home: a wrong passphrase changes nothing and leaves the keeper serving', () => {
+  const home = unlocked();
+  const key = readFileSync(join(home, 'key.age'));
+  const r = lsm(['key', 'rotate'], { home, input: 'wrong\n' });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /wrong passphrase/);
+  assert.deepEqual(readFileSync(join(home, 'key.age')), key);
+  assert.equal(lsm(['get', 'app', 'dev', 'API_KEY'], { home }).stdout, CANARY);
+});
+
+test('key rotate in a protected home, stopped half-way: every store opens, the next rotate finishes it with the passphrase', async () => {
+  const home = unlocked();
+  assert.equal(lsm(['lock'], { home }).code, 0);
+  const h = resolveHome(home, {});
+  const current = await unlockIdentity(h, PASS);
+  const next = generateIdentity();
+  const custody = protectedCustody(h, PASS, current, () => new Date());
+  // Killed after the first store of the first pass (the progress callback throws), as a kill -9 of the rotating keeper.
+  await assert.rejects(rotate(h, custody, async () => ({ old: current, next, id: 'feedc0de', started: '2026-01-01T00:00:00Z' }), async () => {}, (done) => {
+    if (done === 1) throw new Error('killed');
+  }), /killed/);
+  assert.ok(existsSync(join(home, 'key.rotating')));
+  noPlainKey(home);
+  assert.ok(opens(home, 'app.dev.age', current.identity) && opens(home, 'app.dev.age', next.identity), 'the first store is open to both keys');
+  // Unlocked as usual meanwhile: every store opens, and the command says a rotation waits.
+  assert.equal(lsm(['unlock'], { home, input: `${PASS}\n` }).code, 0);
+  const g = lsm(['get', 'app', 'prod', 'TOKEN'], { home });
+  assert.equal(g.stdout, `prod-${CANARY}`);
+  assert.match(g.stderr, /key rotation is under way or was interrupted.*'lsm key rotate' finishes it/);
+  const from = rows(home).length;
+  const r = lsm(['key', 'rotate'], { home, input: `${PASS}\n` });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Finished the interrupted key rotation started 2026-01-01T00:00:00Z: 2 stores now encrypted to the new key\n/);
+  assert.equal(existsSync(join(home, 'key.rotating')), false);
+  assert.equal(openKeyFile(join(home, 'key.age'), PASS), next.identity);
+  for (const s of ['app.dev.age', 'app.prod.age']) assert.ok(opens(home, s, next.identity) && !opens(home, s, current.identity));
+  assert.equal(rows(home).slice(from).filter((x) => x.event === 'key.rotate').length, 0, 'finishing records no second rotation');
+  assert.equal(lsm(['get', 'app', 'dev', 'API_KEY'], { home }).stdout, CANARY);
+  noPlainKey(home);
 });

@@ -1,7 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { EXIT, LsmError } from '../errors.js';
-import { custody } from '../custody.js';
-import { isProtected } from '../vault.js';
+import { LsmError } from '../errors.js';
 import { resolveTarget, splitPositional, type Target } from '../resolve.js';
 import { loadIdentity, type Identity } from '../identity.js';
 import { rotationJournal, updateStore } from '../store.js';
@@ -31,14 +29,8 @@ export async function targetOf(ctx: Context, args: string[], required: number): 
 
 export async function identityOf(ctx: Context): Promise<Identity> {
   requireHome(ctx);
-  // A protected home's identity never leaves the keeper: a command that has not been
-  // moved behind it (src/vault.ts) cannot run there, rather than fall back to a key file.
-  if (!custody() && isProtected(ctx.home)) {
-    throw new LsmError('keeper_locked', `this command does not run through the keeper yet, so it cannot run in the protected home ${ctx.home.dir}`, {
-      exit: EXIT.locked,
-      hint: 'get, set, delete, list, exec, dump, import and canary do; docs/keeper.md lists the rest',
-    });
-  }
+  // Every command reaches a protected home's key through the keeper (src/vault.ts); here,
+  // outside it, loadIdentity finds no key.txt and says the home is protected and locked.
   // A rotation killed half-way leaves its journal; every store stays readable, but the
   // next 'lsm key rotate' must finish it. Said here, by every command that uses the key.
   if (existsSync(rotationJournal(ctx.home))) {

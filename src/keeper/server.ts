@@ -29,6 +29,8 @@ export interface KeeperOptions {
   ttlMs: number;
   idleMs: number;
   acknowledge: boolean;
+  /** Rotate the home's key first (src/keeper/ops-rotate.ts), then serve with the new one. */
+  rotate?: boolean;
 }
 
 /** Events only the keeper writes: a client's `record` may not name them. */
@@ -57,7 +59,7 @@ class Captured extends Output {
   }
 }
 
-function contextFor(home: Home, peer: Peer, tty: Request['tty'], project?: Request['project']): Context & { stderr: Captured } {
+export function contextFor(home: Home, peer: Peer, tty: Request['tty'], project?: Request['project']): Context & { stderr: Captured } {
   const ctx = {
     home,
     flags: {},
@@ -81,7 +83,7 @@ function contextFor(home: Home, peer: Peer, tty: Request['tty'], project?: Reque
  * The keeper itself as an actor. Non-dumpable, it cannot open its own /proc/self/environ
  * as an ordinary user: built from its own process instead.
  */
-function selfPeer(): Peer {
+export function selfPeer(): Peer {
   return {
     actor: captureActor({ env: process.env, cwd: process.cwd(), tty: '' }),
     cwd: process.cwd(),
@@ -121,14 +123,22 @@ export async function runKeeper(dir: string, opts: KeeperOptions): Promise<numbe
     const locked = platform.mlock(secret);
     const { unlockIdentity } = await import('../protect.js');
     let id: Identity;
+    let report = '';
     try {
-      id = await unlockIdentity(home, secret.toString('utf8').replace(/\r?\n$/, ''));
+      const passphrase = secret.toString('utf8').replace(/\r?\n$/, '');
+      id = await unlockIdentity(home, passphrase);
+      if (opts.rotate) {
+        const { rotateProtected } = await import('./ops-rotate.js');
+        const r = await rotateProtected(home, id, passphrase, () => contextFor(home, describePeer(process.ppid) ?? selfPeer(), undefined));
+        id = r.next;
+        report = ` ${JSON.stringify(r.report)}`;
+      }
     } finally {
       secret.fill(0);
     }
     const keeper = new Keeper(home, id, platform, opts, { mlocked: locked });
     await keeper.start();
-    ready(`ok ${process.pid}`);
+    ready(`ok ${process.pid}${report}`);
     return await keeper.done;
   } catch (err) {
     const e = err instanceof LsmError ? err : new LsmError('internal', `the keeper failed to start: ${err instanceof Error ? err.message : String(err)}`);

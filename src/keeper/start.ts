@@ -11,18 +11,29 @@ import type { Home } from '../home.js';
  * Resolves with its pid once it holds the key and serves the socket.
  */
 export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean }): Promise<number> {
+  return (await launchKeeper(home, passphrase, opts)).pid;
+}
+
+/**
+ * As startKeeper; with `rotate` the keeper first rotates the home's key (src/keeper/ops-rotate.ts)
+ * and says what it did on the same pipe, as `report` (JSON).
+ */
+export async function launchKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; rotate?: boolean }): Promise<{ pid: number; report?: unknown }> {
   const args = ['__keeper', '--dir', home.dir, '--ttl', String(opts.ttlMs), '--idle', String(opts.idleMs)];
   if (opts.acknowledge) args.push('--acknowledge');
+  if (opts.rotate) args.push('--rotate');
   const [cmd, argv] = selfCommand(args);
   const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
   if (process.env.HOME) env.HOME = process.env.HOME;
   const child = spawn(cmd, argv, { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env, cwd: home.dir });
   return new Promise((resolve, reject) => {
     let out = '';
+    // A rotation rewrites every store first; killed, its journal lets the next run finish it.
+    const limit = opts.rotate ? 600 : 60;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new LsmError('internal', 'the keeper did not start within 60 s'));
-    }, 60_000);
+      reject(new LsmError('internal', `the keeper did not start within ${limit} s`));
+    }, limit * 1000);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new LsmError('internal', `cannot start the keeper: ${err.message}`));
@@ -34,7 +45,12 @@ export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs:
       const line = out.split('\n')[0] ?? '';
       if (line.startsWith('ok ')) {
         child.unref();
-        resolve(Number(line.slice(3)));
+        const [pid, ...rest] = line.slice(3).split(' ');
+        let report: unknown;
+        try {
+          report = rest.length > 0 ? JSON.parse(rest.join(' ')) : undefined;
+        } catch { /* a keeper of another version: no report */ }
+        resolve({ pid: Number(pid), report });
         return;
       }
       if (line.startsWith('error ')) {

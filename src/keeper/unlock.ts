@@ -7,18 +7,24 @@ export const TTL_DEFAULT = '8h';
 
 /** Asks the passphrase and starts a keeper with it (lsm unlock, and the inline offer to a person). */
 export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; acknowledge?: boolean }): Promise<void> {
-  // The passphrase passes through this process: code preloaded into it (a project's
-  // .npmrc node-options, NODE_OPTIONS, LD_PRELOAD) would read it as it is written.
-  const preload = [...process.execArgv, ctx.env.NODE_OPTIONS ?? '', ctx.env.BUN_OPTIONS ?? ''].join(' ');
-  if (/--(require|import|loader|experimental-loader)\b|(^|\s)-r\b|--preload\b/.test(preload) || ctx.env.LD_PRELOAD || ctx.env.LD_AUDIT) {
-    throw new LsmError('usage', 'not asking the passphrase: this lsm runs with code preloaded into it (NODE_OPTIONS, BUN_OPTIONS, a --require, LD_PRELOAD), which could read it', {
-      hint: "run 'lsm unlock' from a plain shell (not from a project script such as npm run)",
-    });
-  }
+  refusePreload(ctx, 'lsm unlock');
   const { readPassphrase } = await import('../term/passphrase.js');
   const passphrase = await readPassphrase(ctx, `Passphrase for ${ctx.home.dir}: `, { confirm: false });
   const { startKeeper } = await import('./start.js');
   const pid = await startKeeper(ctx.home, passphrase, o);
   const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
   ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
+}
+
+/**
+ * The passphrase passes through this process: code preloaded into it (a project's
+ * .npmrc node-options, NODE_OPTIONS, LD_PRELOAD) would read it as it is written.
+ */
+export function refusePreload(ctx: Context, command: string): void {
+  const preload = [...process.execArgv, ctx.env.NODE_OPTIONS ?? '', ctx.env.BUN_OPTIONS ?? ''].join(' ');
+  if (/--(require|import|loader|experimental-loader)\b|(^|\s)-r\b|--preload\b/.test(preload) || ctx.env.LD_PRELOAD || ctx.env.LD_AUDIT) {
+    throw new LsmError('usage', 'not asking the passphrase: this lsm runs with code preloaded into it (NODE_OPTIONS, BUN_OPTIONS, a --require, LD_PRELOAD), which could read it', {
+      hint: `run '${command}' from a plain shell (not from a project script such as npm run)`,
+    });
+  }
 }

@@ -25,6 +25,12 @@ readable, its journal (key.rotating, 0600) holds the new key, and the next
 'lsm key rotate' finishes it. One event, key.rotate, is recorded before any change.
 The old key stays in key.txt.<time>.bak (0600) for older copies of the stores (backups):
 delete it when none is left.
+
+In a protected home the passphrase is asked (off a terminal: the first line of stdin)
+and handed on a pipe to a new keeper, as 'lsm unlock' does: it stops the running
+keeper, rotates, writes key.age with the new key under the same passphrase, keeps the
+old key as key.txt.<time>.bak.age (encrypted with the passphrase), and serves. This
+lsm never holds a key.
 ${examples('$ lsm key rotate')}`)
     .action(action(() => import('../commands/key-rotate.js')));
   return key;

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LsmError } from './errors.js';
 import { parseEnv, type EnvDocument } from './dotenv.js';
 import { refuseNul } from './envfiles.js';
@@ -17,6 +18,14 @@ import type { EditOpened, EditSaved } from './vault.js';
  */
 const SHOWN = 'edited text';
 
+// A save must name a text this process revealed: otherwise whether a save replaces or
+// merges would tell a caller whether a text it guessed is the store's, unrecorded.
+const SECRET = randomBytes(32);
+
+function tokenOf(target: Target, text: string): string {
+  return createHmac('sha256', SECRET).update(`${target.app}\0${target.env}\0`).update(text, 'utf8').digest('hex');
+}
+
 export async function openEdit(ctx: Context, target: Target, req: { reason?: string }): Promise<EditOpened> {
   const id = await identityOf(ctx);
   const { doc: before, exists } = await loadStore(ctx.home, target, id);
@@ -25,13 +34,21 @@ export async function openEdit(ctx: Context, target: Target, req: { reason?: str
   const egress = await enforceEgress(ctx, { command: 'edit', target, fields, keys: before.keys(), reason: req.reason });
   await record(ctx, { event: 'edit', ...target, fields: { ...fields, ...egress.fields } }, { failClosed: true });
   await recordCanaryReads(ctx, target, egress.canaries, 'edit');
-  return { text: before.serialize(), exists };
+  const text = before.serialize();
+  return { text, exists, token: tokenOf(target, text) };
 }
 
-export async function saveEdit(ctx: Context, target: Target, req: { original: string; edited: string }): Promise<EditSaved> {
+export async function saveEdit(ctx: Context, target: Target, req: { original: string; edited: string; token: string }): Promise<EditSaved> {
   const id = await identityOf(ctx);
   let reached = false;
   try {
+    const want = Buffer.from(tokenOf(target, req.original), 'hex');
+    const got = Buffer.from(/^[0-9a-f]{64}$/.test(req.token) ? req.token : '', 'hex');
+    if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      throw new LsmError('denied', `this edit of ${target.app}/${target.env} was not opened by the keeper that is running now (it restarted, or was locked, while you were editing); nothing was saved`, {
+        hint: "run 'lsm edit' again",
+      });
+    }
     const before = parseEnv(req.original, 'the revealed text');
     const edited = parseEnv(req.edited, SHOWN);
     refuseNul(edited, SHOWN);

@@ -32,8 +32,10 @@ export interface Vault {
   /**
    * Saves an edit under the store's lock (stage save): the edited text as written, or,
    * when the store no longer holds `original`, a key-by-key merge, refused on a conflict.
+   * `original` must come with the token openEdit gave for it (an HMAC under a secret of
+   * the process that revealed it): a text never revealed cannot be saved over.
    */
-  saveEdit(target: Target, req: { original: string; edited: string }): Promise<EditSaved>;
+  saveEdit(target: Target, req: { original: string; edited: string; token: string }): Promise<EditSaved>;
   /** `lsm clean`: which .env files of the caller's cwd hold only values the store has (recorded when none is). */
   judgeClean(target: Target): Promise<CleanJudged>;
   /** Removes (zeroes, unlinks) the files judged safe, those still unchanged and still safe; recorded first. */
@@ -49,6 +51,8 @@ export interface Vault {
 export interface EditOpened {
   text: string;
   exists: boolean;
+  /** Names the revealed text: a save must bring it back (a text the caller was not shown cannot be saved over). */
+  token: string;
 }
 
 export interface EditSaved {

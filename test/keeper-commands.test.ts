@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { lsm, tempDir, assertNoLeak } from './helpers.ts';
@@ -140,6 +141,31 @@ test('edit in a protected home asks the policy as dump does: an agent on prod wi
   assert.equal(denied[0].outcome, 'denied');
   assert.equal(denied[0].actor.agent_marker, 'claude');
   assertNoLeak(CANARY, home, r.stdout, r.stderr);
+});
+
+test('edit.save straight to the keeper with a text it did not reveal is refused: no oracle on a guessed store text', async () => {
+  const home = unlocked();
+  const guess = `DB_URL=postgres://db/x\nAPI_KEY=${CANARY}\n`;
+  const ask = (req: object) => new Promise<Record<string, any>>((resolve, reject) => {
+    const sock = connect(join(home, 'keeper.sock'));
+    let out = '';
+    sock.on('connect', () => sock.end(`${JSON.stringify({ v: 1, op: 'edit.save', args: { target: { app: 'app', env: 'dev' }, req } })}\n`));
+    sock.on('data', (d) => { out += d; });
+    sock.on('close', () => resolve(JSON.parse(out)));
+    sock.on('error', reject);
+  });
+  const store = readFileSync(join(home, 'app.dev.age'));
+  const from = rows(home).length;
+  // The right text, as a caller that was never shown it would guess it: the save is refused either way.
+  for (const token of ['0'.repeat(64), 'x']) {
+    const reply = await ask({ original: guess, edited: guess, token });
+    assert.equal(reply.ok, false);
+    assert.equal(reply.error.code, 'denied');
+  }
+  assert.deepEqual(readFileSync(join(home, 'app.dev.age')), store);
+  const refused = keeperRows(home, from, 'edit');
+  assert.deepEqual(refused.map((r) => [r.outcome, r.fields.reason]), [['error', 'denied'], ['error', 'denied']]);
+  assertNoLeak(CANARY, home);
 });
 
 test('clean in a protected home: the keeper compares the cwd\'s .env files value by value and removes the safe ones', () => {

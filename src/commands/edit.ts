@@ -38,7 +38,7 @@ export async function run(ctx: Context, args: string[], opts: { reason?: string 
   // Through the vault: in a protected home the keeper reveals the text (the policy asked,
   // the open recorded) and saves the edit; the plaintext is here only while the user edits.
   const vault = await vaultOf(ctx);
-  const { text: original, exists } = await vault.openEdit(target, { reason: opts.reason });
+  const { text: original, exists, token } = await vault.openEdit(target, { reason: opts.reason });
   if (!exists) ctx.stderr.write(`${target.app}/${target.env} does not exist yet: saving creates it.\n`);
   const base = { event: 'edit', ...target };
 
@@ -56,7 +56,7 @@ export async function run(ctx: Context, args: string[], opts: { reason?: string 
     }
     // The save records its own event, or its own failure.
     saving = true;
-    const { how, counts } = await vault.saveEdit(target, { original, edited });
+    const { how, counts } = await vault.saveEdit(target, { original, edited, token });
     if (how === 'nothing') {
       ctx.stdout.write(`${target.app}/${target.env} changed while you were editing, and your edit changed no value (comments and order cannot be merged): nothing saved.\n`);
       return 0;

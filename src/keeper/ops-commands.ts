@@ -25,7 +25,7 @@ export async function commandOp(vault: Vault, op: string, a: Record<string, unkn
       return vault.openEdit(t, { reason: str(r.reason) });
     case 'edit.save':
       if (typeof r.original !== 'string' || typeof r.edited !== 'string') throw new LsmError('usage', 'edit.save takes the revealed and the edited text');
-      return vault.saveEdit(t, { original: r.original, edited: r.edited });
+      return vault.saveEdit(t, { original: r.original, edited: r.edited, token: String(r.token ?? '') });
     case 'clean.judge':
       return vault.judgeClean(t);
     case 'clean.remove': {

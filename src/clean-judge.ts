@@ -28,10 +28,14 @@ async function storeOf(ctx: Context, target: Target): Promise<{ stored: Map<stri
 export async function judgeClean(ctx: Context, target: Target): Promise<CleanJudged> {
   const { stored, comments } = await storeOf(ctx, target);
   const verdicts = findEnvFiles(ctx.cwd).map((f) => judge(f, stored, comments));
-  // Nothing to remove: this judgement is the command's one event.
-  if (!verdicts.some((v) => v.safe)) {
-    await record(ctx, { event: 'clean', ...target, fields: { removed: [], kept: verdicts.map((v) => v.name) } }, { failClosed: false });
-  }
+  const safe = verdicts.filter((v) => v.safe).map((v) => v.name);
+  const kept = verdicts.filter((v) => !v.safe).map((v) => v.name);
+  // Nothing to remove: this judgement is the command's one event. Otherwise it is recorded
+  // too (stage judge), before it is told: "identical" against "different value" answers
+  // whether a value the caller wrote is the store's, as import's dry run does, whether or
+  // not a removal follows.
+  if (safe.length === 0) await record(ctx, { event: 'clean', ...target, fields: { removed: [], kept } }, { failClosed: false });
+  else await record(ctx, { event: 'clean', ...target, fields: { stage: 'judge', safe, kept } }, { failClosed: true });
   return { cwd: ctx.cwd, verdicts: verdicts.map(({ file: _file, ...v }) => v) };
 }
 

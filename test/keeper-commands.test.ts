@@ -181,15 +181,26 @@ test('clean in a protected home: the keeper compares the cwd\'s .env files value
   assert.equal(existsSync(join(dir, '.env')), false);
   assert.equal(existsSync(join(dir, '.env.local')), true);
   const ev = keeperRows(home, from, 'clean');
-  assert.equal(ev.length, 1);
-  assert.deepEqual([ev[0].fields.removed, ev[0].fields.kept], [['.env'], ['.env.local']]);
+  // The judgement (a comparison of values: recorded before it is told), then the removal.
+  assert.deepEqual(ev.map((e) => [e.fields.stage, e.fields.safe, e.fields.removed, e.fields.kept]), [
+    ['judge', ['.env'], undefined, ['.env.local']],
+    [undefined, undefined, ['.env'], ['.env.local']],
+  ]);
   // Nothing safe: one event, nothing removed; off a terminal without --force: refused.
   const again = lsm(['clean', 'app', 'dev'], { home, cwd: dir });
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /Nothing to remove\./);
   writeFileSync(join(dir, '.env'), 'DB_URL=postgres://db/x\n');
+  const judged = rows(home).length;
   const unconfirmed = lsm(['clean', 'app', 'dev'], { home, cwd: dir });
   assert.equal(unconfirmed.code, 1);
+  // A guess confirmed and not acted on still leaves the keeper's row.
+  const after = rows(home).slice(judged).filter((e) => e.event === 'clean');
+  assert.equal(after[0].fields.peer.source, 'kernel');
+  assert.equal(after[0].fields.claimed, undefined);
+  assert.deepEqual(after[0].fields.safe, ['.env']);
+  // The refusal to go on without a terminal is the client's word (claimed), written by the keeper.
+  assert.deepEqual([after[1].fields.reason, after[1].fields.claimed], ['not_confirmed', true]);
   assert.match(unconfirmed.stderr, /not removing anything without a terminal to confirm on/);
   assert.equal(existsSync(join(dir, '.env')), true);
   noPlainKey(home);

@@ -48,7 +48,7 @@ const common = {
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
 };
-const bundles = { 'lsm-core': 'src/bin.ts', 'lsm-get': 'src/bin-get.ts' };
+const bundles = { 'lsm-core': 'src/bin.ts', 'lsm-get': 'src/bin-get.ts', 'lsm-local': 'src/bin-local-get.ts' };
 const built = await Promise.all(Object.entries(bundles).map(([name, entry]) => build({ ...common, entryPoints: [entry], outfile: `dist/${name}.cjs` })));
 const inputs = Object.fromEntries(Object.keys(bundles).map((name, i) => [name, Object.keys(built[i].metafile.inputs).sort()]));
 writeFileSync('dist/inputs.json', `${JSON.stringify(inputs, null, 2)}\n`);
@@ -57,7 +57,7 @@ chmodSync('dist/lsm.cjs', 0o755);
 
 // The code caches: a representative run of each bundle in a throwaway home, so that each
 // cache holds what its path runs. Without them lsm still works, only slower to start.
-for (const b of ['lsm-core', 'lsm-get']) {
+for (const b of Object.keys(bundles)) {
   try { unlinkSync(`dist/${b}.cache`); } catch { /* first build */ }
 }
 const home = mkdtempSync(join(tmpdir(), 'lsm-cache-'));
@@ -72,6 +72,7 @@ try {
     if (r.status !== 0) console.warn(`build: no code cache for ${bundle} (the representative run failed)`);
   };
   cache('lsm-get', 'get', 'app', 'dev', 'KEY');
+  cache('lsm-local', 'get', 'app', 'dev', 'KEY');
   cache('lsm-core', 'exec', 'app', 'dev', '--', process.execPath, '-e', '0');
 } finally {
   rmSync(home, { recursive: true, force: true });

@@ -11,4 +11,5 @@ const argv = process.argv.slice(4);
 process.argv = [process.argv[0], 'lsm', ...argv];
 process.on('exit', () => fs.writeFileSync(file(bundle, 'cache'), script.createCachedData()));
 const entry = run(bundle, script);
-if (bundle === 'lsm-get' && !entry.start(argv)) throw new Error(`code-cache: lsm-get declined ${argv.join(' ')}`);
+// The get bundles' start: lsm-get's hands what it does not serve on; here that is the end of the run.
+if (bundle !== 'lsm-core' && !entry.start(argv, () => {})) throw new Error(`code-cache: ${bundle} declined ${argv.join(' ')}`);

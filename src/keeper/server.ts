@@ -95,6 +95,14 @@ function target(v: unknown): Target {
   return { app: checkName('app', String(t.app ?? '')), env: checkName('env', String(t.env ?? '')) };
 }
 
+/** `[app] [env]` as the caller gave them (either may be absent), resolved as the caller's own lsm would. */
+async function chosen(ctx: Context, v: unknown): Promise<Target> {
+  const w = plain(v);
+  const name = (kind: 'app' | 'env') => (w[kind] === undefined || w[kind] === null ? undefined : checkName(kind, String(w[kind])));
+  const { resolveTarget } = await import('../resolve.js');
+  return resolveTarget(ctx, { app: name('app'), env: name('env'), rest: [] });
+}
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const plain = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
@@ -383,7 +391,8 @@ class Keeper {
         this.stopAfter = op === 'lock' ? 'lock requested' : `stop requested${str(a.reason) ? ` (${str(a.reason)})` : ''}`;
         return this.status();
       case 'get':
-        return vault.get(target(a.target), checkKey(String(a.key ?? '')), str(a.reason));
+        // The store is chosen here, from the caller's cwd (/proc): the client reads no config.
+        return vault.get(a.want ? await chosen(ctx, a.want) : target(a.target), checkKey(String(a.key ?? '')), str(a.reason));
       case 'list':
         return vault.list(target(a.target));
       case 'set':

@@ -1,6 +1,7 @@
 // Bundles the CLI into CommonJS files (.cjs starts faster than .mjs): lsm-core.cjs holds
-// every command, lsm-get.cjs only what a plain `lsm get` runs, so that the hot path reads
-// and deserializes a third of the code. Modules reached only through dynamic import() are
+// every command, lsm-get.cjs only what a plain `lsm get` of a protected home runs (a request
+// to the keeper), lsm-local.cjs what a plain get of an unprotected home runs (it decrypts),
+// so that the hot paths read and deserialize a fraction of the code. Modules reached only through dynamic import() are
 // wrapped lazily by esbuild, so a command pays only for what it runs.
 import { build } from 'esbuild';
 import { readFileSync, chmodSync, copyFileSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -68,10 +69,11 @@ try {
   // Long enough to be masked, so that exec's cache holds the masking path an agent's exec runs.
   lsm('set', 'app', 'dev', 'KEY', 'a-value-long-enough-to-mask');
   const cache = (bundle, ...args) => {
-    const r = spawnSync(process.execPath, ['scripts/code-cache.cjs', 'dist/lsm.cjs', bundle, ...args], { env, stdio: 'ignore' });
+    const own = args[0] === '--fake-keeper' ? { ...env, LSM_DIR: join(home, 'protected') } : env;
+    const r = spawnSync(process.execPath, ['scripts/code-cache.cjs', 'dist/lsm.cjs', bundle, ...args], { env: own, stdio: 'ignore' });
     if (r.status !== 0) console.warn(`build: no code cache for ${bundle} (the representative run failed)`);
   };
-  cache('lsm-get', 'get', 'app', 'dev', 'KEY');
+  cache('lsm-get', '--fake-keeper', 'get', 'app', 'dev', 'KEY');
   cache('lsm-local', 'get', 'app', 'dev', 'KEY');
   cache('lsm-core', 'exec', 'app', 'dev', '--', process.execPath, '-e', '0');
 } finally {

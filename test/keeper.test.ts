@@ -290,3 +290,32 @@ test('dump, import and canaries go through the keeper: recorded by it, the store
   assert.match(e.stderr, /does not run through the keeper yet/);
   assertNoLeak(CANARY, home, i.stdout, i.stderr, e.stderr);
 });
+
+test('a get through the keeper: the keeper chooses the store from the caller\'s cwd (link, .lsm.yaml) and records what chose it', () => {
+  const home = protectedHome();
+  unlock(home);
+  const project = realpathSync(tempDir('lsm-project-'));
+  // Linked while the keeper runs: link writes config.yaml, which the keeper reads at the next request.
+  assert.equal(lsm(['link', 'myapp'], { home, cwd: project }).code, 0);
+  writeFileSync(join(project, '.lsm.yaml'), 'env: dev\n');
+  const got = lsm(['get', 'API_KEY'], { home, cwd: project });
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout, `dev-${CANARY}`);
+  assert.match(got.stderr, /myapp\/dev: the env chosen by .*\.lsm\.yaml/);
+  const row = rows(home).filter((r) => r.event === 'get').at(-1)!;
+  assert.equal(row.app, 'myapp');
+  assert.equal(row.env, 'dev');
+  assert.equal(row.fields.project_file, join(project, '.lsm.yaml'));
+  assert.deepEqual(row.fields.project_chose, ['env']);
+  assert.equal(row.actor.cwd, project);
+  // A positional app and env are the caller's; an empty --app (an unset variable) is refused before anything is asked.
+  assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL'], { home, cwd: project }).stdout, `postgres://u:${CANARY}@db/x`);
+  const before = rows(home).length;
+  const empty = lsm(['get', '--app', '', 'API_KEY'], { home, cwd: project });
+  assert.equal(empty.code, 2, empty.stderr);
+  assert.equal(rows(home).length, before);
+  // Outside the linked project nothing chooses the app: the keeper says so, as the local get would.
+  const elsewhere = lsm(['get', 'API_KEY'], { home, cwd: tempDir('lsm-elsewhere-') });
+  assert.equal(elsewhere.code, 1, elsewhere.stderr);
+  assert.match(elsewhere.stderr, /cannot determine the app/);
+});

@@ -23,6 +23,11 @@ export function exchange(path: string, text: string, maxBytes: number, timeoutMs
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Whether this process exchanges on libuv's pipe handle (else through node:net). */
+export function onPipeHandle(): boolean {
+  return rawPipe() !== undefined;
+}
+
 /** A failure of the exchange, with the errno code (ECONNREFUSED, ENOENT...) when there is one. */
 export class ExchangeError extends Error {
   constructor(readonly code: string | undefined, message: string) {

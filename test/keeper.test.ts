@@ -319,3 +319,30 @@ test('a get through the keeper: the keeper chooses the store from the caller\'s 
   assert.equal(elsewhere.code, 1, elsewhere.stderr);
   assert.match(elsewhere.stderr, /cannot determine the app/);
 });
+
+test('a keeper killed in the second before its checkpoint, the log cut back to it: the next unlock records keeper.unclean_exit, and suspicious flags it', async () => {
+  const home = protectedHome();
+  unlock(home);
+  assert.equal(lsm(['get', 'myapp', 'dev', 'API_KEY'], { home }).code, 0);
+  // The checkpoint follows the last append by a second: let it be written, then read and kill at once.
+  await new Promise((r) => setTimeout(r, 1500));
+  const log = join(home, 'audit.jsonl');
+  const checkpointed = readFileSync(log);
+  assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL', '--reason', 'hidden read'], { home }).code, 0);
+  process.kill(status(home).pid, 'SIGKILL');
+  // The agent's cover: the read cut off, the log exactly as the checkpoint knew it.
+  writeFileSync(log, checkpointed);
+  unlock(home);
+  const all = rows(home);
+  const unclean = all.filter((r) => r.event === 'keeper.unclean_exit');
+  assert.equal(unclean.length, 1, 'the kill left no trace');
+  assert.ok(unclean[0].fields.previous_pid > 0);
+  assert.equal(all.filter((r) => r.event === 'audit.foreign_append').length, 0);
+  const s = lsm(['audit', 'suspicious', '--since', '1h', '--format', 'json'], { home });
+  const flagged = s.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.reasons.includes('keeper_alarm'));
+  assert.ok(flagged.length >= 1, s.stdout + s.stderr);
+  // A keeper that locks cleanly leaves no such row behind it.
+  assert.equal(lsm(['lock'], { home }).code, 0);
+  unlock(home);
+  assert.equal(rows(home).filter((r) => r.event === 'keeper.unclean_exit').length, 1);
+});

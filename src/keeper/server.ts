@@ -10,7 +10,7 @@ import { holdCustody } from '../custody.js';
 import { localVault } from '../local-vault.js';
 import { describePeer, type Peer } from './peer.js';
 import { checkConfig, readInForce, type InForce } from './config-watch.js';
-import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
+import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, UNCLEAN_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
 import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
 import type { Context } from '../context.js';
 import type { Identity } from '../identity.js';
@@ -174,6 +174,8 @@ class Keeper {
     const id = this.identity!;
     this.inForce = await readInForce(this.home);
     this.state = await loadState(this.home, id);
+    if (this.state.running) this.unclean = { ...this.state.running, checkpoint_seq: this.state.head?.seq ?? 0 };
+    this.state.running = { pid: process.pid, since: this.started.toISOString() };
     holdCustody({
       identity: id,
       policy: async () => this.inForce.policy,
@@ -191,7 +193,14 @@ class Keeper {
         const c = compareHead(fd, size, this.state.head);
         const rows: Array<{ event: string; fields: Record<string, unknown> }> = [];
         if (c.rewound) rows.push({ event: REWOUND_EVENT, fields: c.rewound });
-        if (c.foreign) rows.push({ event: FOREIGN_EVENT, fields: c.foreign });
+        if (this.unclean) {
+          // Rows past the checkpoint are most likely the dead keeper's own last second: said
+          // here, once, rather than as a foreign append.
+          rows.push({ event: UNCLEAN_EVENT, fields: { previous_pid: this.unclean.pid, previous_since: this.unclean.since, checkpoint_seq: this.unclean.checkpoint_seq, ...(c.foreign ? { unvouched: c.foreign } : {}) } });
+          this.unclean = undefined;
+        } else if (c.foreign) {
+          rows.push({ event: FOREIGN_EVENT, fields: c.foreign });
+        }
         return rows;
       },
       configNote: () => this.configNote,
@@ -333,6 +342,8 @@ class Keeper {
   }
 
   private stopAfter: string | undefined;
+  /** The keeper before this one ended without locking (its state still said running). */
+  private unclean: { pid: number; since: string; checkpoint_seq: number } | undefined;
   private configNote: Record<string, unknown> | undefined;
   /** Loosenings of config.yaml seen and not applied: they wait for the passphrase. */
   private readonly pending: string[] = [];
@@ -484,6 +495,7 @@ class Keeper {
     const id = this.identity;
     try {
       if (id) await record(contextFor(this.home, selfPeer(), undefined), { event: 'keeper.lock', fields: { reason } }, { failClosed: false });
+      this.state.running = undefined;
       if (id) await saveState(this.home, id, this.state);
     } catch { /* the log says what it could */ }
     holdCustody(undefined);

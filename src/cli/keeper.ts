@@ -47,5 +47,7 @@ ${examples('$ lsm unlock', '$ lsm unlock --ttl 2h --idle 10m', '$ lsm unlock --a
     .requiredOption('--ttl <ms>')
     .requiredOption('--idle <ms>')
     .option('--acknowledge')
+    // How long after an append the head is checkpointed; only the fault suite shortens it.
+    .option('--checkpoint-ms <ms>', '', '1000')
     .action(action(() => import('../commands/keeper-daemon.js')));
 }

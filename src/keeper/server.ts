@@ -29,6 +29,8 @@ export interface KeeperOptions {
   ttlMs: number;
   idleMs: number;
   acknowledge: boolean;
+  /** The delay of the head's checkpoint after an append (1 s). */
+  checkpointMs?: number;
 }
 
 /** Events only the keeper writes: a client's `record` may not name them. */
@@ -243,7 +245,7 @@ class Keeper {
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       if (this.identity) void saveState(this.home, this.identity, this.state).catch(() => {});
-    }, 1000);
+    }, this.opts.checkpointMs ?? 1000);
   }
 
   private async listen(): Promise<void> {

@@ -1,0 +1,143 @@
+// The fault suite for the keeper's writes (docs/reliability.md): in a protected home the
+// keeper is the process that writes the log, the stores and its checkpoint, so each of
+// its durable steps for a `set` and a `get` is failed (ENOSPC, EIO) or killed in turn,
+// by strace attached to the running keeper. What must hold is what holds for a home
+// without one: the store old or new, new only with its event, a value revealed only
+// after its event, the documented message and never a stack trace, nothing left behind,
+// and a log that verifies. A killed keeper is unlocked again; that unlock records the
+// kill (keeper.unclean_exit), which is the keeper's alarm and not a verify failure.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.js';
+import { DOCUMENTED, ERROR, TRACED, debris, homeSteps, ok, readStore, rows, run, sleep, straceWorks, verify, verifyFailures, type Step } from './fixtures/reliability.js';
+import { resolveHome } from '../src/home.js';
+import { loadIdentity } from '../src/identity.js';
+import { protectIdentity } from '../src/protect.js';
+
+const PASS = 'keeper faults passphrase';
+// The keeper here checkpoints right after each reply (its default is a second later), so
+// that a run's steps do not depend on when the previous run's checkpoint fell; a run waits
+// this long after its reply for the checkpoint to be done.
+const SETTLE_MS = 150;
+
+function keeperPid(home: string): number | undefined {
+  const r = lsm(['keeper', 'status', '--format', 'json'], { home });
+  const s = JSON.parse(r.stdout) as { running: boolean; pid?: number };
+  return s.running ? s.pid : undefined;
+}
+
+/** Starts the keeper as `lsm unlock` does (detached, the passphrase on a pipe), with its checkpoint at once. */
+async function unlock(home: string): Promise<number> {
+  const [cmd, prefix] = lsmCommand();
+  const child = spawn(cmd, [...prefix, '__keeper', '--dir', home, '--ttl', '3600000', '--idle', '3600000', '--checkpoint-ms', '0'], {
+    detached: true, stdio: ['pipe', 'pipe', 'ignore'], env: cleanEnv({}), cwd: home,
+  });
+  child.stdin!.end(`${PASS}\n`);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  await new Promise<void>((r) => child.stdout!.on('end', () => r()));
+  child.unref();
+  assert.match(out, /^ok \d+/, out);
+  return keeperPid(home)!;
+}
+
+function tracerOf(pid: number): number {
+  try {
+    return Number(/^TracerPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** strace on the keeper's threads; resolves once attached, stops (detaching) when asked. */
+async function attach(pid: number, args: string[]): Promise<{ stop(): Promise<void> }> {
+  const child: ChildProcess = spawn('strace', ['-f', '-qq', '-p', String(pid), ...args], { stdio: 'ignore' });
+  const gone = new Promise<void>((r) => child.on('close', () => r()));
+  for (let i = 0; i < 200 && tracerOf(pid) === 0; i++) await sleep(10);
+  assert.notEqual(tracerOf(pid), 0, 'strace did not attach to the keeper');
+  return {
+    stop: async () => {
+      child.kill('SIGTERM');
+      await gone;
+    },
+  };
+}
+
+test('every durable step of the keeper, for a set and a get, failed (ENOSPC, EIO) or killed: old or new content, recorded first, nothing left', { timeout: 400_000 }, async (t) => {
+  if (!straceWorks()) return t.skip('strace is missing or cannot trace here (ptrace denied)');
+  const home = initHome();
+  await ok(['set', 'app', 'dev', 'A', 'v0'], { home });
+  // Protected here with a low scrypt work factor, so that a killed keeper is unlocked again in milliseconds.
+  const h = resolveHome(home, {});
+  const id = await loadIdentity(h);
+  await protectIdentity(h, id, PASS, { logN: 10 });
+  const identity = id.identity;
+  let pid = await unlock(home);
+  const traceFile = join(tempDir('lsm-strace-'), 'trace');
+  let i = 0;
+  let runs = 0;
+  const outcomes = { failed: 0, tolerated: 0, killed: 0 };
+  const found: string[] = [];
+  for (const command of ['set', 'get'] as const) {
+    const argsFor = () => (command === 'set' ? ['set', 'app', 'dev', 'A', `v${++i}`] : ['get', 'app', 'dev', 'A']);
+    // The probe: which steps of the keeper touch the home, the checkpoint after the reply included.
+    const probe = await attach(pid, ['-e', `trace=${TRACED.join(',')}`, '-o', traceFile]);
+    const p = await run(argsFor(), { home });
+    await sleep(SETTLE_MS);
+    await probe.stop();
+    assert.equal(p.code, 0, p.stderr);
+    const steps: Step[] = homeSteps(readFileSync(traceFile, 'utf8'), home, String(pid));
+    assert.ok(steps.some((s) => s.what === 'write audit.jsonl'), `the keeper's append is among its steps: ${JSON.stringify(steps)}`);
+    assert.ok(steps.some((s) => /keeper\.state\.age/.test(s.what)), `its checkpoint is among its steps: ${JSON.stringify(steps)}`);
+    found.push(`${command}: ${steps.map((s) => s.what).join(', ')}`);
+    for (const step of steps) {
+      for (const fault of [`error=${ERROR.get(step.call) ?? 'ENOSPC'}`, 'signal=SIGKILL']) {
+        pid = keeperPid(home) ?? await unlock(home);
+        const before = readStore(home, 'app', 'dev', identity)!;
+        const rowsBefore = rows(home).length;
+        const args = argsFor();
+        const label = `${command}: ${fault} at ${step.what} (${step.call} #${step.n})`;
+        const s = await attach(pid, ['-e', `trace=${step.call}`, '-e', `inject=${step.call}:${fault}:when=${step.n}`, '-o', '/dev/null']);
+        const r = await run(args, { home });
+        await sleep(SETTLE_MS);
+        await s.stop();
+        runs++;
+        const died = keeperPid(home) === undefined;
+        outcomes[died ? 'killed' : r.code === 0 ? 'tolerated' : 'failed']++;
+        // A client whose keeper died under it says so; one whose keeper failed a step says what failed.
+        assert.ok([0, 1, 5].includes(r.code ?? -1), `${label}: exit ${r.code}: ${r.stderr}`);
+        if (r.code === 1 && !died) assert.match(r.stderr, DOCUMENTED, label);
+        assert.doesNotMatch(r.stderr, /unexpected internal error|\n\s+at /, label);
+        const now = readStore(home, 'app', 'dev', identity)!;
+        const added = rows(home).slice(rowsBefore);
+        if (command === 'set') {
+          const isNew = now.get('A') === args[4];
+          assert.ok(isNew || now.get('A') === before.get('A'), `${label}: the store is neither old nor new`);
+          if (r.code === 0) assert.ok(isNew, `${label}: success left the old value`);
+          if (isNew) assert.ok(added.some((x) => x.event === 'set' && x.outcome === 'ok'), `${label}: changed without its event`);
+        } else if (r.stdout !== '') {
+          assert.ok(added.some((x) => x.event === 'get' && x.outcome === 'ok'), `${label}: revealed without its event`);
+        }
+        // The next command (through a keeper unlocked again if this one died) clears what the failed one left.
+        if (died) pid = await unlock(home);
+        const next = await run(['set', 'app', 'dev', 'Z', `z${runs}`], { home });
+        await sleep(SETTLE_MS);
+        assert.equal(next.code, 0, `${label}: the next command: ${next.stderr}`);
+        assert.deepEqual(debris(home), [], `${label}: leftovers after the next command`);
+      }
+    }
+  }
+  lsm(['keeper', 'stop'], { home });
+  const v = await verify(home);
+  assert.deepEqual(verifyFailures(v), []);
+  for (const n of v.json.notes) assert.ok(['repaired_tail', 'torn_tail'].includes(n.kind), JSON.stringify(n));
+  // Every kill of the keeper was noticed by the keeper after it.
+  const alarms = rows(home).filter((x) => x.event === 'keeper.unclean_exit').length;
+  assert.ok(alarms >= outcomes.killed, `${outcomes.killed} kills, ${alarms} keeper.unclean_exit rows`);
+  assert.equal(rows(home).filter((x) => x.event === 'audit.foreign_append').length, 0, 'a row of the keeper was taken for a foreign one');
+  t.diagnostic(`${runs} runs, each failing or killing one step of the keeper (${JSON.stringify(outcomes)})`);
+  for (const f of found) t.diagnostic(f);
+});

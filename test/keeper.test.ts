@@ -2,10 +2,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { appendFileSync, copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { initHome, lsm, lsmCommand, cleanEnv, tempDir, assertNoLeak } from './helpers.ts';
+import { delimiter, join } from 'node:path';
+import { LSM_BIN, initHome, lsm, lsmCommand, cleanEnv, tempDir, assertNoLeak } from './helpers.ts';
 
 /**
  * A protected home and its keeper, end to end through the built lsm: what the keeper
@@ -345,4 +345,27 @@ test('a keeper killed in the second before its checkpoint, the log cut back to i
   assert.equal(lsm(['lock'], { home }).code, 0);
   unlock(home);
   assert.equal(rows(home).filter((r) => r.event === 'keeper.unclean_exit').length, 1);
+});
+
+test('through an installed lsm on PATH (a link named lsm, as npm link makes): unlock starts a keeper that serves get and exec, and lock stops it', () => {
+  const home = protectedHome();
+  const bin = tempDir('lsm-bin-');
+  symlinkSync(LSM_BIN, join(bin, 'lsm'));
+  const env = cleanEnv({ LSM_DIR: home, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` });
+  const onPath = (args: string[], input = '') => spawnSync('lsm', args, { env, input, encoding: 'utf8', timeout: 30_000 });
+  const u = onPath(['unlock'], `${PASS}\n`);
+  assert.equal(u.status, 0, u.stderr);
+  const st = JSON.parse(onPath(['keeper', 'status', '--format', 'json']).stdout);
+  assert.equal(st.running, true);
+  assert.equal(st.dumpable, false);
+  const got = onPath(['get', 'myapp', 'dev', 'API_KEY']);
+  assert.equal(got.status, 0, got.stderr);
+  assert.equal(got.stdout, `dev-${CANARY}`);
+  const ex = onPath(['exec', 'myapp', 'dev', '--no-mask', '--', 'sh', '-c', 'printf %s "$API_KEY"']);
+  assert.equal(ex.status, 0, ex.stderr);
+  assert.equal(ex.stdout, `dev-${CANARY}`);
+  const get = rows(home).filter((r) => r.event === 'get').at(-1)!;
+  assert.equal(get.fields.peer.source, 'kernel');
+  assert.equal(onPath(['lock']).status, 0);
+  assert.equal(onPath(['get', 'myapp', 'dev', 'API_KEY']).status, 5);
 });

@@ -115,16 +115,21 @@ export async function loadPolicy(home: Home): Promise<Policy> {
     if (errno(err) === 'ENOENT') return { rules: defaults(), configured: [] };
     return { rules: defaults(), configured: [], error: `cannot read ${home.config}: ${errno(err) ?? 'error'}` };
   }
+  return policyOfText(text, home.config);
+}
+
+/** The policy config.yaml's text sets (the keeper compares the one in force with a new one). */
+export async function policyOfText(text: string, path: string): Promise<Policy> {
   // A YAML escape ("pol\u0069cy") could spell the key without the word: only a file with
   // neither is skipped unparsed.
   if (!text.includes('policy') && !text.includes('\\')) return { rules: defaults(), configured: [] };
   let tree;
   try {
-    tree = await parseConfigText(text, home.config);
+    tree = await parseConfigText(text, path);
   } catch (err) {
-    return { rules: defaults(), configured: [], error: err instanceof LsmError ? err.message : `${home.config}: malformed YAML` };
+    return { rules: defaults(), configured: [], error: err instanceof LsmError ? err.message : `${path}: malformed YAML` };
   }
-  return parsePolicy(tree, home.config);
+  return parsePolicy(tree, path);
 }
 
 function globRe(pattern: string): RegExp {

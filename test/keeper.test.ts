@@ -185,8 +185,27 @@ test('config.yaml loosened while the keeper runs: recorded as config.changed, no
   assert.deepEqual(change.fields.sections, ['audit', 'policy']);
   assert.ok(change.fields.held_back.some((l: string) => l.startsWith('policy agent')));
   assert.ok(status(home).config_pending.length >= 2);
-  unlock(home);
+  // The passphrase puts it in force, and unlock says what it put in force.
+  const u = lsm(['unlock'], { home, input: `${PASS}\n` });
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stderr, /config\.yaml: now in force with this passphrase: policy agent .*-> allow/);
+  assert.match(u.stderr, /now in force with this passphrase: audit on_failure: closed -> open/);
+  const unlocked = rows(home).filter((x) => x.event === 'keeper.unlock').at(-1)!;
+  assert.ok(unlocked.fields.config_applied.length >= 2);
   assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL'], { home, env: { CLAUDECODE: '1' } }).code, 0);
+  // Once in force it is not news: the next unlock says nothing of it.
+  assert.doesNotMatch(lsm(['unlock'], { home, input: `${PASS}\n` }).stderr, /now in force/);
+});
+
+test('config.yaml loosened while the home is locked: the next unlock says what its passphrase puts in force', () => {
+  const home = protectedHome();
+  unlock(home);
+  assert.equal(lsm(['lock'], { home }).code, 0);
+  appendFileSync(join(home, 'config.yaml'), 'policy:\n  agent: allow\n');
+  const u = lsm(['unlock'], { home, input: `${PASS}\n` });
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stderr, /now in force with this passphrase: policy agent .*-> allow/);
+  assert.ok(rows(home).filter((x) => x.event === 'keeper.unlock').at(-1)!.fields.config_applied.length >= 1);
 });
 
 test('a tightening applies at once', () => {

@@ -9,7 +9,7 @@ import { checkKey, checkName } from '../names.js';
 import { holdCustody } from '../custody.js';
 import { localVault } from '../local-vault.js';
 import { describePeer, type Peer } from './peer.js';
-import { checkConfig, readInForce, type InForce } from './config-watch.js';
+import { checkConfig, inForceOf, loosenedBetween, readInForce, type InForce } from './config-watch.js';
 import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, UNCLEAN_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
 import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
 import type { Context } from '../context.js';
@@ -178,6 +178,11 @@ class Keeper {
     this.state = await loadState(this.home, id);
     if (this.state.running) this.unclean = { ...this.state.running, checkpoint_seq: this.state.head?.seq ?? 0 };
     this.state.running = { pid: process.pid, since: this.started.toISOString() };
+    // What config.yaml now lets through that the config last in force did not: put in force by this passphrase.
+    if (this.state.accepted !== undefined && this.state.accepted !== this.inForce.text) {
+      this.appliedAtUnlock = loosenedBetween(await inForceOf(this.home, this.state.accepted), this.inForce);
+    }
+    this.state.accepted = this.inForce.text;
     holdCustody({
       identity: id,
       policy: async () => this.inForce.policy,
@@ -219,7 +224,10 @@ class Keeper {
       const ctx = contextFor(this.home, self, undefined);
       await record(ctx, {
         event: 'keeper.unlock',
-        fields: { keeper_pid: process.pid, ttl_s: Math.round(this.opts.ttlMs / 1000), idle_s: Math.round(this.opts.idleMs / 1000), mlocked: this.memory.mlocked },
+        fields: {
+          keeper_pid: process.pid, ttl_s: Math.round(this.opts.ttlMs / 1000), idle_s: Math.round(this.opts.idleMs / 1000), mlocked: this.memory.mlocked,
+          ...(this.appliedAtUnlock.length > 0 ? { config_applied: this.appliedAtUnlock, config_sha256: this.inForce.digest } : {}),
+        },
       }, { failClosed: true });
       if (this.opts.acknowledge) {
         await record(ctx, { event: ACK_EVENT, fields: { through_seq: this.state.head?.seq ?? 0 } }, { failClosed: true });
@@ -344,6 +352,8 @@ class Keeper {
   }
 
   private stopAfter: string | undefined;
+  /** Loosenings of config.yaml since the keeper before, put in force by this unlock's passphrase. */
+  private appliedAtUnlock: string[] = [];
   /** The keeper before this one ended without locking (its state still said running). */
   private unclean: { pid: number; since: string; checkpoint_seq: number } | undefined;
   private configNote: Record<string, unknown> | undefined;
@@ -384,6 +394,10 @@ class Keeper {
     if (!seen) return;
     const { change, next } = seen;
     this.inForce = next;
+    if (change.applied) {
+      this.state.accepted = next.text;
+      this.scheduleSave();
+    }
     // The row itself is the log's (appendEvent writes config.changed at the next access, as in
     // every home); the keeper adds whether it applied the change and what waits for the passphrase.
     this.configNote = { applied: change.applied, sections: change.sections, ...(change.applied ? {} : { held_back: change.loosened }) };
@@ -483,6 +497,7 @@ class Keeper {
       expires: new Date(this.started.getTime() + this.opts.ttlMs).toISOString(),
       idle_expires: new Date(this.idleDeadline).toISOString(),
       config_pending: [...new Set(this.pending)],
+      config_applied: this.appliedAtUnlock,
     };
   }
 

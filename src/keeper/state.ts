@@ -36,6 +36,11 @@ export interface KeeperState {
    * otherwise look whole.
    */
   running?: { pid: number; since: string };
+  /**
+   * The config.yaml text in force when the keeper last held the key: a loosening found
+   * at unlock, against it, is what this passphrase now puts in force, and is said so.
+   */
+  accepted?: string;
 }
 
 export const REWOUND_EVENT = 'audit.rewound';
@@ -60,6 +65,7 @@ export async function loadState(home: Home, id: Identity): Promise<KeeperState> 
     if (o.head) state.head = o.head;
     if (o.seal) state.seal = o.seal;
     if (Array.isArray(o.unacknowledged)) state.unacknowledged = o.unacknowledged.filter((n) => Number.isSafeInteger(n));
+    if (typeof o.accepted === 'string') state.accepted = o.accepted;
     if (o.running && typeof o.running === 'object') state.running = { pid: Number(o.running.pid) || 0, since: String(o.running.since ?? '') };
   }
   // A seal key left in the clear (sealing started before the home was protected) moves into custody.

@@ -21,4 +21,10 @@ export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; a
   const pid = await startKeeper(ctx.home, passphrase, o);
   const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
   ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
+  // A loosening of config.yaml made while the key was locked, or held back, is in force now: said, not applied in silence.
+  try {
+    const { callKeeper } = await import('./client.js');
+    const st = await callKeeper<{ config_applied?: string[] }>(ctx, 'status', {});
+    for (const l of st.config_applied ?? []) ctx.stderr.write(`lsm: config.yaml: now in force with this passphrase: ${l}\n`);
+  } catch { /* the keeper answers status; if not, 'lsm keeper status' will say why */ }
 }

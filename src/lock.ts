@@ -170,7 +170,7 @@ export function acquire(path: string, opts: LockOptions = {}): Lock {
       if (owner !== undefined) {
         lastOwner = owner;
         // An empty or foreign owner cannot come from tryCreate, only from tampering: stale.
-        const leftover = owner === content && !holding.has(path);
+        const leftover = owner.trim() === content && !holding.has(path);
         if ((leftover || !ownerAlive(owner)) && breakStale(path, owner)) continue;
       }
     } catch (err) {

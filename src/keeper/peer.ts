@@ -50,7 +50,10 @@ export function environOf(pid: number): Record<string, string> | undefined {
   return env;
 }
 
-interface Stat { ppid: number; sid: number; ttyNr: number; comm: string }
+interface Stat { ppid: number; sid: number; ttyNr: number; comm: string; start: number }
+
+/** The name `lsm shield` gives its process (src/shield/run.ts): a descendant cannot leave its tree. */
+const SHIELD = 'lsm-shield';
 
 function statOf(pid: number): Stat | undefined {
   const text = read(`/proc/${pid}/stat`);
@@ -58,7 +61,7 @@ function statOf(pid: number): Stat | undefined {
   const close = text.lastIndexOf(')');
   const f = text.slice(close + 2).split(' ');
   // After comm: state ppid pgrp session tty_nr ...
-  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(f[1]) || 0, sid: Number(f[3]) || 0, ttyNr: Number(f[4]) || 0 };
+  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(f[1]) || 0, sid: Number(f[3]) || 0, ttyNr: Number(f[4]) || 0, start: Number(f[19]) || 0 };
 }
 
 /** The terminal behind a descriptor of the process, or "". */
@@ -92,12 +95,21 @@ export function describePeer(pid: number): Peer | undefined {
   }
   const actor = captureActor({ env: markerEnv, cwd, tty, pid, ppid: stat.ppid });
   const ancestry: Array<Record<string, unknown>> = [];
+  let shield: Record<string, unknown> | undefined;
   let p = stat.ppid;
   for (let d = 0; d < MAX_WALK && p > 0; d++) {
     const st = statOf(p);
     if (!st) break;
+    // The shield is a subreaper outside its command's Landlock domain (which cannot signal
+    // or trace it): setsid, a double fork, env -i or a new name leave a shielded process
+    // in its tree. A process calling itself lsm-shield only makes its own callers an agent.
+    if (!shield && st.comm === SHIELD) shield = { root_pid: p, root_start_ticks: st.start, command: ancestry[ancestry.length - 1]?.comm ?? stat.comm };
     ancestry.push({ pid: p, comm: st.comm, exe: link(`/proc/${p}/exe`) });
     p = st.ppid;
+  }
+  if (shield && !actor.agent_marker) {
+    actor.agent_marker = 'shield';
+    actor.agent_source = 'shield';
   }
   const argv0 = (read(`/proc/${pid}/cmdline`) ?? '').split('\0')[0];
   const evidence: Record<string, unknown> = {
@@ -112,5 +124,6 @@ export function describePeer(pid: number): Peer | undefined {
     ancestry,
   };
   if (markerFrom) evidence.marker_from = markerFrom;
+  if (shield) evidence.shield = shield;
   return { actor, cwd, env: own, evidence };
 }

@@ -171,7 +171,8 @@ test('lsm exec and an allowed lsm get work inside through the keeper, and their 
 
 test('a disguised process (setsid, double fork, env -i, renamed tmux: server, under a pty) is still the shield; outside, the disguise works', { skip }, () => {
   setUp();
-  const out = join(proj, 'disguised.out');
+  // In src/: a file created in the project's root, beside the protected .env, could not be read back inside.
+  const out = join(proj, 'src', 'disguised.out');
   // The grandchild of a setsid'd shell whose parent exits: orphaned, in a new session, with a
   // clean environment, a terminal and a parent named like a terminal multiplexer.
   const rename = join(base, 'rename.js');

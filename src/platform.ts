@@ -61,12 +61,6 @@ export interface Platform {
   landlockRuleset(handledFs: bigint, scoped: bigint): number;
   /** Allows `access` beneath the file or directory open as `fd` (O_PATH is enough); false when refused. */
   landlockAllow(ruleset: number, fd: number, access: bigint): boolean;
-  /**
-   * The code of a worker thread that sets no_new_privs and restricts ITSELF with a
-   * ruleset (both are per thread: the process's other threads stay as they were), for
-   * src/shield/run.ts, which then spawns the shielded command from that thread.
-   */
-  restrictingThread(): { ffi: Platform['ffi']; koffi?: string };
   /** prctl(PR_SET_CHILD_SUBREAPER): orphans of descendants reparent to this process, not to init. */
   subreaper(): boolean;
 }
@@ -276,10 +270,6 @@ function linux(libc: Libc, ffi: Platform['ffi']): Platform {
       attr.writeInt32LE(fd, 8);
       return libc.syscall(LINUX.SYS_landlock_add_rule, ruleset, LINUX.LANDLOCK_RULE_PATH_BENEATH, attr, 0) === 0;
     },
-    restrictingThread() {
-      // koffi is found where this process found it (the bundles require it from node_modules).
-      return ffi === 'koffi' ? { ffi, koffi: require.resolve('koffi') } : { ffi };
-    },
     subreaper: () => libc.prctl(LINUX.PR_SET_CHILD_SUBREAPER, 1) === 0,
   };
 }
@@ -326,9 +316,18 @@ function darwin(libc: Libc, ffi: Platform['ffi']): Platform {
     landlockAbi: () => 0,
     landlockRuleset: () => -1,
     landlockAllow: () => false,
-    restrictingThread: () => ({ ffi }),
     subreaper: () => false,
   };
+}
+
+/**
+ * What a worker thread needs to make the same calls itself (src/shield/thread.ts): no_new_privs
+ * and a Landlock domain belong to a thread, so the thread that spawns the shielded command
+ * restricts itself. Known without binding anything, so that the worker starts first.
+ */
+export function threadFfi(): { ffi: Platform['ffi']; koffi?: string } {
+  // koffi is found where this process finds it (the bundles require it from node_modules).
+  return typeof process.versions.bun === 'string' ? { ffi: 'bun:ffi' } : { ffi: 'koffi', koffi: require.resolve('koffi') };
 }
 
 let loaded: Promise<Platform> | undefined;

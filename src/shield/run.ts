@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { sep } from 'node:path';
+import { join, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { EXIT, LsmError, usage } from '../errors.js';
-import { loadPlatform, type Platform } from '../platform.js';
+import { loadPlatform, threadFfi, type Platform } from '../platform.js';
 import { findOnPath, inForeground } from '../commands/exec.js';
 import { MIN_ABI, REFUSED, buildRuleset, envFilesUnder, real } from './rules.js';
 import { THREAD_CODE, type ThreadData, type ThreadGo, type ThreadMessage } from './thread.js';
@@ -58,6 +58,20 @@ function inside(path: string, dir: string): boolean {
 export async function runShield(ctx: Context, opts: ShieldOptions): Promise<number> {
   const [name] = opts.command;
   if (!name) throw usage('missing the command to run', 'lsm shield [--allow-read PATH]... -- command [args...]');
+  // Started first: its start-up (a V8 isolate, the FFI: most of the shield's cost) overlaps
+  // the checks and the walk below; it does nothing until it is given the ruleset.
+  const data: ThreadData = threadFfi();
+  const worker = new Worker(THREAD_CODE, { eval: true, workerData: data, stdout: false, stderr: false });
+  try {
+    return await start(ctx, opts, worker);
+  } catch (err) {
+    void worker.terminate();
+    throw err;
+  }
+}
+
+async function start(ctx: Context, opts: ShieldOptions, worker: Worker): Promise<number> {
+  const name = opts.command[0]!;
   const { platform, abi } = await landlock(ctx);
   try {
     if (!statSync(ctx.home.dir).isDirectory()) throw new Error('not a directory');
@@ -65,6 +79,12 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
     throw new LsmError('not_found', `there is no lsm home at ${ctx.home.dir} to shield`, { hint: "'lsm init' makes one; --dir or LSM_DIR names another" });
   }
   const home = real(ctx.home.dir);
+  // lsm inside works only through a keeper: a plaintext key.txt is as unreadable there as the rest.
+  if (!existsSync(ctx.home.keyAge)) {
+    ctx.stderr.write(`lsm: shield: warning: ${ctx.home.dir} is not protected, so lsm commands inside the shield cannot read its key; 'lsm key protect' and 'lsm unlock' (outside the shield) let them work through the keeper\n`);
+  } else if (!existsSync(join(ctx.home.dir, 'keeper.sock'))) {
+    ctx.stderr.write(`lsm: shield: warning: no keeper holds the key of ${ctx.home.dir}; lsm commands inside the shield fail until 'lsm unlock' is run outside it (a keeper started inside could not read key.age)\n`);
+  }
   const allowed = new Set<string>();
   for (const p of opts.allowRead) {
     const r = real(p.startsWith('/') ? p : `${ctx.cwd}${sep}${p}`);
@@ -86,16 +106,7 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
   // process cannot write it through /proc/PID/task/TID/mem or ptrace.
   if (!platform.undumpable()) throw refuse('lsm shield could not make itself non-dumpable; the command was not run', 'prctl(PR_SET_DUMPABLE) was refused');
   process.title = SHIELD_NAME;
-  // Started first: its start-up (a V8 isolate, the FFI) overlaps the walk below.
-  const data: ThreadData = platform.restrictingThread();
-  const worker = new Worker(THREAD_CODE, { eval: true, workerData: data, stdout: false, stderr: false });
-  let ruleset: number;
-  try {
-    ({ ruleset } = buildRuleset(platform, abi, { home, files }));
-  } catch (err) {
-    void worker.terminate();
-    throw err;
-  }
+  const { ruleset } = buildRuleset(platform, abi, { home, files });
   if (files.length > 0) {
     ctx.stderr.write(`lsm: shield: ${files.length} secret file${files.length === 1 ? '' : 's'} under ${ctx.cwd} unreadable (${files.slice(0, 3).map((f) => f.slice(ctx.cwd.length + 1)).join(', ')}${files.length > 3 ? ', ...' : ''}); files created later beside ${files.length === 1 ? 'it' : 'them'} cannot be read in the shield: 'lsm import' them and delete them, or --no-env-files\n`);
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync, chownSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv, lsmCommand } from './helpers.ts';
-import { runAs, skip, unprivilegedHome, unprivilegedIds } from './unprivileged.ts';
+import { runAs, skip, spawnAs, unprivilegedHome, unprivilegedIds } from './unprivileged.ts';
 
 /**
  * `lsm shield` as an ordinary user, with a protected home and an unlocked keeper: what a
@@ -213,6 +213,47 @@ test('the command cannot signal the shield (its subreaper) nor the keeper', { sk
   // The control: outside, the same user can signal the keeper (0 only probes).
   assert.match(sh(`kill -0 ${keeper}; echo keeper=$?`, false).stdout, /keeper=0/);
   assert.ok(existsSync(`/proc/${keeper}`));
+});
+
+test('inside the shield the environment and memory of the user\'s other processes are closed; outside they are open', { skip }, () => {
+  setUp();
+  const other = spawnAs('sleep', ['60'], { env: { CANARY_ENV: ENV_CANARY }, stdio: 'ignore' });
+  const pid = other.pid!;
+  assert.ok(pid > 1);
+  runAs('sleep', ['0.3']);
+  try {
+    const outside = sh(`cat /proc/${pid}/environ`, false);
+    assert.match(outside.stdout, new RegExp(ENV_CANARY), 'the control cannot read the environ: the check could not fail');
+    const inside = sh(`cat /proc/${pid}/environ`, true);
+    assert.notEqual(inside.code, 0);
+    assert.ok(!inside.stdout.includes(ENV_CANARY));
+    assert.match(inside.stderr, DENIED);
+    // mem: the control's open succeeds (the read may miss a mapping); inside, the open is refused.
+    const mem = `dd if=/proc/${pid}/mem bs=1 count=1 skip=4194304 status=none`;
+    assert.doesNotMatch(sh(mem, false).stderr, DENIED);
+    assert.match(sh(mem, true).stderr, DENIED);
+  } finally {
+    other.kill('SIGKILL');
+  }
+});
+
+test('a .env that is a symbolic link protects the file it leads to', { skip }, () => {
+  setUp();
+  const secret = join(base, 'elsewhere.env');
+  writeFileSync(secret, `X=${ENV_CANARY}\n`);
+  const { uid, gid } = unprivilegedIds();
+  chownSync(secret, uid, gid);
+  const link = join(proj, 'src', '.env.local');
+  assert.equal(runAs('ln', ['-s', secret, link]).status, 0);
+  try {
+    assert.match(sh(`cat ${secret}`, false).stdout, new RegExp(ENV_CANARY));
+    const r = sh(`cat ${link}; cat ${secret}`, true);
+    assert.ok(!r.stdout.includes(ENV_CANARY), 'the linked secret was read inside the shield');
+    assert.match(r.stderr, DENIED);
+  } finally {
+    rmSync(link);
+    rmSync(secret);
+  }
 });
 
 test('the project stays readable and writable inside; .env is not, unless --allow-read; tools run', { skip }, () => {

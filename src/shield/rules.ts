@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, realpathSync, type Dirent } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { join, sep } from 'node:path';
 import { LsmError } from '../errors.js';
 import type { Platform } from '../platform.js';
@@ -198,13 +198,24 @@ export function envFilesUnder(cwd: string, allowed: Set<string>, depth = 4, maxD
       const p = join(dir, e.name);
       if (e.isDirectory()) {
         if (d > 0 && e.name !== 'node_modules' && e.name !== '.git') visit(p, d - 1);
-      } else if (e.isFile() && isSecretFile(e.name) && !allowed.has(p)) {
-        files.push(p);
+      } else if (isSecretFile(e.name) && (e.isFile() || e.isSymbolicLink())) {
+        // A .env that is a link to a file elsewhere protects that file: rules are on what a path reaches.
+        const target = e.isSymbolicLink() ? linkedFile(p) : p;
+        if (target && !allowed.has(p) && !allowed.has(target)) files.push(target);
       }
     }
   };
   visit(cwd, depth);
   return { files, truncated };
+}
+
+function linkedFile(path: string): string | undefined {
+  try {
+    const r = realpathSync(path);
+    return statSync(r).isFile() ? r : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** .env, .env.* (but not the templates .env.example, .sample, .template) and *.age. */

@@ -2,6 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { captureActor } from '../audit/actor.js';
 import { markerFromEnv } from '../audit/agents.js';
 import type { Actor } from '../audit/event.js';
+import { shieldOf } from './shield-mark.js';
 
 /**
  * Who is on the other end of the keeper's socket, from the kernel: the pid comes from
@@ -50,10 +51,7 @@ export function environOf(pid: number): Record<string, string> | undefined {
   return env;
 }
 
-interface Stat { ppid: number; sid: number; ttyNr: number; comm: string; start: number }
-
-/** The name `lsm shield` gives its process (src/shield/run.ts): a descendant cannot leave its tree. */
-const SHIELD = 'lsm-shield';
+interface Stat { ppid: number; sid: number; ttyNr: number; comm: string }
 
 function statOf(pid: number): Stat | undefined {
   const text = read(`/proc/${pid}/stat`);
@@ -61,7 +59,7 @@ function statOf(pid: number): Stat | undefined {
   const close = text.lastIndexOf(')');
   const f = text.slice(close + 2).split(' ');
   // After comm: state ppid pgrp session tty_nr ...
-  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(f[1]) || 0, sid: Number(f[3]) || 0, ttyNr: Number(f[4]) || 0, start: Number(f[19]) || 0 };
+  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(f[1]) || 0, sid: Number(f[3]) || 0, ttyNr: Number(f[4]) || 0 };
 }
 
 /** The terminal behind a descriptor of the process, or "". */
@@ -95,18 +93,15 @@ export function describePeer(pid: number): Peer | undefined {
   }
   const actor = captureActor({ env: markerEnv, cwd, tty, pid, ppid: stat.ppid });
   const ancestry: Array<Record<string, unknown>> = [];
-  let shield: Record<string, unknown> | undefined;
   let p = stat.ppid;
   for (let d = 0; d < MAX_WALK && p > 0; d++) {
     const st = statOf(p);
     if (!st) break;
-    // The shield is a subreaper outside its command's Landlock domain (which cannot signal
-    // or trace it): setsid, a double fork, env -i or a new name leave a shielded process
-    // in its tree. A process calling itself lsm-shield only makes its own callers an agent.
-    if (!shield && st.comm === SHIELD) shield = { root_pid: p, root_start_ticks: st.start, command: ancestry[ancestry.length - 1]?.comm ?? stat.comm };
     ancestry.push({ pid: p, comm: st.comm, exe: link(`/proc/${p}/exe`) });
     p = st.ppid;
   }
+  // Under lsm shield: the agent `shield`, unless a marker variable already named one.
+  const shield = shieldOf(ancestry, stat.comm);
   if (shield && !actor.agent_marker) {
     actor.agent_marker = 'shield';
     actor.agent_source = 'shield';

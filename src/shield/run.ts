@@ -6,6 +6,7 @@ import { EXIT, LsmError, usage } from '../errors.js';
 import { loadPlatform, threadFfi, type Platform } from '../platform.js';
 import { findOnPath, inForeground } from '../commands/exec.js';
 import { MIN_ABI, REFUSED, buildRuleset, envFilesUnder, real } from './rules.js';
+import { SHIELD_NAME } from '../keeper/shield-mark.js';
 import { THREAD_CODE, type ThreadData, type ThreadGo, type ThreadMessage } from './thread.js';
 import type { Context } from '../context.js';
 
@@ -16,8 +17,6 @@ export interface ShieldOptions {
   envFiles: boolean;
 }
 
-/** The name the shield's process carries (comm and argv): what the keeper looks for in a caller's ancestry. */
-export const SHIELD_NAME = 'lsm-shield';
 
 const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 const FROM_TERMINAL = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT', 'SIGWINCH']);

@@ -269,6 +269,21 @@ test('a .env that is a symbolic link protects the file it leads to', { skip: shi
   }
 });
 
+test('a file of the home with a second name (a hard link made before) makes the shield refuse', { skip: shieldSkip }, () => {
+  setUp();
+  const link = join(proj, 'src', 'cfg');
+  assert.equal(runAs('ln', [join(home, 'config.yaml'), link]).status, 0);
+  try {
+    const r = sh(`cat ${link}`, true);
+    assert.equal(r.code, 126, r.stderr);
+    assert.match(r.stderr, /config\.yaml has 2 names/);
+    assert.equal(r.stdout, '');
+  } finally {
+    rmSync(link);
+  }
+  assert.equal(sh('true', true).code, 0);
+});
+
 test('the project stays readable and writable inside; .env is not, unless --allow-read; tools run', { skip: shieldSkip }, () => {
   setUp();
   const script = [

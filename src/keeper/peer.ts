@@ -2,6 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { captureActor, linuxProc, type ProcInfo } from '../audit/actor.js';
 import { markerFromEnv } from '../audit/agents.js';
 import type { Actor } from '../audit/event.js';
+import { shieldOf } from './shield-mark.js';
 
 /**
  * Who is on the other end of the keeper's socket, from the kernel: the pid comes from
@@ -110,6 +111,12 @@ export function describePeer(pid: number): Peer | undefined {
     ancestry.push({ pid: p, comm: st.comm, exe: exe(p) });
     p = st.ppid;
   }
+  // Under lsm shield: the agent `shield`, unless a marker variable already named one.
+  const shield = shieldOf(ancestry, stat.comm);
+  if (shield && !actor.agent_marker) {
+    actor.agent_marker = 'shield';
+    actor.agent_source = 'shield';
+  }
   const argv0 = (read(`/proc/${pid}/cmdline`) ?? '').split('\0')[0];
   const evidence: Record<string, unknown> = {
     source: 'kernel',
@@ -123,5 +130,6 @@ export function describePeer(pid: number): Peer | undefined {
     ancestry,
   };
   if (markerFrom) evidence.marker_from = markerFrom;
+  if (shield) evidence.shield = shield;
   return { actor, cwd, env: own, evidence };
 }

@@ -413,6 +413,8 @@ class Keeper {
     switch (op) {
       case 'status':
         return this.status();
+      case 'config':
+        return (await import('./client-config.js')).clientConfig(this.home);
       case 'lock':
       case 'stop':
         this.stopAfter = op === 'lock' ? 'lock requested' : `stop requested${str(a.reason) ? ` (${str(a.reason)})` : ''}`;

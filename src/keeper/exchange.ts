@@ -19,7 +19,10 @@ export function exchange(path: string, text: string, maxBytes: number, timeoutMs
     }, timeoutMs);
   });
   const onCancel = (f: () => void) => { cancel = f; };
-  const work = raw ? rawExchange(raw, path, text, maxBytes, onCancel) : netExchange(path, text, maxBytes, onCancel);
+  const bun = (globalThis as { Bun?: BunApi }).Bun;
+  const work = raw ? rawExchange(raw, path, text, maxBytes, onCancel)
+    : bun ? bunExchange(bun, path, text, maxBytes, onCancel)
+    : netExchange(path, text, maxBytes, onCancel);
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -135,6 +138,46 @@ function rawExchange(raw: Raw, path: string, text: string, maxBytes: number, onC
       check(handle.shutdown(sd), 'shutdown');
     };
     check(handle.connect(conn, path), 'connect');
+  });
+}
+
+interface BunSocket { write(s: string): number; end(): void; shutdown?(): void }
+interface BunApi {
+  connect(o: { unix: string; socket: { open(s: BunSocket): void; data(s: BunSocket, d: Uint8Array): void; close(s: BunSocket): void; error(s: BunSocket, e: Error): void } }): Promise<BunSocket>;
+}
+
+/** Bun's own socket (its node:net is a layer over it, and costs the native client's start-up). */
+function bunExchange(bun: BunApi, path: string, text: string, maxBytes: number, onCancel: (f: () => void) => void): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err?: ExchangeError) => {
+      if (done) return;
+      done = true;
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    bun.connect({
+      unix: path,
+      socket: {
+        open(s) {
+          onCancel(() => { done = true; s.end(); });
+          s.write(text);
+          // Half-close: the keeper reads to the end of the request, then answers.
+          s.shutdown?.();
+        },
+        data(s, d) {
+          size += d.length;
+          if (size > maxBytes) {
+            finish(new ExchangeError('E2BIG', 'reply too large'));
+            s.end();
+          } else chunks.push(Buffer.from(d));
+        },
+        close() { finish(); },
+        error(_s, e) { finish(new ExchangeError(errno(e), e.message)); },
+      },
+    }).catch((e: unknown) => finish(new ExchangeError(errno(e), e instanceof Error ? e.message : String(e))));
   });
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { join, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -97,13 +97,17 @@ async function start(ctx: Context, opts: ShieldOptions, worker: Worker): Promise
   if (file === undefined) throw new LsmError('exec', `command not found: ${name}`, { exit: EXIT.notFound });
   if (file === null) throw new LsmError('exec', `${name} is not executable`, { exit: 126 });
 
+  process.title = SHIELD_NAME;
+  // Node's title sets the kernel's name of the process (comm), which the keeper reads; Bun's
+  // does not: the main thread names itself through /proc, which both allow,
+  // before it is non-dumpable (its /proc is root's then).
+  try { writeFileSync('/proc/self/comm', SHIELD_NAME); } catch { /* not Linux: the title it is */ }
   // Orphans of the command (setsid, a double fork) reparent here, not to init: every
   // process of the tree keeps this one in its ancestry, where the keeper looks.
   if (!platform.subreaper()) throw refuse('prctl(PR_SET_CHILD_SUBREAPER) was refused; the command was not run', 'this needs Linux 3.4 or later');
   // The restricting thread shares this process's memory: non-dumpable, so a shielded
   // process cannot write it through /proc/PID/task/TID/mem or ptrace.
   if (!platform.undumpable()) throw refuse('lsm shield could not make itself non-dumpable; the command was not run', 'prctl(PR_SET_DUMPABLE) was refused');
-  process.title = SHIELD_NAME;
   const { ruleset } = buildRuleset(platform, abi, { home, files });
   if (files.length > 0) {
     ctx.stderr.write(`lsm: shield: ${files.length} secret file${files.length === 1 ? '' : 's'} under ${ctx.cwd} unreadable (${files.slice(0, 3).map((f) => f.slice(ctx.cwd.length + 1)).join(', ')}${files.length > 3 ? ', ...' : ''}); files created later beside ${files.length === 1 ? 'it' : 'them'} cannot be read in the shield: 'lsm import' them and delete them, or --no-env-files\n`);

@@ -47,5 +47,6 @@ ${examples('$ lsm unlock', '$ lsm unlock --ttl 2h --idle 10m', '$ lsm unlock --a
     .requiredOption('--ttl <ms>')
     .requiredOption('--idle <ms>')
     .option('--acknowledge')
+    .option('--channel <json>')
     .action(action(() => import('../commands/keeper-daemon.js')));
 }

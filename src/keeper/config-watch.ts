@@ -54,7 +54,7 @@ async function sectionsOf(home: Home, text: string): Promise<{ sections: Record<
 export async function readInForce(home: Home): Promise<InForce> {
   const text = readText(home);
   const { sections, failOpen } = await sectionsOf(home, text);
-  return { digest: digestOf(text), text, policy: await loadPolicy(home), failOpen, sections };
+  return { digest: digestOf(text), text, policy: await loadPolicy(home, { guarded: true }), failOpen, sections };
 }
 
 // Each pattern of either policy, made concrete, and a few common envs: where the decisions are compared.
@@ -105,7 +105,7 @@ export async function checkConfig(home: Home, current: InForce): Promise<{ chang
   holdCustody(undefined);
   let policy: Policy;
   try {
-    policy = await loadPolicy(home);
+    policy = await loadPolicy(home, { guarded: true });
   } finally {
     holdCustody(held);
   }
@@ -115,6 +115,8 @@ export async function checkConfig(home: Home, current: InForce): Promise<{ chang
   if (failOpen && !current.failOpen) loosened.push('audit on_failure: closed -> open');
   // mask: public: unmasks keys: any change to it waits for the passphrase.
   if (sections.mask !== current.sections.mask) loosened.push('mask section changed');
+  // approval: says where the passphrase is asked and which program asks it: any change waits too.
+  if (sections.approval !== current.sections.approval) loosened.push('approval section changed');
   const applied = loosened.length === 0;
   const next: InForce = applied
     ? { digest, text, policy, failOpen, sections }

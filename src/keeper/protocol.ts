@@ -26,6 +26,11 @@ export interface WireError {
   exit: number;
 }
 
+/**
+ * Before the reply the keeper may send progress lines, `{"progress": {...}}`, each one
+ * line: today only while an approval is asked (`{approval: {request, channel, wait_ms}}`),
+ * which tells the client what to print and how much longer to wait.
+ */
 export type Reply =
   | { ok: true; result: unknown; stderr?: string }
   | { ok: false; error: WireError; stderr?: string };

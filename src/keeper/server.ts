@@ -12,6 +12,7 @@ import { describePeer, type Peer } from './peer.js';
 import { checkConfig, readInForce, type InForce } from './config-watch.js';
 import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
 import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
+import { ApprovalPending, Approvals, type Channel, type Rerun } from './approval.js';
 import type { Context } from '../context.js';
 import type { Identity } from '../identity.js';
 import type { Platform } from '../platform.js';
@@ -29,6 +30,8 @@ export interface KeeperOptions {
   ttlMs: number;
   idleMs: number;
   acknowledge: boolean;
+  /** The terminal and display of `lsm unlock`: where approvals are asked unless config.yaml says otherwise. */
+  channel?: Channel;
 }
 
 /** Events only the keeper writes: a client's `record` may not name them. */
@@ -151,6 +154,7 @@ class Keeper {
   private finish!: (code: number) => void;
   readonly done = new Promise<number>((r) => { this.finish = r; });
   private readonly uid: number;
+  private approvals!: Approvals;
 
   constructor(
     private readonly home: Home,
@@ -166,7 +170,17 @@ class Keeper {
     const id = this.identity!;
     this.inForce = await readInForce(this.home);
     this.state = await loadState(this.home, id);
+    this.approvals = new Approvals(this.home, this.opts.channel ?? {}, this.uid, () => this.inForce.text, async (pin) => {
+      const { unlockIdentity } = await import('../protect.js');
+      try {
+        // The identity held, not merely a key.age that opens: the file may have been replaced.
+        return (await unlockIdentity(this.home, pin)).identity === this.identity?.identity;
+      } catch {
+        return false;
+      }
+    });
     holdCustody({
+      approver: this.approvals,
       identity: id,
       policy: async () => this.inForce.policy,
       configText: () => this.inForce.text,
@@ -300,7 +314,7 @@ class Keeper {
     });
     sock.on('error', () => { /* the client went away */ });
     sock.on('end', () => {
-      const run = async (): Promise<Reply> => {
+      const run = (rerun?: Rerun) => async (): Promise<Reply | ApprovalPending> => {
         try {
           let req: Request;
           try {
@@ -308,19 +322,35 @@ class Keeper {
           } catch {
             return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
           }
-          return await this.handle(cred.pid, cred.pidfd, req);
+          return await this.handle(cred.pid, cred.pidfd, req, rerun);
         } catch {
           return { ok: false, error: { code: 'internal', message: 'the keeper failed to serve the request', exit: 1 } };
+        }
+      };
+      const enqueue = (rerun?: Rerun) => {
+        const job = this.queue.then(run(rerun), run(rerun));
+        this.queue = job.catch(() => {});
+        return job;
+      };
+      void (async () => {
+        try {
+          let reply = await enqueue();
+          if (reply instanceof ApprovalPending) {
+            // Asked outside the queue (a minute at most), so other requests go on; the client
+            // is told at once what it waits for, and the request runs again with the answer.
+            const gone = new AbortController();
+            sock.once('close', () => gone.abort());
+            if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: { approval: { request: reply.code, channel: reply.channel, wait_ms: reply.timeoutMs } } })}\n`);
+            const answer = await this.approvals.ask(reply, gone.signal);
+            reply = await enqueue(answer);
+            if (reply instanceof ApprovalPending) reply = { ok: false, error: { code: 'internal', message: 'the keeper asked twice for one request', exit: 1 } };
+          }
+          if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
+          if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
         } finally {
           if (cred.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
         }
-      };
-      const job = this.queue.then(run, run);
-      this.queue = job.catch(() => {});
-      void job.then((reply) => {
-        if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
-        if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
-      });
+      })();
     });
   }
 
@@ -329,7 +359,7 @@ class Keeper {
   /** Loosenings of config.yaml seen and not applied: they wait for the passphrase. */
   private readonly pending: string[] = [];
 
-  private async handle(pid: number, pidfd: number | undefined, req: Request): Promise<Reply> {
+  private async handle(pid: number, pidfd: number | undefined, req: Request, rerun?: Rerun): Promise<Reply | ApprovalPending> {
     let ctx: (Context & { stderr: Captured }) | undefined;
     try {
       if (req?.v !== PROTOCOL) throw new LsmError('usage', `the keeper speaks protocol ${PROTOCOL}; this lsm speaks ${String(req?.v)}`, { hint: "restart it with the same lsm: 'lsm keeper stop' then 'lsm unlock'" });
@@ -350,11 +380,16 @@ class Keeper {
       }
       ctx = contextFor(this.home, peer, req.tty, req.project);
       await this.watchConfig(ctx);
+      this.approvals.rerun = rerun;
       const result = await this.dispatch(ctx, req.op, (req.args ?? {}) as Record<string, unknown>);
       return { ok: true, result: result ?? null, stderr: ctx.stderr.toString() || undefined };
     } catch (err) {
+      if (err instanceof ApprovalPending) return err;
       const e = err instanceof LsmError ? err : new LsmError('internal', 'the keeper failed to serve the request');
       return { ok: false, error: { code: e.code, message: e.message, hint: e.hint, exit: e.exit }, stderr: ctx?.stderr.toString() || undefined };
+    } finally {
+      // An answer is for the one run it was given to.
+      this.approvals.rerun = undefined;
     }
   }
 
@@ -471,6 +506,7 @@ class Keeper {
     clearTimeout(this.ttlTimer);
     clearTimeout(this.saveTimer);
     this.server?.close();
+    this.approvals?.close();
     await this.queue;
     const id = this.identity;
     try {
@@ -478,6 +514,7 @@ class Keeper {
       if (id) await saveState(this.home, id, this.state);
     } catch { /* the log says what it could */ }
     holdCustody(undefined);
+    this.approvals?.close();
     this.identity = undefined;
     try { unlinkSync(socketPath(this.home)); } catch { /* gone */ }
     this.finish(0);

@@ -10,9 +10,11 @@ import type { Home } from '../home.js';
  * inherited: a NODE_OPTIONS or LD_PRELOAD of the caller's would run code inside it.
  * Resolves with its pid once it holds the key and serves the socket.
  */
-export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean }): Promise<number> {
+export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; channel?: object }): Promise<number> {
   const args = ['__keeper', '--dir', home.dir, '--ttl', String(opts.ttlMs), '--idle', String(opts.idleMs)];
   if (opts.acknowledge) args.push('--acknowledge');
+  // Where approvals are asked: the terminal and display of whoever gave the passphrase.
+  if (opts.channel && Object.keys(opts.channel).length > 0) args.push('--channel', JSON.stringify(opts.channel));
   const [cmd, argv] = selfCommand(args);
   const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
   if (process.env.HOME) env.HOME = process.env.HOME;

@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import { LsmError } from '../errors.js';
 import type { Context } from '../context.js';
 
@@ -18,7 +19,18 @@ export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; a
   const { readPassphrase } = await import('../term/passphrase.js');
   const passphrase = await readPassphrase(ctx, `Passphrase for ${ctx.home.dir}: `, { confirm: false });
   const { startKeeper } = await import('./start.js');
-  const pid = await startKeeper(ctx.home, passphrase, o);
+  const { channelOf } = await import('./approval.js');
+  // The one who typed the passphrase chose this terminal and display: approvals are asked there.
+  const channel = channelOf(ctx.stdin.isTTY ? ttyOfStdin() : '', ctx.env);
+  const pid = await startKeeper(ctx.home, passphrase, { ...o, channel });
   const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
   ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
+}
+
+function ttyOfStdin(): string {
+  try {
+    return readlinkSync('/proc/self/fd/0');
+  } catch {
+    return '';
+  }
 }

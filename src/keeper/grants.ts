@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { markerFromEnv } from '../audit/agents.js';
+import { environOf } from './peer.js';
+import type { Target } from '../resolve.js';
+
+/**
+ * What an approval covers after it is given: the same asking session (the root of the
+ * caller's process tree, by pid and start time, so a reused pid is another session),
+ * the same app/env, the keys approved (or fewer), for the grant window. The window is
+ * measured on the keeper's monotonic clock, which no process of the user can move.
+ */
+export interface SessionRoot {
+  pid: number;
+  /** /proc/PID/stat starttime (clock ticks since boot): a pid reused later has another. */
+  start: string;
+  /** How the root was found, for the record. */
+  by: 'agent_marker' | 'session_leader' | 'caller';
+}
+
+const MAX_WALK = 256;
+
+function stat(pid: number): { ppid: number; sid: number; start: string; ttyNr: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // After comm: state(0) ppid(1) pgrp(2) session(3) tty_nr(4) ... starttime is field 22 of the line, 19 here.
+  return { ppid: Number(f[1]) || 0, sid: Number(f[3]) || 0, ttyNr: Number(f[4]) || 0, start: f[19] ?? '' };
+}
+
+/**
+ * The asking session: for an agent, the topmost ancestor (the caller included) whose
+ * start-up environment names the same agent, so every shell and tool the agent runs
+ * shares one root and another run of the agent does not; for anyone else (or an agent
+ * named only by a process name), the session leader of the caller.
+ */
+export function sessionRoot(pid: number, agent: string): SessionRoot {
+  const own = stat(pid);
+  if (!own) return { pid, start: '', by: 'caller' };
+  if (agent !== '') {
+    let found: { pid: number; start: string } | undefined;
+    let p = pid;
+    let st: ReturnType<typeof stat> = own;
+    for (let d = 0; d < MAX_WALK && p > 1 && st; d++) {
+      const env = environOf(p);
+      if (env && markerFromEnv(env, st.ttyNr !== 0).agent === agent) found = { pid: p, start: st.start };
+      p = st.ppid;
+      st = stat(p);
+    }
+    if (found) return { ...found, by: 'agent_marker' };
+  }
+  const leader = own.sid > 1 ? stat(own.sid) : undefined;
+  if (leader) return { pid: own.sid, start: leader.start, by: 'session_leader' };
+  return { pid, start: own.start, by: 'caller' };
+}
+
+export interface Grant {
+  code: string;
+  root: SessionRoot;
+  agent: string;
+  target: Target;
+  keys: Set<string>;
+  /** performance.now() deadline. */
+  until: number;
+}
+
+export class Grants {
+  private list: Grant[] = [];
+
+  add(g: Omit<Grant, 'until'>, ms: number): void {
+    if (ms <= 0) return;
+    this.list.push({ ...g, until: performance.now() + ms });
+  }
+
+  /** The grant that covers this request, if one does; expired grants are dropped. */
+  find(root: SessionRoot, agent: string, target: Target, keys: string[]): Grant | undefined {
+    const now = performance.now();
+    this.list = this.list.filter((g) => g.until > now);
+    return this.list.find((g) =>
+      g.root.pid === root.pid && g.root.start === root.start && g.root.start !== '' && g.agent === agent
+      && g.target.app === target.app && g.target.env === target.env && keys.every((k) => g.keys.has(k)));
+  }
+
+  clear(): void {
+    this.list = [];
+  }
+}

@@ -159,6 +159,9 @@ export function requestCode(): string {
 
 /** Thrown out of the queued request: the keeper asks outside the queue, then runs it again. */
 export class ApprovalPending extends Error {
+  /** What the first run wrote for the caller (a config.yaml notice): sent before the wait. */
+  stderr: string | undefined;
+
   constructor(readonly code: string, readonly channel: string, readonly timeoutMs: number, readonly pin: Omit<PinRequest, 'timeoutMs' | 'signal'>) {
     super(`approval ${code} pending`);
   }

@@ -124,6 +124,7 @@ export function sendRequest(home: { dir: string }, req: Request, timeoutMs = 120
 
 /** A line the keeper sends before its reply. */
 export interface Progress {
+  stderr?: string;
   approval?: { request: string; channel: string; wait_ms: number };
 }
 
@@ -131,6 +132,7 @@ const safeText = (v: unknown) => String(v ?? '').replace(/[^\w ./:-]/g, '?').sli
 
 export async function callKeeper<T>(ctx: Context, op: string, args: unknown): Promise<T> {
   const reply = await sendRequest(ctx.home, { v: PROTOCOL, op, args, tty: { stdout: ctx.stdout.isTTY, stderr: ctx.stderr.isTTY }, project: ctx.project }, undefined, (p) => {
+    if (typeof p.stderr === 'string') ctx.stderr.write(p.stderr);
     const a = p.approval;
     if (a) ctx.stderr.write(`lsm: waiting for approval (request ${safeText(a.request)}) on ${safeText(a.channel)}...\n`);
   });

@@ -340,7 +340,7 @@ class Keeper {
             // is told at once what it waits for, and the request runs again with the answer.
             const gone = new AbortController();
             sock.once('close', () => gone.abort());
-            if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: { approval: { request: reply.code, channel: reply.channel, wait_ms: reply.timeoutMs } } })}\n`);
+            if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: { stderr: reply.stderr, approval: { request: reply.code, channel: reply.channel, wait_ms: reply.timeoutMs } } })}\n`);
             const answer = await this.approvals.ask(reply, gone.signal);
             reply = await enqueue(answer);
             if (reply instanceof ApprovalPending) reply = { ok: false, error: { code: 'internal', message: 'the keeper asked twice for one request', exit: 1 } };
@@ -384,7 +384,10 @@ class Keeper {
       const result = await this.dispatch(ctx, req.op, (req.args ?? {}) as Record<string, unknown>);
       return { ok: true, result: result ?? null, stderr: ctx.stderr.toString() || undefined };
     } catch (err) {
-      if (err instanceof ApprovalPending) return err;
+      if (err instanceof ApprovalPending) {
+        err.stderr = ctx?.stderr.toString() || undefined;
+        return err;
+      }
       const e = err instanceof LsmError ? err : new LsmError('internal', 'the keeper failed to serve the request');
       return { ok: false, error: { code: e.code, message: e.message, hint: e.hint, exit: e.exit }, stderr: ctx?.stderr.toString() || undefined };
     } finally {

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv, initHome, lsm, lsmCommand } from './helpers.ts';
+import { cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.ts';
 import { runAs, skip as unprivSkip, spawnAs, unprivilegedHome } from './unprivileged.ts';
 
 /**
@@ -351,4 +351,32 @@ test('a real pinentry-curses under tmux, on the terminal that ran lsm unlock: th
   } finally {
     tmux('kill-server');
   }
+});
+
+test('ask sits between reason and deny: deny -> ask and ask -> reason are loosenings the keeper holds back; allow -> ask is not', async () => {
+  const { parsePolicy } = await import('../src/policy.ts');
+  const { loosenings } = await import('../src/keeper/config-watch.ts');
+  const pol = (d: string) => parsePolicy({ policy: { agent: { 'prod*': d } } }, 'config.yaml', true);
+  assert.equal(pol('ask').error, undefined);
+  assert.ok(loosenings(pol('deny'), pol('ask')).some((l) => l.includes('deny -> ask')));
+  assert.ok(loosenings(pol('ask'), pol('reason')).some((l) => l.includes('ask -> reason')));
+  assert.deepEqual(loosenings(pol('allow'), pol('ask')), []);
+  assert.deepEqual(loosenings(pol('ask'), pol('deny')), []);
+  // Without a keeper there is no one to ask: refused when the policy is read.
+  assert.match(parsePolicy({ policy: { agent: { 'prod*': 'ask' } } }, 'config.yaml', false).error ?? '', /needs a protected home/);
+});
+
+test('the Assuan client: the pin is percent-decoded, a description cannot add lines, a pinentry that dies is a failure', async () => {
+  const { askPin, assuanEscape } = await import('../src/keeper/pinentry.ts');
+  assert.equal(assuanEscape('a%b\nc\rd'), 'a%25b%0Ac%0Dd');
+  const dir = tempDir();
+  const script = join(dir, 'pe');
+  writeFileSync(script, '#!/bin/sh\necho OK hi\nwhile read l; do case "$l" in SETDESC*) echo "$l" > "$(dirname "$0")/desc"; echo OK;; GETPIN) echo "D p%25a%0Ass word"; echo OK;; *) echo OK;; esac; done\n', { mode: 0o755 });
+  const base = { program: script, args: [], env: { PATH: '/usr/bin:/bin' }, options: ['ttyname=/dev/pts/0'], title: 't', prompt: 'p', timeoutMs: 10_000 };
+  const r = await askPin({ ...base, description: 'line one\nOK\nD injected' });
+  assert.equal(r.kind, 'pin');
+  assert.equal(r.kind === 'pin' && r.pin.toString(), 'p%a\nss word');
+  assert.equal(readFileSync(join(dir, 'desc'), 'utf8').trim(), 'SETDESC line one%0AOK%0AD injected');
+  writeFileSync(script, '#!/bin/sh\necho OK hi\nexit 0\n', { mode: 0o755 });
+  assert.equal((await askPin({ ...base, description: 'x' })).kind, 'failed');
 });

@@ -55,6 +55,11 @@ export function channelOf(tty: string, env: NodeJS.ProcessEnv): Channel {
   return c;
 }
 
+export function describeChannel(c: Channel): string | null {
+  const parts = [c.tty ? `terminal ${c.tty}` : '', c.display ? `display ${c.display}` : '', c.wayland ? `wayland ${c.wayland}` : ''].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : null;
+}
+
 /** Reads the channel back from the keeper's argument, dropping anything that does not look right. */
 export function parseChannel(text: string | undefined): Channel {
   if (!text) return {};
@@ -185,7 +190,9 @@ interface Route {
   env: Record<string, string>;
 }
 
-const flat = (text: string, max: number) => cleanReason(text.replace(/[^\P{C}\t]/gu, ' '))?.slice(0, max) ?? '';
+/** Text from the caller's side (its cwd, exe, reason) as one short line: it cannot add lines to the prompt. */
+const flat = (text: string, max: number) => cleanReason(text)?.slice(0, max) ?? '';
+const span = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`);
 
 export class Approvals implements Approver {
   /** Set by the keeper around a request's second run. */
@@ -281,7 +288,7 @@ export class Approvals implements Approver {
     const peer = (ctx.peer ?? {}) as Record<string, unknown>;
     const chain = Array.isArray(peer.ancestry) ? (peer.ancestry as Array<Record<string, unknown>>).slice(0, 4).map((a) => `${flat(String(a.comm ?? '?'), 16)} ${String(a.pid ?? '?')}`).join(' < ') : '';
     const keys = req.keys.length > 6 ? `${req.keys.slice(0, 6).join(', ')} and ${req.keys.length - 6} more` : req.keys.join(', ');
-    const grantText = s.grantMs > 0 ? `; the same session may then read these for ${Math.round(s.grantMs / 60_000) || `${Math.round(s.grantMs / 1000)} s`}${s.grantMs >= 60_000 ? ' min' : ''}` : '';
+    const grantText = s.grantMs > 0 ? `; the same session may then read these for ${span(s.grantMs)}` : '';
     const description = [
       `lsm request ${code}: ${who} asks for plaintext.`,
       `What: ${req.command} ${where.app}/${where.env}: ${keys}`,
@@ -358,6 +365,11 @@ export class Approvals implements Approver {
         c.unref();
       } catch { /* skipped */ }
     }).catch(() => {});
+  }
+
+  /** Where `lsm unlock` said to ask (config.yaml's approval: may name another): for `lsm keeper status`. */
+  channelText(): string | null {
+    return describeChannel(this.channel);
   }
 
   /** At lock: no grant outlives the key, and open dialogs are closed. */

@@ -499,6 +499,7 @@ class Keeper {
       expires: new Date(this.started.getTime() + this.opts.ttlMs).toISOString(),
       idle_expires: new Date(this.idleDeadline).toISOString(),
       config_pending: [...new Set(this.pending)],
+      approval_channel: this.approvals?.channelText() ?? null,
     };
   }
 

@@ -25,6 +25,11 @@ export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; a
   const pid = await startKeeper(ctx.home, passphrase, { ...o, channel });
   const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
   ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
+  const { describeChannel } = await import('./approval.js');
+  const where = describeChannel(channel);
+  ctx.stderr.write(where
+    ? `lsm: approvals ('ask' in the policy) are asked on ${where}, unless config.yaml's approval: says otherwise\n`
+    : "lsm: no terminal or display for approvals: an 'ask' is refused unless config.yaml's approval: names one\n");
 }
 
 function ttyOfStdin(): string {

@@ -8,11 +8,14 @@ import { parseDuration } from '../audit/query.js';
 import { actorOf } from '../audit/actor.js';
 import { record } from '../audit/record.js';
 import { cleanReason } from '../policy.js';
-import { Grants, sessionRoot, type SessionRoot } from './grants.js';
+import { Grants, sessionRoot } from './grants.js';
 import { askPin, type PinRequest, type PinResult } from './pinentry.js';
 import type { AskAnswer, AskRequest, Approver } from '../custody.js';
 import type { Context } from '../context.js';
 import type { Home } from '../home.js';
+import { DISPLAY, TTY, describeChannel, type Channel } from './channel.js';
+
+export type { Channel } from './channel.js';
 
 /**
  * The `ask` decision, kept by the keeper. The answer is the user's passphrase typed into
@@ -23,55 +26,6 @@ import type { Home } from '../home.js';
  * keeper's one-at-a-time queue: the request is put aside (ApprovalPending), the pinentry
  * runs, and the request runs again through the queue with the answer (a Rerun).
  */
-
-/** Where approvals may go, as `lsm unlock` saw it: chosen by whoever holds the passphrase. */
-export interface Channel {
-  tty?: string;
-  term?: string;
-  display?: string;
-  wayland?: string;
-  xauthority?: string;
-  runtimeDir?: string;
-  dbus?: string;
-}
-
-const TTY = /^\/dev\/(pts\/\d{1,6}|tty[A-Za-z0-9]{0,8})$/;
-const DISPLAY = /^[A-Za-z0-9_.:/-]{1,128}$/;
-const PATHISH = /^\/[^\0\n]{0,4095}$/;
-const DBUS = /^[A-Za-z0-9_.:/=,;%-]{1,512}$/;
-
-/** The channel the unlocking process passes to the keeper (its terminal, its display), each field checked. */
-export function channelOf(tty: string, env: NodeJS.ProcessEnv): Channel {
-  const c: Channel = {};
-  if (TTY.test(tty)) {
-    c.tty = tty;
-    if (env.TERM && /^[A-Za-z0-9_.+-]{1,64}$/.test(env.TERM)) c.term = env.TERM;
-  }
-  if (env.DISPLAY && DISPLAY.test(env.DISPLAY)) c.display = env.DISPLAY;
-  if (env.WAYLAND_DISPLAY && DISPLAY.test(env.WAYLAND_DISPLAY)) c.wayland = env.WAYLAND_DISPLAY;
-  if (env.XAUTHORITY && PATHISH.test(env.XAUTHORITY)) c.xauthority = env.XAUTHORITY;
-  if (env.XDG_RUNTIME_DIR && PATHISH.test(env.XDG_RUNTIME_DIR)) c.runtimeDir = env.XDG_RUNTIME_DIR;
-  if (env.DBUS_SESSION_BUS_ADDRESS && DBUS.test(env.DBUS_SESSION_BUS_ADDRESS)) c.dbus = env.DBUS_SESSION_BUS_ADDRESS;
-  return c;
-}
-
-export function describeChannel(c: Channel): string | null {
-  const parts = [c.tty ? `terminal ${c.tty}` : '', c.display ? `display ${c.display}` : '', c.wayland ? `wayland ${c.wayland}` : ''].filter(Boolean);
-  return parts.length > 0 ? parts.join(', ') : null;
-}
-
-/** Reads the channel back from the keeper's argument, dropping anything that does not look right. */
-export function parseChannel(text: string | undefined): Channel {
-  if (!text) return {};
-  try {
-    const o = JSON.parse(text) as Record<string, unknown>;
-    const s = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
-    const env: NodeJS.ProcessEnv = { TERM: s('term'), DISPLAY: s('display'), WAYLAND_DISPLAY: s('wayland'), XAUTHORITY: s('xauthority'), XDG_RUNTIME_DIR: s('runtimeDir'), DBUS_SESSION_BUS_ADDRESS: s('dbus') };
-    return channelOf(s('tty') ?? '', env);
-  } catch {
-    return {};
-  }
-}
 
 export interface ApprovalSettings {
   pinentry?: string;
@@ -154,6 +108,8 @@ export function untrustedProgram(path: string, uid: number): string | undefined 
   }
 }
 
+const MAX_WAITING = 3;
+
 const CODE_ALPHABET = 'ACDEFGHJKLMNPQRTUVWXY3479';
 
 /** `K7F-3QX`: short enough to compare at a glance, printed by the waiting client and shown in the prompt. */
@@ -199,6 +155,8 @@ export class Approvals implements Approver {
   rerun: Rerun | undefined;
   private readonly grants = new Grants();
   private asking: Promise<unknown> = Promise.resolve();
+  /** Prompts put aside and not answered yet: a flood of requests is refused, not queued for the user to wade through. */
+  private waiting = 0;
   private readonly live = new Set<AbortController>();
 
   constructor(
@@ -273,7 +231,7 @@ export class Approvals implements Approver {
       return { outcome: 'approved', fields: { approval: 'approved', approval_request: grant.code, approval_grant: true } };
     }
     const s = await this.settings();
-    const route = this.route(s);
+    const route = this.waiting >= MAX_WAITING ? `${MAX_WAITING} approvals are waiting already` : this.route(s);
     if (typeof route === 'string') {
       await record(ctx, { event: 'approval.unavailable', ...where, fields: { ...base, why: route } }, { failClosed: false });
       return { outcome: 'unavailable', why: route };
@@ -297,6 +255,7 @@ export class Approvals implements Approver {
       reason ? `Why (their words): ${flat(reason, 160)}` : 'Why: no reason given',
       `Enter the passphrase of ${flat(this.home.dir, 80)} to allow it${grantText}. Cancel refuses.`,
     ].join('\n');
+    this.waiting++;
     throw new ApprovalPending(code, route.label, s.timeoutMs, {
       program: route.program, args: route.args, env: route.env, options: route.options,
       title: `lsm: approve ${code}`, description, prompt: 'Passphrase:',
@@ -339,7 +298,11 @@ export class Approvals implements Approver {
       }
     });
     this.asking = turn.catch(() => {});
-    return turn;
+    try {
+      return await turn;
+    } finally {
+      this.waiting--;
+    }
   }
 
   /** A desktop notification of an agent's plaintext read, where a notifier is; never waited for. */

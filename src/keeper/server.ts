@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LsmError } from '../errors.js';
 import { resolveHome, type Home } from '../home.js';
@@ -340,8 +340,14 @@ class Keeper {
             // is told at once what it waits for, and the request runs again with the answer.
             const gone = new AbortController();
             sock.once('close', () => gone.abort());
+            // A client killed while it waits may leave the socket half open: its process is watched too.
+            const watch = setInterval(() => {
+              const alive = cred.pidfd !== undefined ? this.platform.pidfdPid(cred.pidfd) === cred.pid : existsSync(`/proc/${cred.pid}`);
+              if (!alive) gone.abort();
+            }, 1000);
+            watch.unref();
             if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: { stderr: reply.stderr, approval: { request: reply.code, channel: reply.channel, wait_ms: reply.timeoutMs } } })}\n`);
-            const answer = await this.approvals.ask(reply, gone.signal);
+            const answer = await this.approvals.ask(reply, gone.signal).finally(() => clearInterval(watch));
             reply = await enqueue(answer);
             if (reply instanceof ApprovalPending) reply = { ok: false, error: { code: 'internal', message: 'the keeper asked twice for one request', exit: 1 } };
           }

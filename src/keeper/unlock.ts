@@ -19,13 +19,13 @@ export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; a
   const { readPassphrase } = await import('../term/passphrase.js');
   const passphrase = await readPassphrase(ctx, `Passphrase for ${ctx.home.dir}: `, { confirm: false });
   const { startKeeper } = await import('./start.js');
-  const { channelOf } = await import('./approval.js');
+  const { channelOf } = await import('./channel.js');
   // The one who typed the passphrase chose this terminal and display: approvals are asked there.
   const channel = channelOf(ctx.stdin.isTTY ? ttyOfStdin() : '', ctx.env);
   const pid = await startKeeper(ctx.home, passphrase, { ...o, channel });
   const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
   ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
-  const { describeChannel } = await import('./approval.js');
+  const { describeChannel } = await import('./channel.js');
   const where = describeChannel(channel);
   ctx.stderr.write(where
     ? `lsm: approvals ('ask' in the policy) are asked on ${where}, unless config.yaml's approval: says otherwise\n`

@@ -57,7 +57,7 @@ while IFS= read -r line; do
         wrong) printf 'D not the passphrase\\nOK\\n' ;;
         nopin) echo OK ;;
         cancel) echo 'ERR 83886179 Operation cancelled <Pinentry>' ;;
-        hang) exec sleep 600 ;;
+        hang) echo $$ > "$d/log/hang.pid"; exec sleep 600 ;;
         *) echo 'ERR 1 no mode' ;;
       esac ;;
     BYE) echo OK; exit 0 ;;
@@ -166,6 +166,46 @@ for (const [m, outcome, code, text] of [
     assert.ok(!r.stderr.includes(CANARY));
   });
 }
+
+test('a prompt waiting does not hold the keeper: other requests are served meanwhile', { skip }, async () => {
+  const h = home();
+  mode('hang');
+  rmSync(join(pe, 'log', 'hang.pid'), { force: true });
+  const [cmd, pre] = lsmCommand();
+  const n = rows(h).length;
+  const asking = spawnAs(cmd, [...pre, 'get', 'myapp', 'prod', 'DB_URL'], { env: cleanEnv({ LSM_DIR: h, HOME: h, ...AGENT }), stdio: 'ignore', cwd: join(h, '..') });
+  const done = new Promise<number | null>((r) => asking.on('exit', (c) => r(c)));
+  try {
+    for (let i = 0; i < 200 && !since(h, n).some((x) => x.event === 'approval.request'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(since(h, n).some((x) => x.event === 'approval.request'), 'the approval was never asked');
+    for (let i = 0; i < 100 && !existsSync(join(pe, 'log', 'hang.pid')); i++) await new Promise((r) => setTimeout(r, 50));
+    const prompt = Number(readFileSync(join(pe, 'log', 'hang.pid'), 'utf8'));
+    const other = as(h, ['get', 'myapp', 'dev', 'API_KEY']);
+    assert.equal(other.code, 0, other.stderr);
+    // Served while the prompt is still up (not a zombie), not after it ended.
+    const state = (() => { try { return readFileSync(`/proc/${prompt}/stat`, 'utf8').replace(/^.*\) /s, '')[0]; } catch { return 'gone'; } })();
+    assert.ok(state !== 'gone' && state !== 'Z', `the other request was served only after the approval ended (prompt ${state})`);
+    assert.equal(asking.exitCode, null);
+    assert.equal(await done, 4);
+  } finally {
+    asking.kill('SIGKILL');
+  }
+});
+
+test('a grant covers its session, store and keys only', async () => {
+  const { Grants } = await import('../src/keeper/grants.ts');
+  const g = new Grants();
+  const root = { pid: 100, start: '555', by: 'agent_marker' as const };
+  g.add({ code: 'AAA-AAA', root, agent: 'claude', target: { app: 'a', env: 'prod' }, keys: new Set(['K1', 'K2']) }, 60_000);
+  assert.ok(g.find(root, 'claude', { app: 'a', env: 'prod' }, ['K1']));
+  assert.ok(g.find(root, 'claude', { app: 'a', env: 'prod' }, ['K1', 'K2']));
+  assert.equal(g.find(root, 'claude', { app: 'a', env: 'prod' }, ['K1', 'K3']), undefined, 'a key not approved');
+  assert.equal(g.find(root, 'claude', { app: 'a', env: 'prod-eu' }, ['K1']), undefined, 'another env');
+  assert.equal(g.find({ ...root, start: '556' }, 'claude', { app: 'a', env: 'prod' }, ['K1']), undefined, 'a reused pid');
+  assert.equal(g.find(root, 'codex', { app: 'a', env: 'prod' }, ['K1']), undefined, 'another agent');
+  g.add({ code: 'BBB-BBB', root, agent: 'claude', target: { app: 'b', env: 'prod' }, keys: new Set(['K']) }, 0);
+  assert.equal(g.find(root, 'claude', { app: 'b', env: 'prod' }, ['K']), undefined, 'grant: 0 keeps nothing');
+});
 
 test('audit suspicious flags the refused and timed-out approvals', { skip }, () => {
   const h = home();

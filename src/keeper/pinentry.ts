@@ -71,10 +71,12 @@ export function askPin(req: PinRequest): Promise<PinResult> {
       done = true;
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
+      const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
+      // Out of time: the prompt goes at once, before anyone is told. Otherwise it is asked to
+      // leave, and killed if it does not: nothing waits on it.
+      if (r.kind === 'timeout' || r.kind === 'failed') kill();
+      else setTimeout(kill, 2000).unref();
       try { child.stdin!.end('BYE\n'); } catch { /* gone */ }
-      // A pinentry that does not leave when told is killed: nothing waits on it.
-      const kill = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, r.kind === 'timeout' ? 0 : 2000);
-      kill.unref();
       resolve(r);
     };
     const onAbort = () => finish({ kind: 'failed', why: 'the asking client went away' });

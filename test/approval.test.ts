@@ -98,9 +98,13 @@ function approvalHome(config = approvalConfig()): string {
   // Piped, with no display: the only channel is what config.yaml's approval: names.
   const u = as(home, ['unlock'], { input: `${PASS}\n`, env: { DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
   assert.equal(u.code, 0, u.stderr);
+  seals.set(home, /the seal "([a-z]+ [a-z]+ [a-z]+)"/.exec(u.stderr)?.[1] ?? '');
   homes.push(home);
   return home;
 }
+
+/** The seal `lsm unlock` printed for a home's keeper. */
+const seals = new Map<string, string>();
 
 function home(): string {
   return (shared ||= approvalHome());
@@ -123,7 +127,9 @@ test('the right passphrase at the pinentry approves; the prompt names who, what 
   const code = CODE.exec(r.stderr)?.[1];
   assert.ok(code, `the client printed no request code: ${r.stderr}`);
   const desc = readFileSync(join(pe, 'log', 'desc'), 'utf8').trim().split('\n').at(-1)!;
-  for (const part of [code, 'the agent claude', 'get myapp/prod: DB_URL', 'run the migration', 'Who: pid ']) assert.ok(desc.includes(part), `the prompt lacks ${part}: ${desc}`);
+  const seal = seals.get(h)!;
+  assert.match(seal, /^[a-z]+ [a-z]+ [a-z]+$/, 'lsm unlock printed no seal');
+  for (const part of [code, 'the agent claude', 'get myapp/prod: DB_URL', 'run the migration', 'Who: pid ', `Seal: ${seal}`]) assert.ok(desc.includes(part), `the prompt lacks ${part}: ${desc}`);
   assert.ok(!desc.includes(CANARY), 'the prompt shows the value');
   const got = since(h, n);
   const ev = got.map((x) => x.event);
@@ -362,6 +368,8 @@ test('a real pinentry-curses under tmux, on the terminal that ran lsm unlock: th
     await until(/Passphrase for/, 'the unlock prompt');
     tmux('send-keys', PASS, 'Enter');
     await until(/unlocked/, 'the unlock');
+    const seal = /the seal "([a-z]+ [a-z]+ [a-z]+)"/.exec(pane().replace(/\n/g, ' '))?.[1];
+    assert.ok(seal, `lsm unlock showed no seal:\n${pane()}`);
     const ask = (pass: string) => new Promise<{ code: number | null; out: string; err: string; shown: string }>((resolve) => {
       const c = spawnAs(cmd, [...pre, 'get', 'myapp', 'prod', 'DB_URL'], { env: cleanEnv({ LSM_DIR: h, HOME: dir, ...AGENT }), cwd: dir });
       let out = '';
@@ -383,6 +391,7 @@ test('a real pinentry-curses under tmux, on the terminal that ran lsm unlock: th
     assert.ok(code, ok.err);
     assert.ok(ok.shown.includes(`lsm request ${code}`), `the pinentry showed another code:\n${ok.shown}`);
     assert.ok(ok.shown.includes('myapp/prod') && !ok.shown.includes(CANARY));
+    assert.ok(ok.shown.includes(`Seal: ${seal}`), `the prompt lacks the seal ${seal}:\n${ok.shown}`);
     // Another session (a new lsm process, no common agent ancestor): asked again; typing into the
     // terminal (as tmux send-keys lets an agent do) approves nothing without the passphrase.
     const bad = await ask('yes');

@@ -110,6 +110,22 @@ export function untrustedProgram(path: string, uid: number): string | undefined 
 
 const MAX_WAITING = 3;
 
+const SEAL_WORDS = [
+  'amber', 'birch', 'cedar', 'delta', 'ember', 'fjord', 'garnet', 'harbor', 'indigo', 'juniper', 'kestrel', 'lagoon',
+  'maple', 'nectar', 'onyx', 'pepper', 'quartz', 'raven', 'saffron', 'tundra', 'umber', 'velvet', 'willow', 'yarrow',
+  'zephyr', 'anchor', 'beacon', 'copper', 'dune', 'falcon', 'glacier', 'heron', 'island', 'jasper', 'lantern', 'meadow',
+  'nimbus', 'orchid', 'pebble', 'quill', 'ridge', 'summit', 'thistle', 'violet', 'walnut', 'badger', 'canyon', 'otter',
+];
+
+/**
+ * Three words drawn when the keeper starts, printed by `lsm unlock` only and shown in each
+ * approval prompt: a look-alike prompt started by an agent to catch the passphrase cannot
+ * show them (unless it could read the unlock terminal or a real prompt on the screen).
+ */
+export function promptSeal(): string {
+  return Array.from({ length: 3 }, () => SEAL_WORDS[randomInt(SEAL_WORDS.length)]).join(' ');
+}
+
 const CODE_ALPHABET = 'ACDEFGHJKLMNPQRTUVWXY3479';
 
 /** `K7F-3QX`: short enough to compare at a glance, printed by the waiting client and shown in the prompt. */
@@ -162,6 +178,7 @@ export class Approvals implements Approver {
   constructor(
     private readonly home: Home,
     private readonly channel: Channel,
+    private readonly seal: string,
     private readonly uid: number,
     private readonly acceptedText: () => string,
     /** Whether a passphrase opens key.age to the identity the keeper holds. */
@@ -249,6 +266,7 @@ export class Approvals implements Approver {
     const grantText = s.grantMs > 0 ? `; the same session may then read these for ${span(s.grantMs)}` : '';
     const description = [
       `lsm request ${code}: ${who} asks for plaintext.`,
+      ...(this.seal ? [`Seal: ${this.seal} (as lsm unlock showed; a prompt without it is not lsm's)`] : []),
       `What: ${req.command} ${where.app}/${where.env}: ${keys}`,
       `Who: pid ${actor.pid ?? '?'} ${flat(String(peer.exe ?? ''), 80)}${chain ? ` (from ${chain})` : ''}`,
       `In: ${flat(actor.cwd, 100)}`,

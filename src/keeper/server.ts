@@ -32,6 +32,8 @@ export interface KeeperOptions {
   acknowledge: boolean;
   /** The terminal and display of `lsm unlock`: where approvals are asked unless config.yaml says otherwise. */
   channel?: Channel;
+  /** Shown in every approval prompt and told only to `lsm unlock`: a prompt without it is not this keeper's. */
+  seal?: string;
 }
 
 /** Events only the keeper writes: a client's `record` may not name them. */
@@ -129,9 +131,11 @@ export async function runKeeper(dir: string, opts: KeeperOptions): Promise<numbe
     } finally {
       secret.fill(0);
     }
-    const keeper = new Keeper(home, id, platform, opts, { mlocked: locked });
+    const { promptSeal } = await import('./approval.js');
+    const seal = promptSeal();
+    const keeper = new Keeper(home, id, platform, { ...opts, seal }, { mlocked: locked });
     await keeper.start();
-    ready(`ok ${process.pid}`);
+    ready(`ok ${process.pid} ${seal}`);
     return await keeper.done;
   } catch (err) {
     const e = err instanceof LsmError ? err : new LsmError('internal', `the keeper failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -170,7 +174,7 @@ class Keeper {
     const id = this.identity!;
     this.inForce = await readInForce(this.home);
     this.state = await loadState(this.home, id);
-    this.approvals = new Approvals(this.home, this.opts.channel ?? {}, this.uid, () => this.inForce.text, async (pin) => {
+    this.approvals = new Approvals(this.home, this.opts.channel ?? {}, this.opts.seal ?? '', this.uid, () => this.inForce.text, async (pin) => {
       const { unlockIdentity } = await import('../protect.js');
       try {
         // The identity held, not merely a key.age that opens: the file may have been replaced.

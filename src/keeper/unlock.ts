@@ -22,7 +22,7 @@ export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; a
   const { channelOf } = await import('./channel.js');
   // The one who typed the passphrase chose this terminal and display: approvals are asked there.
   const channel = channelOf(ctx.stdin.isTTY ? ttyOfStdin() : '', ctx.env);
-  const pid = await startKeeper(ctx.home, passphrase, { ...o, channel });
+  const { pid, seal } = await startKeeper(ctx.home, passphrase, { ...o, channel });
   const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
   ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
   const { describeChannel } = await import('./channel.js');
@@ -30,6 +30,7 @@ export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; a
   ctx.stderr.write(where
     ? `lsm: approvals ('ask' in the policy) are asked on ${where}, unless config.yaml's approval: says otherwise\n`
     : "lsm: no terminal or display for approvals: an 'ask' is refused unless config.yaml's approval: names one\n");
+  if (seal) ctx.stderr.write(`lsm: this keeper's approval prompts show the seal "${seal}"; a passphrase prompt without it is not lsm's\n`);
 }
 
 function ttyOfStdin(): string {

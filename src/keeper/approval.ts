@@ -91,20 +91,21 @@ export async function approvalSettings(text: string, path: string): Promise<Appr
  * user types. The file and every directory above it must belong to someone else (root)
  * and be writable by no one else (a sticky directory such as /tmp excepted).
  */
-export function untrustedProgram(path: string, uid: number): string | undefined {
+export function trustedProgram(path: string, uid: number): { real: string } | { why: string } {
   let real: string;
   try {
     real = realpathSync(path);
-    if (!statSync(real).isFile()) return `${path} is not a file`;
+    if (!statSync(real).isFile()) return { why: `${path} is not a file` };
   } catch {
-    return `${path} does not exist`;
+    return { why: `${path} does not exist` };
   }
   for (let p = real; ; p = dirname(p)) {
     const st = lstatSync(p);
     const file = p === real;
-    if (st.uid === uid && uid !== 0) return `${p} belongs to this user, so any process of the user (the agent too) can replace it`;
-    if ((st.mode & 0o022) !== 0 && (file || (st.mode & 0o1000) === 0)) return `${p} can be written by others`;
-    if (p === '/') return undefined;
+    if (st.uid === uid && uid !== 0) return { why: `${p} belongs to this user, so any process of the user (the agent too) can replace it` };
+    if ((st.mode & 0o022) !== 0 && (file || (st.mode & 0o1000) === 0)) return { why: `${p} can be written by others` };
+    // The resolved path is what runs: a symbolic link swapped after this check changes nothing.
+    if (p === '/') return { real };
   }
 }
 
@@ -202,8 +203,8 @@ export class Approvals implements Approver {
       : ['/usr/bin/pinentry-tty', '/usr/bin/pinentry-curses', '/usr/bin/pinentry'];
     const program = candidates.find((p) => existsSync(p));
     if (!program) return s.pinentry ? `the pinentry ${s.pinentry} does not exist` : 'no pinentry is installed (pinentry-curses, pinentry-tty or pinentry-gnome3; or set approval.pinentry in config.yaml)';
-    const bad = untrustedProgram(program, this.uid);
-    if (bad) return `the pinentry is not trusted: ${bad}`;
+    const trusted = trustedProgram(program, this.uid);
+    if ('why' in trusted) return `the pinentry is not trusted: ${trusted.why}`;
     const env: Record<string, string> = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' };
     if (process.env.HOME) env.HOME = process.env.HOME;
     const args: string[] = [];
@@ -221,7 +222,7 @@ export class Approvals implements Approver {
     if (this.channel.runtimeDir) env.XDG_RUNTIME_DIR = this.channel.runtimeDir;
     if (this.channel.dbus) env.DBUS_SESSION_BUS_ADDRESS = this.channel.dbus;
     const label = display ? `display ${display}` : wayland ? `wayland ${wayland}` : `terminal ${tty}`;
-    return { label, program, args, options, env };
+    return { label, program: trusted.real, args, options, env };
   }
 
   async decide(ctx: Context, req: AskRequest): Promise<AskAnswer> {

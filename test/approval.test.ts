@@ -54,6 +54,7 @@ while IFS= read -r line; do
       echo "GETPIN $mode" >> "$d/log/calls"
       case "$mode" in
         right) printf 'D %s\\nOK\\n' "$(cat "$d/pin")" ;;
+        slow) while [ ! -e "$d/log/answer" ]; do sleep 0.1; done; printf 'D %s\\nOK\\n' "$(cat "$d/pin")" ;;
         wrong) printf 'D not the passphrase\\nOK\\n' ;;
         nopin) echo OK ;;
         cancel) echo 'ERR 83886179 Operation cancelled <Pinentry>' ;;
@@ -73,7 +74,7 @@ done
   return pe;
 }
 
-function mode(m: 'right' | 'wrong' | 'nopin' | 'cancel' | 'hang'): void {
+function mode(m: 'right' | 'wrong' | 'nopin' | 'cancel' | 'hang' | 'slow'): void {
   writeFileSync(join(pe, 'mode'), `${m}\n`, { mode: 0o644 });
 }
 
@@ -195,6 +196,30 @@ test('a prompt waiting does not hold the keeper: other requests are served meanw
     assert.equal(await done, 4);
   } finally {
     asking.kill('SIGKILL');
+  }
+});
+
+test('an approval covers what the prompt showed: a key added while it waits is not revealed', { skip }, async () => {
+  const h = home();
+  mode('slow');
+  rmSync(join(pe, 'log', 'answer'), { force: true });
+  const [cmd, pre] = lsmCommand();
+  const out = join(h, '..', 'dumped.env');
+  const n = rows(h).length;
+  const asking = spawnAs(cmd, [...pre, 'dump', 'myapp', 'prod', '-o', out], { env: cleanEnv({ LSM_DIR: h, HOME: h, ...AGENT }), stdio: 'ignore', cwd: join(h, '..') });
+  const done = new Promise<number | null>((r) => asking.on('exit', (c) => r(c)));
+  try {
+    for (let i = 0; i < 200 && !since(h, n).some((x) => x.event === 'approval.request'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(since(h, n).find((x) => x.event === 'approval.request')!.fields.keys, ['DB_URL']);
+    assert.equal(as(h, ['set', 'myapp', 'prod', 'LATE_KEY', `late-${CANARY}`]).code, 0);
+    writeFileSync(join(pe, 'log', 'answer'), '');
+    assert.equal(await done, 4);
+    assert.ok(!existsSync(out) || !readFileSync(out, 'utf8').includes('late-'), 'a key the prompt did not show was revealed');
+    assert.match(since(h, n).find((x) => x.event === 'approval.denied')!.fields.why, /changed while it was asked/);
+  } finally {
+    asking.kill('SIGKILL');
+    rmSync(join(pe, 'log', 'answer'), { force: true });
+    assert.equal(as(h, ['delete', 'myapp', 'prod', 'LATE_KEY']).code, 0);
   }
 });
 

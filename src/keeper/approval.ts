@@ -140,7 +140,14 @@ export class ApprovalPending extends Error {
   /** What the first run wrote for the caller (a config.yaml notice): sent before the wait. */
   stderr: string | undefined;
 
-  constructor(readonly code: string, readonly channel: string, readonly timeoutMs: number, readonly pin: Omit<PinRequest, 'timeoutMs' | 'signal'>) {
+  constructor(
+    readonly code: string,
+    readonly channel: string,
+    readonly timeoutMs: number,
+    readonly pin: Omit<PinRequest, 'timeoutMs' | 'signal'>,
+    /** What the prompt showed: the second run may reveal that or less, never more. */
+    readonly shown: { app: string; env: string; keys: string[] },
+  ) {
     super(`approval ${code} pending`);
   }
 }
@@ -153,6 +160,7 @@ export interface Rerun {
   channel: string;
   outcome: Outcome;
   why?: string;
+  shown: { app: string; env: string; keys: string[] };
 }
 
 interface Route {
@@ -233,6 +241,11 @@ export class Approvals implements Approver {
     const rerun = this.rerun;
     if (rerun) {
       this.rerun = undefined;
+      // A store that gained keys while the user was asked: what was approved is what was shown.
+      if (rerun.outcome === 'approved' && (rerun.shown.app !== where.app || rerun.shown.env !== where.env || !req.keys.every((k) => rerun.shown.keys.includes(k)))) {
+        rerun.outcome = 'denied';
+        rerun.why = 'the request changed while it was asked (more keys than the prompt showed)';
+      }
       const fields = { ...base, request: rerun.code, channel: rerun.channel, ...(rerun.why ? { why: rerun.why } : {}) };
       if (rerun.outcome === 'approved') {
         const s = await this.settings();
@@ -278,7 +291,7 @@ export class Approvals implements Approver {
     throw new ApprovalPending(code, route.label, s.timeoutMs, {
       program: route.program, args: route.args, env: route.env, options: route.options,
       title: `lsm: approve ${code}`, description, prompt: 'Passphrase:',
-    });
+    }, { ...where, keys: [...req.keys] });
   }
 
   /**
@@ -289,8 +302,8 @@ export class Approvals implements Approver {
     const deadline = performance.now() + p.timeoutMs;
     const turn = this.asking.then(async (): Promise<Rerun> => {
       const left = Math.floor(deadline - performance.now());
-      if (signal.aborted) return { code: p.code, channel: p.channel, outcome: 'denied', why: 'the asking client went away' };
-      if (left < 500) return { code: p.code, channel: p.channel, outcome: 'timeout', why: 'other approvals took the time' };
+      if (signal.aborted) return { code: p.code, channel: p.channel, shown: p.shown, outcome: 'denied', why: 'the asking client went away' };
+      if (left < 500) return { code: p.code, channel: p.channel, shown: p.shown, outcome: 'timeout', why: 'other approvals took the time' };
       const ctl = new AbortController();
       const onAbort = () => ctl.abort();
       signal.addEventListener('abort', onAbort);
@@ -302,7 +315,7 @@ export class Approvals implements Approver {
         signal.removeEventListener('abort', onAbort);
         this.live.delete(ctl);
       }
-      const at = { code: p.code, channel: p.channel };
+      const at = { code: p.code, channel: p.channel, shown: p.shown };
       switch (r.kind) {
         case 'pin': {
           const text = r.pin.toString('utf8');

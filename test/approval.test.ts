@@ -223,6 +223,21 @@ test('an approval covers what the prompt showed: a key added while it waits is n
   }
 });
 
+test('a client can neither forge approval events nor claim an approval that is not its own', { skip }, () => {
+  const h = home();
+  const send = (req: object) => {
+    const js = `const s=require('net').connect(${JSON.stringify(join(h, 'keeper.sock'))});let o='';s.on('connect',()=>s.end(${JSON.stringify(JSON.stringify(req))}+'\\n'));s.on('data',d=>o+=d);s.on('close',()=>process.stdout.write(o))`;
+    return JSON.parse(String(runAs(process.execPath, ['-e', js]).stdout));
+  };
+  const forged = send({ v: 1, op: 'record', args: { input: { event: 'approval.granted', fields: { request: 'AAA-AAA' } } } });
+  assert.equal(forged.ok, false);
+  assert.equal(forged.error.code, 'denied');
+  assert.ok(!rows(h).some((x) => x.event === 'approval.granted' && x.fields.request === 'AAA-AAA'));
+  const claim = send({ v: 1, op: 'approval.await', args: { ticket: '0'.repeat(32) } });
+  assert.equal(claim.ok, false);
+  assert.match(claim.error.message, /no approval is being asked for this process/);
+});
+
 test('a grant covers its session, store and keys only', async () => {
   const { Grants } = await import('../src/keeper/grants.ts');
   const g = new Grants();

@@ -59,49 +59,22 @@ function checkSocket(path: string, home: { dir: string }): void {
   }
 }
 
-export function sendRequest(home: { dir: string }, req: Request, timeoutMs = 120_000, onProgress?: (p: Progress) => void): Promise<Reply> {
+export function sendRequest(home: { dir: string }, req: Request, timeoutMs = 120_000): Promise<Reply> {
   const path = socketPath(home);
   checkSocket(path, home);
   return new Promise((resolve, reject) => {
     const sock = connect(path);
     const chunks: Buffer[] = [];
     let size = 0;
-    let waitMs = timeoutMs;
-    const expire = () => {
+    const timer = setTimeout(() => {
       sock.destroy();
-      reject(new LsmError('keeper_locked', `the keeper did not answer within ${Math.round(waitMs / 1000)} s`, { exit: EXIT.locked, hint: "'lsm keeper status' shows it; 'lsm keeper stop' and 'lsm unlock' restart it" }));
-    };
-    let timer = setTimeout(expire, timeoutMs);
-    let lineStart = 0;
+      reject(new LsmError('keeper_locked', `the keeper did not answer within ${Math.round(timeoutMs / 1000)} s`, { exit: EXIT.locked, hint: "'lsm keeper status' shows it; 'lsm keeper stop' and 'lsm unlock' restart it" }));
+    }, timeoutMs);
     sock.on('connect', () => sock.end(`${JSON.stringify(req)}\n`));
     sock.on('data', (d: Buffer) => {
       size += d.length;
-      if (size > MAX_MESSAGE) {
-        sock.destroy(new Error('reply too large'));
-        return;
-      }
-      chunks.push(d);
-      // Lines before the reply are progress (an approval being asked): shown at once, and
-      // the client then waits as long as the approval may take.
-      let text = Buffer.concat(chunks).toString('utf8');
-      for (let nl = text.indexOf('\n', lineStart); nl >= 0; nl = text.indexOf('\n', lineStart)) {
-        const line = text.slice(lineStart, nl);
-        let p: Progress | undefined;
-        try {
-          const o = JSON.parse(line) as { progress?: Progress };
-          p = o && typeof o === 'object' && o.progress && typeof o.progress === 'object' ? o.progress : undefined;
-        } catch { /* the reply itself, or garbage: judged at close */ }
-        if (!p) break;
-        lineStart = nl + 1;
-        const extra = Number(p.approval?.wait_ms);
-        if (Number.isFinite(extra) && extra > 0) {
-          clearTimeout(timer);
-          waitMs = Math.min(extra, 600_000) + timeoutMs;
-          timer = setTimeout(expire, waitMs);
-        }
-        onProgress?.(p);
-      }
-      text = '';
+      if (size > MAX_MESSAGE) sock.destroy(new Error('reply too large'));
+      else chunks.push(d);
     });
     sock.on('error', (err) => {
       clearTimeout(timer);
@@ -112,7 +85,7 @@ export function sendRequest(home: { dir: string }, req: Request, timeoutMs = 120
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('utf8').slice(lineStart);
+      const text = Buffer.concat(chunks).toString('utf8');
       try {
         resolve(JSON.parse(text) as Reply);
       } catch {
@@ -122,21 +95,19 @@ export function sendRequest(home: { dir: string }, req: Request, timeoutMs = 120
   });
 }
 
-/** A line the keeper sends before its reply. */
-export interface Progress {
-  stderr?: string;
-  approval?: { request: string; channel: string; wait_ms: number };
-}
-
-const safeText = (v: unknown) => String(v ?? '').replace(/[^\w ./:-]/g, '?').slice(0, 80);
-
 export async function callKeeper<T>(ctx: Context, op: string, args: unknown): Promise<T> {
-  const reply = await sendRequest(ctx.home, { v: PROTOCOL, op, args, tty: { stdout: ctx.stdout.isTTY, stderr: ctx.stderr.isTTY }, project: ctx.project }, undefined, (p) => {
-    if (typeof p.stderr === 'string') ctx.stderr.write(p.stderr);
-    const a = p.approval;
-    if (a) ctx.stderr.write(`lsm: waiting for approval (request ${safeText(a.request)}) on ${safeText(a.channel)}...\n`);
-  });
+  const tty = { stdout: ctx.stdout.isTTY, stderr: ctx.stderr.isTTY };
+  let reply = await sendRequest(ctx.home, { v: PROTOCOL, op, args, tty, project: ctx.project });
   if (reply.stderr) ctx.stderr.write(reply.stderr);
+  const pending = reply.ok ? undefined : reply.pending;
+  if (pending) {
+    // The keeper asks the user (src/keeper/approval.ts); this process waits for the answer.
+    const safe = (v: unknown) => String(v ?? '').replace(/[^\w ./:-]/g, '?').slice(0, 80);
+    ctx.stderr.write(`lsm: waiting for approval (request ${safe(pending.request)}) on ${safe(pending.channel)}...\n`);
+    const wait = Math.min(Math.max(Number(pending.wait_ms) || 0, 0), 600_000);
+    reply = await sendRequest(ctx.home, { v: PROTOCOL, op: 'approval.await', args: { ticket: pending.ticket }, tty }, wait + 120_000);
+    if (reply.stderr) ctx.stderr.write(reply.stderr);
+  }
   if (!reply.ok) {
     const e = reply.error;
     throw new LsmError(e.code as ErrorCode, e.message, { hint: e.hint, exit: e.exit });

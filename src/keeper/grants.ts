@@ -47,6 +47,11 @@ function stat(pid: number): { comm: string; ppid: number; sid: number; start: st
  * so every shell and tool the agent runs shares one root and another run of the agent
  * does not; for anyone else, the session leader of the caller.
  */
+/** A process's start time ('' when it is gone): with the pid, names the process and not a later one. */
+export function processStart(pid: number): string {
+  return stat(pid)?.start ?? '';
+}
+
 export function sessionRoot(pid: number, agent: string): SessionRoot {
   const own = stat(pid);
   if (!own) return { pid, start: '', by: 'caller' };

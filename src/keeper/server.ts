@@ -1,4 +1,5 @@
-import { closeSync, existsSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LsmError } from '../errors.js';
 import { resolveHome, type Home } from '../home.js';
@@ -13,6 +14,7 @@ import { checkConfig, readInForce, type InForce } from './config-watch.js';
 import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
 import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
 import { ApprovalPending, Approvals, type Channel, type Rerun } from './approval.js';
+import { processStart } from './grants.js';
 import type { Context } from '../context.js';
 import type { Identity } from '../identity.js';
 import type { Platform } from '../platform.js';
@@ -37,7 +39,7 @@ export interface KeeperOptions {
 }
 
 /** Events only the keeper writes: a client's `record` may not name them. */
-const RESERVED = /^(keeper\.|config\.changed$|audit\.(rewound|foreign_append|acknowledged|repair|seal\.)|store\.)/;
+const RESERVED = /^(keeper\.|approval\.|config\.changed$|audit\.(rewound|foreign_append|acknowledged|repair|seal\.)|store\.)/;
 
 class Captured extends Output {
   private readonly text: string[] = [];
@@ -318,42 +320,33 @@ class Keeper {
     });
     sock.on('error', () => { /* the client went away */ });
     sock.on('end', () => {
-      const run = (rerun?: Rerun) => async (): Promise<Reply | ApprovalPending> => {
+      let req: Request | undefined;
+      try {
+        req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request;
+      } catch { /* answered below */ }
+      const run = (r: Request | undefined, rerun?: Rerun) => async (): Promise<Reply | ApprovalPending> => {
         try {
-          let req: Request;
-          try {
-            req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request;
-          } catch {
-            return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
-          }
-          return await this.handle(cred.pid, cred.pidfd, req, rerun);
+          if (!r) return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
+          return await this.handle(cred.pid, cred.pidfd, r, rerun);
         } catch {
           return { ok: false, error: { code: 'internal', message: 'the keeper failed to serve the request', exit: 1 } };
         }
       };
-      const enqueue = (rerun?: Rerun) => {
-        const job = this.queue.then(run(rerun), run(rerun));
+      const enqueue = (r: Request | undefined, rerun?: Rerun) => {
+        const job = this.queue.then(run(r, rerun), run(r, rerun));
         this.queue = job.catch(() => {});
         return job;
       };
       void (async () => {
         try {
-          let reply = await enqueue();
-          if (reply instanceof ApprovalPending) {
-            // Asked outside the queue (a minute at most), so other requests go on; the client
-            // is told at once what it waits for, and the request runs again with the answer.
-            const gone = new AbortController();
-            sock.once('close', () => gone.abort());
-            // A client killed while it waits may leave the socket half open: its process is watched too.
-            const watch = setInterval(() => {
-              const alive = cred.pidfd !== undefined ? this.platform.pidfdPid(cred.pidfd) === cred.pid : existsSync(`/proc/${cred.pid}`);
-              if (!alive) gone.abort();
-            }, 1000);
-            watch.unref();
-            if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: { stderr: reply.stderr, approval: { request: reply.code, channel: reply.channel, wait_ms: reply.timeoutMs } } })}\n`);
-            const answer = await this.approvals.ask(reply, gone.signal).finally(() => clearInterval(watch));
-            reply = await enqueue(answer);
+          let reply: Reply | ApprovalPending;
+          if (req?.op === 'approval.await') {
+            // Waits outside the queue for the answer, then runs the put-aside request through it.
+            reply = await this.claimApproval(cred.pid, cred.pidfd, req, (r, rerun) => enqueue(r, rerun));
             if (reply instanceof ApprovalPending) reply = { ok: false, error: { code: 'internal', message: 'the keeper asked twice for one request', exit: 1 } };
+          } else {
+            reply = await enqueue(req);
+            if (reply instanceof ApprovalPending) reply = this.putAside(reply, cred.pid, req!);
           }
           if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
           if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
@@ -362,6 +355,49 @@ class Keeper {
         }
       })();
     });
+  }
+
+  /** Approvals being asked, by ticket: the asking process (pid and start time), its request, the answer to come. */
+  private readonly asked = new Map<string, { pid: number; start: string; req: Request; answer: Promise<Rerun> }>();
+
+  /**
+   * A request the policy says to ask about: the prompt starts now, outside the queue, and
+   * the client is told at once what it waits for and with which ticket to wait.
+   */
+  private putAside(p: ApprovalPending, pid: number, req: Request): Reply {
+    const ticket = randomBytes(16).toString('hex');
+    const start = processStart(pid);
+    const gone = new AbortController();
+    // The asking process gone (killed while it waits): its prompt is closed.
+    const watch = setInterval(() => { if (processStart(pid) !== start) gone.abort(); }, 1000);
+    watch.unref();
+    const answer = this.approvals.ask(p, gone.signal).finally(() => clearInterval(watch));
+    const entry = { pid, start, req, answer };
+    this.asked.set(ticket, entry);
+    void answer.then((a) => {
+      // Never claimed (the client died): dropped, and recorded, a while after the answer.
+      setTimeout(() => {
+        if (this.asked.get(ticket) !== entry) return;
+        this.asked.delete(ticket);
+        void record(contextFor(this.home, selfPeer(), undefined), { event: `approval.${a.outcome}`, app: a.shown.app, env: a.shown.env, fields: { request: a.code, channel: a.channel, keys: a.shown.keys, unclaimed: true, ...(a.why ? { why: a.why } : {}) } }, { failClosed: false }).catch(() => {});
+      }, 30_000).unref();
+    });
+    return {
+      ok: false,
+      error: { code: 'denied', message: `waiting for approval (request ${p.code}) on ${p.channel}, which this lsm cannot wait for`, hint: 'this lsm is older than its keeper: restart the keeper with the same lsm', exit: 4 },
+      stderr: p.stderr,
+      pending: { request: p.code, channel: p.channel, wait_ms: p.timeoutMs, ticket },
+    };
+  }
+
+  private async claimApproval(pid: number, pidfd: number | undefined, req: Request, enqueue: (r: Request, rerun: Rerun) => Promise<Reply | ApprovalPending>): Promise<Reply | ApprovalPending> {
+    const ticket = str(plain(req.args).ticket);
+    const entry = ticket ? this.asked.get(ticket) : undefined;
+    // The ticket is the asking process's own: another process that learns it claims nothing.
+    const same = entry && entry.pid === pid && processStart(pid) === entry.start && (pidfd === undefined || this.platform.pidfdPid(pidfd) === pid);
+    if (!entry || !same || !ticket) return { ok: false, error: { code: 'denied', message: 'no approval is being asked for this process', exit: 4 } };
+    this.asked.delete(ticket);
+    return enqueue(entry.req, await entry.answer);
   }
 
   private stopAfter: string | undefined;

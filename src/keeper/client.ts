@@ -55,8 +55,18 @@ export async function sendRequest(home: { dir: string }, req: Request, timeoutMs
 }
 
 export async function callKeeper<T>(ctx: Context, op: string, args: unknown): Promise<T> {
-  const reply = await sendRequest(ctx.home, { v: PROTOCOL, op, args, tty: { stdout: ctx.stdout.isTTY, stderr: ctx.stderr.isTTY }, project: ctx.project });
+  const tty = { stdout: ctx.stdout.isTTY, stderr: ctx.stderr.isTTY };
+  let reply = await sendRequest(ctx.home, { v: PROTOCOL, op, args, tty, project: ctx.project });
   if (reply.stderr) ctx.stderr.write(reply.stderr);
+  const pending = reply.ok ? undefined : reply.pending;
+  if (pending) {
+    // The keeper asks the user (src/keeper/approval.ts); this process waits for the answer.
+    const safe = (v: unknown) => String(v ?? '').replace(/[^\w ./:-]/g, '?').slice(0, 80);
+    ctx.stderr.write(`lsm: waiting for approval (request ${safe(pending.request)}) on ${safe(pending.channel)}...\n`);
+    const wait = Math.min(Math.max(Number(pending.wait_ms) || 0, 0), 600_000);
+    reply = await sendRequest(ctx.home, { v: PROTOCOL, op: 'approval.await', args: { ticket: pending.ticket }, tty }, wait + 120_000);
+    if (reply.stderr) ctx.stderr.write(reply.stderr);
+  }
   if (!reply.ok) {
     const e = reply.error;
     throw new LsmError(e.code as ErrorCode, e.message, { hint: e.hint, exit: e.exit });

@@ -58,9 +58,10 @@ export async function readInForce(home: Home): Promise<InForce> {
 /** What config.yaml's text would put in force (an unreadable file: a policy that refuses, as in every home). */
 export async function inForceOf(home: Home, text: string): Promise<InForce> {
   const { sections, failOpen } = await sectionsOf(home, text);
+  // The keeper's home is protected: `ask` has someone to ask.
   const policy = text.startsWith('\0unreadable:')
-    ? { ...(await policyOfText('', home.config)), error: `cannot read ${home.config}: ${text.slice(12)}` }
-    : await policyOfText(text, home.config);
+    ? { ...(await policyOfText('', home.config, true)), error: `cannot read ${home.config}: ${text.slice(12)}` }
+    : await policyOfText(text, home.config, true);
   return { digest: digestOf(text), text, policy, failOpen, sections };
 }
 
@@ -70,6 +71,8 @@ export function loosenedBetween(prev: InForce, next: InForce): string[] {
   if (next.failOpen && !prev.failOpen) loosened.push('audit on_failure: closed -> open');
   // mask: public: unmasks keys: any change to it waits for the passphrase.
   if (next.sections.mask !== prev.sections.mask) loosened.push('mask section changed');
+  // approval: says where the passphrase is asked and which program asks it: any change waits too.
+  if (next.sections.approval !== prev.sections.approval) loosened.push('approval section changed');
   return loosened;
 }
 

@@ -1,4 +1,5 @@
 import { closeSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LsmError } from '../errors.js';
 import { resolveHome, type Home } from '../home.js';
@@ -12,6 +13,8 @@ import { describePeer, type Peer } from './peer.js';
 import { checkConfig, inForceOf, loosenedBetween, readInForce, type InForce } from './config-watch.js';
 import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, UNCLEAN_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
 import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
+import { ApprovalPending, Approvals, type Channel, type Rerun } from './approval.js';
+import { processStart } from './grants.js';
 import type { Context } from '../context.js';
 import type { Identity } from '../identity.js';
 import type { Platform } from '../platform.js';
@@ -31,10 +34,14 @@ export interface KeeperOptions {
   acknowledge: boolean;
   /** The delay of the head's checkpoint after an append (1 s). */
   checkpointMs?: number;
+  /** The terminal and display of `lsm unlock`: where approvals are asked unless config.yaml says otherwise. */
+  channel?: Channel;
+  /** Shown in every approval prompt and told only to `lsm unlock`: a prompt without it is not this keeper's. */
+  seal?: string;
 }
 
 /** Events only the keeper writes: a client's `record` may not name them. */
-const RESERVED = /^(keeper\.|config\.changed$|audit\.(rewound|foreign_append|acknowledged|repair|seal\.)|store\.)/;
+const RESERVED = /^(keeper\.|approval\.|config\.changed$|audit\.(rewound|foreign_append|acknowledged|repair|seal\.)|store\.)/;
 
 class Captured extends Output {
   private readonly text: string[] = [];
@@ -136,9 +143,11 @@ export async function runKeeper(dir: string, opts: KeeperOptions): Promise<numbe
     } finally {
       secret.fill(0);
     }
-    const keeper = new Keeper(home, id, platform, opts, { mlocked: locked });
+    const { promptSeal } = await import('./approval.js');
+    const seal = promptSeal();
+    const keeper = new Keeper(home, id, platform, { ...opts, seal }, { mlocked: locked });
     await keeper.start();
-    ready(`ok ${process.pid}`);
+    ready(`ok ${process.pid} ${seal}`);
     return await keeper.done;
   } catch (err) {
     const e = err instanceof LsmError ? err : new LsmError('internal', `the keeper failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -161,6 +170,7 @@ class Keeper {
   private finish!: (code: number) => void;
   readonly done = new Promise<number>((r) => { this.finish = r; });
   private readonly uid: number;
+  private approvals!: Approvals;
 
   constructor(
     private readonly home: Home,
@@ -183,7 +193,17 @@ class Keeper {
       this.appliedAtUnlock = loosenedBetween(await inForceOf(this.home, this.state.accepted), this.inForce);
     }
     this.state.accepted = this.inForce.text;
+    this.approvals = new Approvals(this.home, this.opts.channel ?? {}, this.opts.seal ?? '', this.uid, () => this.inForce.text, async (pin) => {
+      const { unlockIdentity } = await import('../protect.js');
+      try {
+        // The identity held, not merely a key.age that opens: the file may have been replaced.
+        return (await unlockIdentity(this.home, pin)).identity === this.identity?.identity;
+      } catch {
+        return false;
+      }
+    });
     holdCustody({
+      approver: this.approvals,
       identity: id,
       policy: async () => this.inForce.policy,
       configText: () => this.inForce.text,
@@ -327,28 +347,84 @@ class Keeper {
     });
     sock.on('error', () => { /* the client went away */ });
     sock.on('end', () => {
-      const run = async (): Promise<Reply> => {
+      let req: Request | undefined;
+      try {
+        req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request;
+      } catch { /* answered below */ }
+      const run = (r: Request | undefined, rerun?: Rerun) => async (): Promise<Reply | ApprovalPending> => {
         try {
-          let req: Request;
-          try {
-            req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request;
-          } catch {
-            return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
-          }
-          return await this.handle(cred.pid, cred.pidfd, req);
+          if (!r) return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
+          return await this.handle(cred.pid, cred.pidfd, r, rerun);
         } catch {
           return { ok: false, error: { code: 'internal', message: 'the keeper failed to serve the request', exit: 1 } };
+        }
+      };
+      const enqueue = (r: Request | undefined, rerun?: Rerun) => {
+        const job = this.queue.then(run(r, rerun), run(r, rerun));
+        this.queue = job.catch(() => {});
+        return job;
+      };
+      void (async () => {
+        try {
+          let reply: Reply | ApprovalPending;
+          if (req?.op === 'approval.await') {
+            // Waits outside the queue for the answer, then runs the put-aside request through it.
+            reply = await this.claimApproval(cred.pid, cred.pidfd, req, (r, rerun) => enqueue(r, rerun));
+            if (reply instanceof ApprovalPending) reply = { ok: false, error: { code: 'internal', message: 'the keeper asked twice for one request', exit: 1 } };
+          } else {
+            reply = await enqueue(req);
+            if (reply instanceof ApprovalPending) reply = this.putAside(reply, cred.pid, req!);
+          }
+          if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
+          if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
         } finally {
           if (cred.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
         }
-      };
-      const job = this.queue.then(run, run);
-      this.queue = job.catch(() => {});
-      void job.then((reply) => {
-        if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
-        if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
-      });
+      })();
     });
+  }
+
+  /** Approvals being asked, by ticket: the asking process (pid and start time), its request, the answer to come. */
+  private readonly asked = new Map<string, { pid: number; start: string; req: Request; answer: Promise<Rerun> }>();
+
+  /**
+   * A request the policy says to ask about: the prompt starts now, outside the queue, and
+   * the client is told at once what it waits for and with which ticket to wait.
+   */
+  private putAside(p: ApprovalPending, pid: number, req: Request): Reply {
+    const ticket = randomBytes(16).toString('hex');
+    const start = processStart(pid);
+    const gone = new AbortController();
+    // The asking process gone (killed while it waits): its prompt is closed.
+    const watch = setInterval(() => { if (processStart(pid) !== start) gone.abort(); }, 1000);
+    watch.unref();
+    const answer = this.approvals.ask(p, gone.signal).finally(() => clearInterval(watch));
+    const entry = { pid, start, req, answer };
+    this.asked.set(ticket, entry);
+    void answer.then((a) => {
+      // Never claimed (the client died): dropped, and recorded, a while after the answer.
+      setTimeout(() => {
+        if (this.asked.get(ticket) !== entry) return;
+        this.asked.delete(ticket);
+        void record(contextFor(this.home, selfPeer(), undefined), { event: `approval.${a.outcome}`, app: a.shown.app, env: a.shown.env, fields: { request: a.code, channel: a.channel, keys: a.shown.keys, unclaimed: true, ...(a.why ? { why: a.why } : {}) } }, { failClosed: false }).catch(() => {});
+      }, 30_000).unref();
+    });
+    return {
+      ok: false,
+      error: { code: 'denied', message: `waiting for approval (request ${p.code}) on ${p.channel}, which this lsm cannot wait for`, hint: 'this lsm is older than its keeper: restart the keeper with the same lsm', exit: 4 },
+      stderr: p.stderr,
+      pending: { request: p.code, channel: p.channel, wait_ms: p.timeoutMs, ticket },
+    };
+  }
+
+  private async claimApproval(pid: number, pidfd: number | undefined, req: Request, enqueue: (r: Request, rerun: Rerun) => Promise<Reply | ApprovalPending>): Promise<Reply | ApprovalPending> {
+    const ticket = str(plain(req.args).ticket);
+    const entry = ticket ? this.asked.get(ticket) : undefined;
+    // The ticket is the asking process's own: another process that learns it claims nothing.
+    const same = entry && entry.pid === pid && processStart(pid) === entry.start && (pidfd === undefined || this.platform.pidfdPid(pidfd) === pid);
+    if (!entry || !same || !ticket) return { ok: false, error: { code: 'denied', message: 'no approval is being asked for this process', exit: 4 } };
+    this.asked.delete(ticket);
+    return enqueue(entry.req, await entry.answer);
   }
 
   private stopAfter: string | undefined;
@@ -360,7 +436,7 @@ class Keeper {
   /** Loosenings of config.yaml seen and not applied: they wait for the passphrase. */
   private readonly pending: string[] = [];
 
-  private async handle(pid: number, pidfd: number | undefined, req: Request): Promise<Reply> {
+  private async handle(pid: number, pidfd: number | undefined, req: Request, rerun?: Rerun): Promise<Reply | ApprovalPending> {
     let ctx: (Context & { stderr: Captured }) | undefined;
     try {
       if (req?.v !== PROTOCOL) throw new LsmError('usage', `the keeper speaks protocol ${PROTOCOL}; this lsm speaks ${String(req?.v)}`, { hint: "restart it with the same lsm: 'lsm keeper stop' then 'lsm unlock'" });
@@ -381,11 +457,19 @@ class Keeper {
       }
       ctx = contextFor(this.home, peer, req.tty, req.project);
       await this.watchConfig(ctx);
+      this.approvals.rerun = rerun;
       const result = await this.dispatch(ctx, req.op, (req.args ?? {}) as Record<string, unknown>);
       return { ok: true, result: result ?? null, stderr: ctx.stderr.toString() || undefined };
     } catch (err) {
+      if (err instanceof ApprovalPending) {
+        err.stderr = ctx?.stderr.toString() || undefined;
+        return err;
+      }
       const e = err instanceof LsmError ? err : new LsmError('internal', 'the keeper failed to serve the request');
       return { ok: false, error: { code: e.code, message: e.message, hint: e.hint, exit: e.exit }, stderr: ctx?.stderr.toString() || undefined };
+    } finally {
+      // An answer is for the one run it was given to.
+      this.approvals.rerun = undefined;
     }
   }
 
@@ -500,6 +584,7 @@ class Keeper {
       idle_expires: new Date(this.idleDeadline).toISOString(),
       config_pending: [...new Set(this.pending)],
       config_applied: this.appliedAtUnlock,
+      approval_channel: this.approvals?.channelText() ?? null,
     };
   }
 
@@ -510,6 +595,7 @@ class Keeper {
     clearTimeout(this.ttlTimer);
     clearTimeout(this.saveTimer);
     this.server?.close();
+    this.approvals?.close();
     await this.queue;
     const id = this.identity;
     try {
@@ -518,6 +604,7 @@ class Keeper {
       if (id) await saveState(this.home, id, this.state);
     } catch { /* the log says what it could */ }
     holdCustody(undefined);
+    this.approvals?.close();
     this.identity = undefined;
     try { unlinkSync(socketPath(this.home)); } catch { /* gone */ }
     this.finish(0);

@@ -10,9 +10,11 @@ import type { Home } from '../home.js';
  * inherited: a NODE_OPTIONS or LD_PRELOAD of the caller's would run code inside it.
  * Resolves with its pid once it holds the key and serves the socket.
  */
-export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean }): Promise<number> {
+export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; channel?: object }): Promise<{ pid: number; seal?: string }> {
   const args = ['__keeper', '--dir', home.dir, '--ttl', String(opts.ttlMs), '--idle', String(opts.idleMs)];
   if (opts.acknowledge) args.push('--acknowledge');
+  // Where approvals are asked: the terminal and display of whoever gave the passphrase.
+  if (opts.channel && Object.keys(opts.channel).length > 0) args.push('--channel', JSON.stringify(opts.channel));
   const [cmd, argv] = selfCommand(args);
   const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
   if (process.env.HOME) env.HOME = process.env.HOME;
@@ -34,7 +36,9 @@ export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs:
       const line = out.split('\n')[0] ?? '';
       if (line.startsWith('ok ')) {
         child.unref();
-        resolve(Number(line.slice(3)));
+        // `ok PID [SEAL]`: the seal its approval prompts show, told only to the one who unlocked.
+        const [pid, ...seal] = line.slice(3).split(' ');
+        resolve({ pid: Number(pid), seal: seal.length > 0 ? seal.join(' ') : undefined });
         return;
       }
       if (line.startsWith('error ')) {

@@ -6,7 +6,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './bench/lib.mjs';
 
-const SUITES = ['startup', 'keeper', 'peers', 'audit', 'suspicious', 'ship', 'mask', 'native', 'seal'];
+const SUITES = ['startup', 'keeper', 'peers', 'audit', 'suspicious', 'ship', 'mask', 'native', 'seal', 'shield'];
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const quick = process.argv.includes('--quick');
 const rounds = quick ? 10 : 30;
@@ -34,6 +34,7 @@ const TARGETS = [
   ['keeper', 16, '`lsm get` through the keeper against `node -e 0`', (f) => f.keeperRatio, x, '<= 1.2x', (v) => v <= 1.2],
   ['keeper', 16, '`lsm get` in an unprotected home against `node -e 0` (same run)', (f) => f.plainRatio, x, '<= 1.5x', (v) => v <= 1.5],
   ['keeper', 16, 'native `lsm get` through the keeper against a native hello-world', (f) => f.nativeKeeperRatio, x, '<= 2x', (v) => v <= 2],
+  ['shield', 22, '`lsm shield -- true` over `true`', (f) => f.overheadMs, ms, '<= 50 ms', (v) => v <= 50],
   ['peers', 10, '`lsm get` against `dotenvx get` (encrypted .env)', (f) => f.vsDotenvx, x, 'none (context)', () => undefined],
 ];
 

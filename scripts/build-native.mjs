@@ -44,6 +44,9 @@ export function findBun() {
 // The bench compiles its hello-world floor with the same flags.
 export const COMPILE_FLAGS = [
   '--compile', '--bytecode', '--minify',
+  // Split into chunks loaded on first import (ESM only): a plain get loads the keeper
+  // client's chunk, not every command's.
+  '--format=esm', '--splitting',
   '--compile-jit-policy=10',
   // A compiled Bun executable would otherwise read .env and bunfig.toml from the cwd
   // into its own process: a project's .env could then set LSM_DIR for lsm, and `lsm exec`

@@ -1,6 +1,7 @@
 // Bundles the CLI into CommonJS files (.cjs starts faster than .mjs): lsm-core.cjs holds
-// every command, lsm-get.cjs only what a plain `lsm get` runs, so that the hot path reads
-// and deserializes a third of the code. Modules reached only through dynamic import() are
+// every command, lsm-get.cjs only what a plain `lsm get` of a protected home runs (a request
+// to the keeper), lsm-local.cjs what a plain get of an unprotected home runs (it decrypts),
+// so that the hot paths read and deserialize a fraction of the code. Modules reached only through dynamic import() are
 // wrapped lazily by esbuild, so a command pays only for what it runs.
 import { build } from 'esbuild';
 import { readFileSync, chmodSync, copyFileSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -48,7 +49,7 @@ const common = {
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
 };
-const bundles = { 'lsm-core': 'src/bin.ts', 'lsm-get': 'src/bin-get.ts' };
+const bundles = { 'lsm-core': 'src/bin.ts', 'lsm-get': 'src/bin-get.ts', 'lsm-local': 'src/bin-local-get.ts' };
 const built = await Promise.all(Object.entries(bundles).map(([name, entry]) => build({ ...common, entryPoints: [entry], outfile: `dist/${name}.cjs` })));
 const inputs = Object.fromEntries(Object.keys(bundles).map((name, i) => [name, Object.keys(built[i].metafile.inputs).sort()]));
 writeFileSync('dist/inputs.json', `${JSON.stringify(inputs, null, 2)}\n`);
@@ -57,7 +58,7 @@ chmodSync('dist/lsm.cjs', 0o755);
 
 // The code caches: a representative run of each bundle in a throwaway home, so that each
 // cache holds what its path runs. Without them lsm still works, only slower to start.
-for (const b of ['lsm-core', 'lsm-get']) {
+for (const b of Object.keys(bundles)) {
   try { unlinkSync(`dist/${b}.cache`); } catch { /* first build */ }
 }
 const home = mkdtempSync(join(tmpdir(), 'lsm-cache-'));
@@ -68,10 +69,12 @@ try {
   // Long enough to be masked, so that exec's cache holds the masking path an agent's exec runs.
   lsm('set', 'app', 'dev', 'KEY', 'a-value-long-enough-to-mask');
   const cache = (bundle, ...args) => {
-    const r = spawnSync(process.execPath, ['scripts/code-cache.cjs', 'dist/lsm.cjs', bundle, ...args], { env, stdio: 'ignore' });
+    const own = args[0] === '--fake-keeper' ? { ...env, LSM_DIR: join(home, 'protected') } : env;
+    const r = spawnSync(process.execPath, ['scripts/code-cache.cjs', 'dist/lsm.cjs', bundle, ...args], { env: own, stdio: 'ignore' });
     if (r.status !== 0) console.warn(`build: no code cache for ${bundle} (the representative run failed)`);
   };
-  cache('lsm-get', 'get', 'app', 'dev', 'KEY');
+  cache('lsm-get', '--fake-keeper', 'get', 'app', 'dev', 'KEY');
+  cache('lsm-local', 'get', 'app', 'dev', 'KEY');
   cache('lsm-core', 'exec', 'app', 'dev', '--', process.execPath, '-e', '0');
 } finally {
   rmSync(home, { recursive: true, force: true });

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 // lsm's launcher. `lsm get` runs inside $(...) and inside every tool call of an agent, so
-// start-up is lsm's main cost. Two bundles: lsm-get.cjs holds only what a plain `lsm get`
-// runs, lsm-core.cjs every command. Each runs through a V8 code cache made at build time,
+// start-up is lsm's main cost. Three bundles: lsm-get.cjs holds only what a plain `lsm get`
+// of a protected home runs (a request to the keeper), lsm-local.cjs what a plain get of an
+// unprotected home runs (it decrypts), lsm-core.cjs every command. Each runs through a V8 code cache made at build time,
 // which spares compiling its JavaScript on every start; when a cache does not fit this
 // Node (another version), V8 rejects it and the bundle compiles as usual.
 const fs = require('fs');
@@ -34,18 +35,26 @@ function load(bundle) {
   return run(bundle, compile(bundle, cachedData));
 }
 
-function fastGet(argv) {
-  if (!argv.includes('get')) return false;
-  let entry;
+// A dist/ without a get bundle (an older build copied over) still works, only slower.
+function loadIfThere(bundle) {
   try {
-    entry = load('lsm-get');
+    return load(bundle);
   } catch (err) {
-    // A dist/ without the get bundle (an older build copied over) still works, only slower.
-    if (err && err.code === 'ENOENT') return false;
+    if (err && err.code === 'ENOENT') return undefined;
     throw err;
   }
-  // lsm-get declines (and does nothing) when the arguments are not a plain get.
-  return entry.start(argv);
+}
+
+function fastGet(argv) {
+  if (!argv.includes('get')) return false;
+  const entry = loadIfThere('lsm-get');
+  if (!entry) return false;
+  // lsm-get declines (and does nothing) when the arguments are not a plain get; a get it
+  // does not serve itself it hands on.
+  return entry.start(argv, (next) => {
+    const local = next === 'local' ? loadIfThere('lsm-local') : undefined;
+    if (!local || !local.start(argv)) load('lsm-core');
+  });
 }
 
 if (require.main === module) {

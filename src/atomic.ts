@@ -58,13 +58,23 @@ function sweepOrphans(dir: string, name: string): void {
   }
 }
 
-/** Whether a process runs (EPERM: it does, as another user), for sweeping a dead one's leftovers. */
+/**
+ * Whether a process runs (EPERM: it does, as another user), for sweeping a dead one's
+ * leftovers. A zombie does not: killed, it stays a pid until its parent reaps it, and a
+ * detached keeper's parent is init, which may take its time (or, in a container, never).
+ */
 export function running(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as { code?: unknown }).code === 'EPERM';
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

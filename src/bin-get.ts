@@ -1,19 +1,47 @@
-import { runFastGet } from './fast.js';
-import { finalExitCode, reportCrashes } from './report.js';
+import { existsSync } from 'node:fs';
+import { parseFastGet } from './get-argv.js';
+import { makeContext } from './context.js';
+import { finalExitCode, reportCrashes, reportError } from './report.js';
+import { LsmError } from './errors.js';
+import { Output } from './term/output.js';
+
+/** Where a get this bundle does not serve goes: the local get, or the full bundle. */
+export type Next = (bundle: 'local' | 'core') => void;
 
 /**
  * The entry of dist/lsm-get.cjs, the bundle the launcher tries first when the arguments
- * name `get`: it holds only what a plain `lsm get` runs. false: not a plain get,
- * nothing was done, and the launcher runs the full bundle instead.
+ * name `get`. A plain get of a protected home is served from here alone: one request to
+ * the keeper, which chooses the store, decides, decrypts and records. Anything else goes
+ * on: a plain get of an unprotected home to the local get (dist/lsm-local.cjs), a locked
+ * home with a person at the terminal (who is offered the unlock prompt) and every other
+ * command to the full bundle. false: not a plain get, nothing was done.
  */
-export function start(argv: string[]): boolean {
-  const run = runFastGet(argv);
-  if (!run) return false;
+export function start(argv: string[], next: Next): boolean {
+  const fast = parseFastGet(argv);
+  if (!fast) return false;
+  const ctx = makeContext(fast.flags, argv);
+  // Both key files: the full bundle refuses that with its own message.
+  if (!existsSync(ctx.home.keyAge) || existsSync(ctx.home.key)) {
+    next(existsSync(ctx.home.keyAge) ? 'core' : 'local');
+    return true;
+  }
   reportCrashes();
-  run.then((code) => {
-    // Everything the command does is awaited by now and its output written synchronously:
-    // exiting here spares the garbage collection V8 would otherwise run before the exit.
+  void (async () => {
+    let code: number;
+    try {
+      const [{ getWith }, { keeperGetter }, { callKeeper }] = await Promise.all([import('./commands/get-with.js'), import('./keeper/getter.js'), import('./keeper/client.js')]);
+      code = await getWith(ctx, fast.args, async () => keeperGetter(ctx, callKeeper));
+    } catch (err) {
+      if (err instanceof LsmError && err.code === 'keeper_locked' && ctx.stdin.isTTY && ctx.stderr.isTTY) {
+        process.removeAllListeners('uncaughtException');
+        process.removeAllListeners('unhandledRejection');
+        next('core');
+        return;
+      }
+      code = reportError(err, new Output(2));
+    }
+    // Everything is awaited and written synchronously by now: exiting spares a garbage collection.
     process.exit(finalExitCode(code));
-  });
+  })();
   return true;
 }

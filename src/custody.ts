@@ -24,6 +24,34 @@ export interface Custody {
   configNote(): Record<string, unknown> | undefined;
   /** After an append is durable: the seq, the last line (no newline) and the file's new size. */
   appended(path: string, seq: number, lastLine: string, size: number): void;
+  /** Who answers an `ask` decision (the keeper's approvals); absent, nobody can. */
+  approver?: Approver;
+}
+
+/** A plaintext read the policy says to ask about. */
+export interface AskRequest {
+  command: string;
+  target: { app: string; env: string };
+  keys: string[];
+  reason?: string;
+  caller: string;
+  /** The rule that said ask, for the record. */
+  rule: string;
+}
+
+export type AskAnswer =
+  | { outcome: 'approved'; fields: Record<string, unknown> }
+  | { outcome: 'denied' | 'timeout' | 'unavailable'; code?: string; channel?: string; why?: string };
+
+export interface Approver {
+  /**
+   * A grant or the answer to this very request: approved (with the fields the event
+   * adds) or refused. When it must ask first it throws, and the keeper asks outside
+   * its queue and runs the request again with the answer.
+   */
+  decide(ctx: import('./context.js').Context, req: AskRequest): Promise<AskAnswer>;
+  /** An agent read plaintext: a desktop notification, never waited for. */
+  notify(ctx: import('./context.js').Context, what: { agent: string; command: string; target: { app: string; env: string }; keys: string[]; approval?: string }): void;
 }
 
 let held: Custody | undefined;

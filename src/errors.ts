@@ -38,6 +38,9 @@ export type ErrorCode =
   | 'parse'
   | 'exec'
   | 'bad_passphrase'
+  | 'approval_denied'
+  | 'approval_timeout'
+  | 'approval_unavailable'
   | 'internal';
 
 export class LsmError extends Error {

@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { LsmError } from './errors.js';
 
 /** Where one lsm home keeps its files. Its audit log lives beside its key. */
 export interface Home {
@@ -29,4 +31,15 @@ export function resolveHome(flagDir: string | undefined, env: NodeJS.ProcessEnv)
     audit: join(dir, 'audit.jsonl'),
     store: (app, env) => join(dir, `${app}.${env}.age`),
   };
+}
+
+/** Fails with a pointer to `lsm init` when the home does not exist yet. */
+export function requireHome(ctx: { home: { dir: string } }): void {
+  let isDir = false;
+  try {
+    isDir = statSync(ctx.home.dir).isDirectory();
+  } catch { /* missing */ }
+  if (!isDir) {
+    throw new LsmError('key_missing', `no lsm home at ${ctx.home.dir}`, { hint: "run 'lsm init' first (or pass --dir)" });
+  }
 }

@@ -149,6 +149,13 @@ export interface Lock {
   release(): void;
 }
 
+/**
+ * The locks this process holds now. A lock that names this process but is not among
+ * them is one it failed to remove (an unlink that failed with EIO): a long-lived process
+ * (the keeper) would otherwise wait for itself until every append timed out.
+ */
+const holding = new Set<string>();
+
 export function acquire(path: string, opts: LockOptions = {}): Lock {
   const timeout = opts.timeoutMs ?? 15000;
   myStart ??= startTime(process.pid);
@@ -163,7 +170,8 @@ export function acquire(path: string, opts: LockOptions = {}): Lock {
       if (owner !== undefined) {
         lastOwner = owner;
         // An empty or foreign owner cannot come from tryCreate, only from tampering: stale.
-        if (!ownerAlive(owner) && breakStale(path, owner)) continue;
+        const leftover = owner.trim() === content && !holding.has(path);
+        if ((leftover || !ownerAlive(owner)) && breakStale(path, owner)) continue;
       }
     } catch (err) {
       throw ioError('lock', path, err);
@@ -178,10 +186,12 @@ export function acquire(path: string, opts: LockOptions = {}): Lock {
     wait = Math.min(wait * 2, 25);
   }
   let held = true;
+  holding.add(path);
   return {
     release() {
       if (!held) return;
       held = false;
+      holding.delete(path);
       try {
         if (readOwner(path) === content) unlinkSync(path);
       } catch { /* nothing left to release */ }

@@ -51,6 +51,18 @@ export interface Platform {
   pidfdPid(pidfd: number): number;
   closeFd(fd: number): void;
   uid(): number;
+  /**
+   * The Landlock ABI version the kernel offers (landlock_create_ruleset with
+   * LANDLOCK_CREATE_RULESET_VERSION), 0 where there is none (an old kernel, Landlock not
+   * in the LSM list, macOS). `lsm shield` refuses to run below the version it needs.
+   */
+  landlockAbi(): number;
+  /** A ruleset handling these filesystem rights and scopes (ABI 6+); its fd, -1 when refused. */
+  landlockRuleset(handledFs: bigint, scoped: bigint): number;
+  /** Allows `access` beneath the file or directory open as `fd` (O_PATH is enough); false when refused. */
+  landlockAllow(ruleset: number, fd: number, access: bigint): boolean;
+  /** prctl(PR_SET_CHILD_SUBREAPER): orphans of descendants reparent to this process, not to init. */
+  subreaper(): boolean;
 }
 
 /** /proc/sys/kernel/yama/ptrace_scope (0-3), undefined when Yama is not built in. */
@@ -75,6 +87,8 @@ interface Libc {
   getrlimit(resource: number, rlim: Buffer): number;
   getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
   mlock(addr: Buffer, len: number): number;
+  /** Linux only: syscall(nr, a, b, c), pointers passed as Buffers (or null). */
+  syscall(nr: number, a: Buffer | number | null, b: Buffer | number | null, c: Buffer | number | null, d?: number): number;
 }
 
 const LINUX = {
@@ -84,6 +98,12 @@ const LINUX = {
   SOL_SOCKET: 1,
   SO_PEERCRED: 17,
   SO_PEERPIDFD: 77,
+  PR_SET_CHILD_SUBREAPER: 36,
+  // x86-64 and arm64 share the generic syscall numbers for Landlock.
+  SYS_landlock_create_ruleset: 444,
+  SYS_landlock_add_rule: 445,
+  LANDLOCK_CREATE_RULESET_VERSION: 1,
+  LANDLOCK_RULE_PATH_BENEATH: 1,
 };
 const DARWIN = {
   PT_DENY_ATTACH: 31,
@@ -111,7 +131,10 @@ async function bindKoffi(os: Os): Promise<Libc> {
   const getrlimit = lib.func('int getrlimit(int resource, void *rlim)');
   const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)');
   const mlock = lib.func('int mlock(void *addr, size_t len)');
+  const syscall = os === 'linux' ? lib.func('long syscall(long nr, ...)') : undefined;
   const UL = 'unsigned long';
+  // Each variadic argument is passed as a pointer (a Buffer or null) or an unsigned long.
+  const vararg = (v: Buffer | number | null) => (typeof v === 'number' ? [UL, v] : ['void *', v]);
   return {
     prctl: prctl ? (option, arg2) => prctl(option, UL, arg2, UL, 0, UL, 0, UL, 0) as number : absent('prctl'),
     ptrace: ptrace ? (request, pid) => ptrace(request, pid, null, 0) as number : absent('ptrace'),
@@ -120,6 +143,9 @@ async function bindKoffi(os: Os): Promise<Libc> {
     getrlimit: (r, b) => getrlimit(r, b) as number,
     getsockopt: (fd, level, name, value, len) => getsockopt(fd, level, name, value, len) as number,
     mlock: (addr, len) => mlock(addr, len) as number,
+    syscall: syscall
+      ? (nr, a, b, c, d = 0) => Number(syscall(nr, ...vararg(a), ...vararg(b), ...vararg(c), UL, d))
+      : absent('syscall'),
   };
 }
 
@@ -128,6 +154,7 @@ async function bindKoffi(os: Os): Promise<Libc> {
 async function bindBun(os: Os): Promise<Libc> {
   const ffi = (await import('bun:ffi' as string)) as {
     dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: Record<string, (...a: unknown[]) => number> };
+    ptr(buf: Buffer): number;
   };
   type Sig = { args: string[]; returns: string };
   const common: Record<string, Sig> = {
@@ -137,7 +164,7 @@ async function bindBun(os: Os): Promise<Libc> {
     mlock: { args: ['ptr', 'u64'], returns: 'i32' },
   };
   const specific: Record<string, Sig> = os === 'linux'
-    ? { prctl: { args: ['i32', 'u64', 'u64', 'u64', 'u64'], returns: 'i32' } }
+    ? { prctl: { args: ['i32', 'u64', 'u64', 'u64', 'u64'], returns: 'i32' }, syscall: { args: ['i64', 'u64', 'u64', 'u64', 'u64'], returns: 'i64' } }
     : { ptrace: { args: ['i32', 'i32', 'ptr', 'i32'], returns: 'i32' }, getpeereid: { args: ['i32', 'ptr', 'ptr'], returns: 'i32' } };
   const { symbols: c } = ffi.dlopen(LIBC[os], { ...common, ...specific });
   const absent = (name: string) => () => {
@@ -151,6 +178,13 @@ async function bindBun(os: Os): Promise<Libc> {
     getrlimit: (r, b) => c.getrlimit!(r, b),
     getsockopt: (fd, level, name, value, len) => c.getsockopt!(fd, level, name, value, len),
     mlock: (addr, len) => c.mlock!(addr, len),
+    // Pointers as addresses in integer registers, as the variadic call passes them (untested: no Bun here).
+    syscall: c.syscall
+      ? (nr, a, b, c3, d = 0) => {
+        const arg = (v: Buffer | number | null) => (v === null ? 0 : typeof v === 'number' ? v : ffi.ptr(v));
+        return Number(c.syscall!(nr, arg(a), arg(b), arg(c3), d));
+      }
+      : absent('syscall'),
   };
 }
 
@@ -217,6 +251,26 @@ function linux(libc: Libc, ffi: Platform['ffi']): Platform {
     pidfdPid,
     closeFd: (fd) => closeSync(fd),
     uid: () => process.getuid!(),
+    landlockAbi() {
+      const v = libc.syscall(LINUX.SYS_landlock_create_ruleset, null, 0, LINUX.LANDLOCK_CREATE_RULESET_VERSION);
+      return v > 0 ? v : 0;
+    },
+    landlockRuleset(handledFs, scoped) {
+      // struct landlock_ruleset_attr { u64 handled_access_fs, handled_access_net, scoped }:
+      // the size passed tells the kernel which fields this caller knows.
+      const attr = Buffer.alloc(scoped > 0n ? 24 : 8);
+      attr.writeBigUInt64LE(handledFs, 0);
+      if (scoped > 0n) attr.writeBigUInt64LE(scoped, 16);
+      return libc.syscall(LINUX.SYS_landlock_create_ruleset, attr, attr.length, 0);
+    },
+    landlockAllow(ruleset, fd, access) {
+      // struct landlock_path_beneath_attr { u64 allowed_access; s32 parent_fd } __packed: 12 bytes.
+      const attr = Buffer.alloc(12);
+      attr.writeBigUInt64LE(access, 0);
+      attr.writeInt32LE(fd, 8);
+      return libc.syscall(LINUX.SYS_landlock_add_rule, ruleset, LINUX.LANDLOCK_RULE_PATH_BENEATH, attr, 0) === 0;
+    },
+    subreaper: () => libc.prctl(LINUX.PR_SET_CHILD_SUBREAPER, 1) === 0,
   };
 }
 
@@ -257,7 +311,23 @@ function darwin(libc: Libc, ffi: Platform['ffi']): Platform {
     pidfdPid: () => -1,
     closeFd: (fd) => closeSync(fd),
     uid: () => process.getuid!(),
+    // No Landlock on macOS. sandbox-exec (Seatbelt) could deny reads of the home, but it is
+    // deprecated, undocumented and untestable here: `lsm shield` refuses instead (docs/shield.md).
+    landlockAbi: () => 0,
+    landlockRuleset: () => -1,
+    landlockAllow: () => false,
+    subreaper: () => false,
   };
+}
+
+/**
+ * What a worker thread needs to make the same calls itself (src/shield/thread.ts): no_new_privs
+ * and a Landlock domain belong to a thread, so the thread that spawns the shielded command
+ * restricts itself. Known without binding anything, so that the worker starts first.
+ */
+export function threadFfi(): { ffi: Platform['ffi']; koffi?: string } {
+  // koffi is found where this process finds it (the bundles require it from node_modules).
+  return typeof process.versions.bun === 'string' ? { ffi: 'bun:ffi' } : { ffi: 'koffi', koffi: require.resolve('koffi') };
 }
 
 let loaded: Promise<Platform> | undefined;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readRegular } from './atomic.js';
 import { EXIT, LsmError, errno } from './errors.js';
 import { parseConfigText, setting } from './config.js';
@@ -17,11 +18,12 @@ import type { Home } from './home.js';
  * the reference.
  */
 
-export type Decision = 'allow' | 'reason' | 'deny';
+export type Decision = 'allow' | 'reason' | 'ask' | 'deny';
 export type CallerClass = 'agent' | 'unattended' | 'human';
 export const CLASSES: readonly CallerClass[] = ['agent', 'unattended', 'human'];
-const DECISIONS: readonly Decision[] = ['allow', 'reason', 'deny'];
-export const STRICTNESS: Record<Decision, number> = { allow: 0, reason: 1, deny: 2 };
+const DECISIONS: readonly Decision[] = ['allow', 'reason', 'ask', 'deny'];
+/** `ask` sits between reason and deny: ask -> reason is a loosening, deny -> ask too. */
+export const STRICTNESS: Record<Decision, number> = { allow: 0, reason: 1, ask: 2, deny: 3 };
 
 export interface Rule {
   pattern: string;
@@ -49,16 +51,30 @@ export const DEFAULT_RULES: Readonly<Record<CallerClass, readonly Rule[]>> = {
   human: [{ pattern: '*', decision: 'allow' }],
 };
 
+/**
+ * A protected home has someone trustworthy to ask (the keeper, and the user's
+ * passphrase at a pinentry): agents and unattended callers ask for prod* plaintext there.
+ */
+export const PROTECTED_DEFAULT_RULES: Readonly<Record<CallerClass, readonly Rule[]>> = {
+  agent: [{ pattern: 'prod*', decision: 'ask' }, { pattern: '*', decision: 'allow' }],
+  unattended: [{ pattern: 'prod*', decision: 'ask' }, { pattern: '*', decision: 'allow' }],
+  human: [{ pattern: '*', decision: 'allow' }],
+};
+
 const PATTERN = /^[A-Za-z0-9_*?-]{1,64}(\/[A-Za-z0-9_*?-]{1,64})?$/;
 
-function defaults(): Record<CallerClass, Rule[]> {
-  return { agent: [...DEFAULT_RULES.agent], unattended: [...DEFAULT_RULES.unattended], human: [...DEFAULT_RULES.human] };
+function defaults(guarded = false): Record<CallerClass, Rule[]> {
+  const d = guarded ? PROTECTED_DEFAULT_RULES : DEFAULT_RULES;
+  return { agent: [...d.agent], unattended: [...d.unattended], human: [...d.human] };
 }
+
+/** Why `ask` cannot be kept in a home without a keeper: said when such a policy is loaded. */
+export const ASK_UNPROTECTED = "'ask' needs a protected home: without a keeper the answer would be given inside the asking process, which the agent can answer itself ('lsm key protect', then 'lsm unlock')";
 
 function decisionOf(v: Plain | undefined, where: string): Decision {
   const d = typeof v === 'string' ? v.trim().toLowerCase() : undefined;
   if (d && (DECISIONS as readonly string[]).includes(d)) return d as Decision;
-  throw new Error(`${where} must be allow, reason or deny, not ${JSON.stringify(v ?? null)}`);
+  throw new Error(`${where} must be allow, reason, ask or deny, not ${JSON.stringify(v ?? null)}`);
 }
 
 /**
@@ -66,9 +82,9 @@ function decisionOf(v: Plain | undefined, where: string): Decision {
  * comes back with `error` set, and every plaintext read is then refused (fail closed),
  * since guessing what a broken policy meant could only ever loosen it.
  */
-export function parsePolicy(tree: { [k: string]: Plain }, path: string): Policy {
+export function parsePolicy(tree: { [k: string]: Plain }, path: string, guarded = false): Policy {
   const raw = setting(tree, 'policy');
-  const policy: Policy = { rules: defaults(), configured: [] };
+  const policy: Policy = { rules: defaults(guarded), configured: [] };
   if (raw === undefined || raw === null) return policy;
   try {
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error("'policy' must be a mapping of agent, unattended and human to rules");
@@ -90,11 +106,12 @@ export function parsePolicy(tree: { [k: string]: Plain }, path: string): Policy 
           return { pattern, decision: decisionOf(d, `${where}.${JSON.stringify(pattern)}`) };
         });
       }
+      if (!guarded && rules.some((r) => r.decision === 'ask')) throw new Error(`${where}: ${ASK_UNPROTECTED}`);
       policy.rules[cls as CallerClass] = rules;
       policy.configured.push(cls as CallerClass);
     }
   } catch (err) {
-    return { rules: defaults(), configured: [], error: `${path}: ${(err as Error).message}` };
+    return { rules: defaults(guarded), configured: [], error: `${path}: ${(err as Error).message}` };
   }
   return policy;
 }
@@ -104,27 +121,34 @@ export function parsePolicy(tree: { [k: string]: Plain }, path: string): Policy 
  * says "policy" is not parsed at all, so `lsm get` pays nothing for the feature it
  * does not use. An unreadable config.yaml fails closed too.
  */
-export async function loadPolicy(home: Home): Promise<Policy> {
+export async function loadPolicy(home: Home, opts: { guarded?: boolean } = {}): Promise<Policy> {
   // In the keeper: the policy accepted at unlock (or a tightening since), not the file as it is now.
   const held = custody();
   if (held) return held.policy();
+  // key.age: the keeper decides, and `ask` has someone to ask.
+  const guarded = opts.guarded ?? existsSync(home.keyAge);
   let text: string;
   try {
     text = readRegular(home.config).toString('utf8'); // a FIFO would block every read
   } catch (err) {
-    if (errno(err) === 'ENOENT') return { rules: defaults(), configured: [] };
-    return { rules: defaults(), configured: [], error: `cannot read ${home.config}: ${errno(err) ?? 'error'}` };
+    if (errno(err) === 'ENOENT') return { rules: defaults(guarded), configured: [] };
+    return { rules: defaults(guarded), configured: [], error: `cannot read ${home.config}: ${errno(err) ?? 'error'}` };
   }
+  return policyOfText(text, home.config, guarded);
+}
+
+/** The policy config.yaml's text sets (the keeper compares the one in force with a new one). */
+export async function policyOfText(text: string, path: string, guarded: boolean): Promise<Policy> {
   // A YAML escape ("pol\u0069cy") could spell the key without the word: only a file with
   // neither is skipped unparsed.
-  if (!text.includes('policy') && !text.includes('\\')) return { rules: defaults(), configured: [] };
+  if (!text.includes('policy') && !text.includes('\\')) return { rules: defaults(guarded), configured: [] };
   let tree;
   try {
-    tree = await parseConfigText(text, home.config);
+    tree = await parseConfigText(text, path);
   } catch (err) {
-    return { rules: defaults(), configured: [], error: err instanceof LsmError ? err.message : `${home.config}: malformed YAML` };
+    return { rules: defaults(guarded), configured: [], error: err instanceof LsmError ? err.message : `${path}: malformed YAML` };
   }
-  return parsePolicy(tree, home.config);
+  return parsePolicy(tree, path, guarded);
 }
 
 function globRe(pattern: string): RegExp {
@@ -194,6 +218,15 @@ const INSTEAD: Record<EgressCommand, string> = {
   gh_push: 'ask the user to run it',
 };
 
+/** What an agent refused an approval can do instead, after asking the user to run it. */
+const ASK_INSTEAD: Record<EgressCommand, string> = {
+  get: ", or use 'lsm exec -- <cmd>' (the secrets reach the command, not you)",
+  dump: ", or use 'lsm exec -- <cmd>' (the secrets reach the command, not you)",
+  edit: '',
+  exec: ', or leave the output masked (drop --no-mask)',
+  gh_push: '',
+};
+
 /** The refusal: names no value, says what to do instead. */
 export function refusal(verdict: Verdict, cls: CallerClass, command: EgressCommand, env: string, policyError?: string): LsmError {
   const who = cls === 'agent' ? 'an agent' : cls === 'unattended' ? 'an unattended caller (no terminal)' : 'a terminal user';
@@ -258,7 +291,44 @@ export async function enforceEgress(ctx: Context, req: EgressRequest): Promise<E
     await recordCanaryReads(ctx, req.target, canaries, req.command, 'denied');
     throw refusal(verdict, caller, req.command, req.target.env, policy.error);
   }
+  const held = custody();
+  if (verdict.decision === 'ask') {
+    // Only the keeper can ask (the user's passphrase at a pinentry it starts); it may put
+    // the request aside here and run it again with the answer.
+    const answer = held?.approver
+      ? await held.approver.decide(ctx, { command: req.command, target: req.target, keys: req.keys, reason, caller, rule: verdict.rule })
+      : { outcome: 'unavailable' as const, why: 'only a keeper can ask, and this home has none' };
+    if (answer.outcome !== 'approved') {
+      const approval = { approval: answer.outcome, ...(answer.code ? { approval_request: answer.code } : {}) };
+      await record(ctx, { event: req.command, ...req.target, outcome: 'denied', fields: { ...req.fields, ...fields, ...approval, caller } }, { failClosed: false });
+      await recordCanaryReads(ctx, req.target, canaries, req.command, 'denied');
+      throw askRefusal(answer, verdict, caller, req.command, req.target.env);
+    }
+    Object.assign(fields, answer.fields);
+  }
+  if (caller === 'agent' && held?.approver) {
+    held.approver.notify(ctx, { agent: actor.agent_marker, command: req.command, target: req.target, keys: req.keys, approval: fields.approval as string | undefined });
+  }
   return { caller, fields, canaries };
+}
+
+/** An `ask` that did not end in an approval: exit 4, and the agent is told to hand the command to the user. */
+export function askRefusal(
+  answer: { outcome: 'denied' | 'timeout' | 'unavailable'; code?: string; channel?: string; why?: string },
+  verdict: Verdict, cls: CallerClass, command: EgressCommand, env: string,
+): LsmError {
+  const who = cls === 'agent' ? 'an agent' : cls === 'unattended' ? 'an unattended caller (no terminal)' : 'a terminal user';
+  const what = command === 'gh_push' ? `pushing ${env} secrets to GitHub by ${who}` : `plaintext of ${env} secrets to ${who}`;
+  const req = answer.code ? ` (request ${answer.code}${answer.channel ? ` on ${answer.channel}` : ''})` : '';
+  const hint = `ask the user to run the command themselves${ASK_INSTEAD[command]}; the request is in the audit log`;
+  const why = answer.why ? `: ${answer.why}` : '';
+  if (answer.outcome === 'unavailable') {
+    return new LsmError('approval_unavailable', `refused: ${what} needs the user's approval (policy: ${verdict.rule}), and it cannot be asked${why}`, { exit: EXIT.denied, hint });
+  }
+  if (answer.outcome === 'timeout') {
+    return new LsmError('approval_timeout', `refused: nobody approved ${what}${req} in time (policy: ${verdict.rule})`, { exit: EXIT.denied, hint });
+  }
+  return new LsmError('approval_denied', `refused: ${what} was not approved${req}${why} (policy: ${verdict.rule})`, { exit: EXIT.denied, hint });
 }
 
 export interface ExecGuard {

@@ -9,6 +9,7 @@ import { registerAgent } from './cli/agent.js';
 import { registerGh } from './cli/gh.js';
 import { registerKeeper } from './cli/keeper.js';
 import { registerKey } from './cli/key.js';
+import { registerShield } from './cli/shield.js';
 import { VERSION } from './version.js';
 import { checkExecDash } from './cli/exec-hint.js';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerGh(program);
   registerKeeper(program);
   registerKey(program);
+  registerShield(program);
   applyDefaults(program);
   return program;
 }

@@ -1,9 +1,11 @@
-import { readRegular } from './atomic.js';
 import { join, sep } from 'node:path';
-import { LsmError, errno, ioError, usage } from './errors.js';
+import { LsmError, errno, ioError } from './errors.js';
 import { checkName } from './names.js';
-import { checkNameIn, parseConfigText, readConfig, type Config } from './config.js';
+import type { Config } from './config.js';
 import type { Context } from './context.js';
+import type { Positional } from './positional.js';
+
+export { splitPositional, type Positional } from './positional.js';
 
 /**
  * Which store a command acts on. app: --app, positional, the linked project that is the
@@ -16,33 +18,6 @@ import type { Context } from './context.js';
 export interface Target {
   app: string;
   env: string;
-}
-
-export interface Positional {
-  app?: string;
-  env?: string;
-  rest: string[];
-}
-
-/**
- * Peels the optional leading `[app] [env]` off `args`, leaving `required` trailing
- * arguments. One extra argument is the app (or the env when only --app is given).
- * Surplus arguments are an error, never silently ignored, and anything that is not a
- * valid name (a path, '-') is refused rather than taken as an app.
- */
-export function splitPositional(args: string[], required: number, flags: Context['flags']): Positional {
-  const extra = args.length - required;
-  if (extra <= 0) return { rest: args };
-  const max = (flags.app !== undefined ? 0 : 1) + (flags.env !== undefined ? 0 : 1);
-  if (extra > max) {
-    throw usage('too many arguments', max === 0 ? 'both --app and --env are given, so no positional app or env is expected' : undefined);
-  }
-  const lead = args.slice(0, extra);
-  const rest = args.slice(extra);
-  if (flags.app === undefined) {
-    return { app: checkName('app', lead[0]), env: lead[1] === undefined ? undefined : checkName('env', lead[1]), rest };
-  }
-  return { env: checkName('env', lead[0]), rest };
 }
 
 interface ProjectFile {
@@ -59,6 +34,9 @@ export interface ProjectChoice {
 
 async function readProjectFile(cwd: string): Promise<ProjectFile> {
   const path = join(cwd, '.lsm.yaml');
+  // Loaded here, not at the top: a get through the keeper resolves its store in the keeper
+  // and so never loads them (atomic.ts brings node:crypto).
+  const [{ readRegular }, { checkNameIn, parseConfigText }] = await Promise.all([import('./atomic.js'), import('./config.js')]);
   let text: string;
   try {
     text = readRegular(path).toString('utf8');
@@ -98,7 +76,7 @@ export async function resolveTarget(ctx: Context, pos: Positional, config?: Conf
   if (app && env) return { app, env };
   const project = await readProjectFile(ctx.cwd);
   const chose: ProjectChoice['chose'] = [];
-  config ??= await readConfig(ctx.home);
+  config ??= await (await import('./config.js')).readConfig(ctx.home);
   const linked = appForDir(config, ctx.cwd);
   if (!app && project.app) {
     if (project.app !== linked) {

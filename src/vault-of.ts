@@ -3,6 +3,6 @@ import type { Context } from './context.js';
 
 /** Every operation on secrets: in this process, or through the keeper of a protected home. */
 export async function vaultOf(ctx: Context): Promise<Vault> {
-  if (await viaKeeper(ctx)) return (await import('./keeper/client.js')).keeperVault(ctx);
+  if (await viaKeeper(ctx)) return (await import('./keeper/vault.js')).keeperVault(ctx);
   return (await import('./local-vault.js')).localVault(ctx);
 }

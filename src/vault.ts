@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from './context.js';
 import type { Target } from './resolve.js';
+import type { Positional } from './positional.js';
 import type { ExecGuard } from './policy.js';
 
 /**
@@ -157,12 +158,22 @@ export async function viaKeeper(ctx: Context): Promise<boolean> {
   return true;
 }
 
+/** `get` with its store still to be chosen: where the key is, the store is chosen too. */
+export interface Getter {
+  get(want: Positional, key: string, reason?: string): Promise<string>;
+}
+
 /**
  * The one operation `get` needs. Apart from vaultOf (src/vault-of.ts) so that the get
- * bundle, which the launcher starts for every `lsm get`, holds none of the others.
+ * bundle, which the launcher starts for every `lsm get`, holds none of the others. Through
+ * the keeper the store is chosen by the keeper, from the caller's cwd as /proc shows it:
+ * the client then reads no config and loads no crypto, which is what keeps it quick.
  */
-export async function getterOf(ctx: Context): Promise<Pick<Vault, 'get'>> {
-  if (await viaKeeper(ctx)) return (await import('./keeper/client.js')).keeperVault(ctx);
-  const { getSecret } = await import('./local-get.js');
-  return { get: (target, key, reason) => getSecret(ctx, target, key, reason) };
+export async function getterOf(ctx: Context): Promise<Getter> {
+  if (await viaKeeper(ctx)) {
+    const [{ keeperGetter }, { callKeeperOrUnlock }] = await Promise.all([import('./keeper/getter.js'), import('./keeper/offer-unlock.js')]);
+    return keeperGetter(ctx, callKeeperOrUnlock);
+  }
+  const [{ getSecret }, { resolveTarget }] = await Promise.all([import('./local-get.js'), import('./resolve.js')]);
+  return { get: async (want, key, reason) => getSecret(ctx, await resolveTarget(ctx, want), key, reason) };
 }

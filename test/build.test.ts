@@ -1,4 +1,4 @@
-// The Node build as it ships: the launcher, its two bundles and their code caches. A
+// The Node build as it ships: the launcher, its three bundles and their code caches. A
 // regression here costs no correctness, only start-up, so nothing else would notice it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,23 +14,38 @@ const launcher = createRequire(import.meta.url)(join(process.cwd(), DIST, 'lsm.c
 };
 
 test('each bundle ships a code cache that this Node accepts', () => {
-  for (const bundle of ['lsm-get', 'lsm-core']) {
+  for (const bundle of ['lsm-get', 'lsm-local', 'lsm-core']) {
     const script = launcher.compile(bundle, readFileSync(join(DIST, `${bundle}.cache`)));
     assert.equal(script.cachedDataRejected, false, `${bundle}.cache was made for other sources or another Node`);
   }
 });
 
-test('the get bundle holds none of commander or of the other commands', () => {
+type Bundle = 'lsm-get' | 'lsm-local' | 'lsm-core';
+const inputs = () => JSON.parse(readFileSync(join(DIST, 'inputs.json'), 'utf8')) as Record<Bundle, string[]>;
+const size = (bundle: Bundle) => readFileSync(join(DIST, `${bundle}.cjs`)).length;
+
+test('the get bundles hold none of commander or of the other commands', () => {
   // The build lists each bundle's inputs (esbuild's metafile): minified code names none.
-  const inputs = JSON.parse(readFileSync(join(DIST, 'inputs.json'), 'utf8')) as Record<'lsm-get' | 'lsm-core', string[]>;
-  const holds = (bundle: 'lsm-get' | 'lsm-core', marker: string) => inputs[bundle].some((f) => f.startsWith(marker));
+  const all = inputs();
+  const holds = (bundle: Bundle, marker: string) => all[bundle].some((f) => f.startsWith(marker));
   for (const marker of ['src/program.ts', 'node_modules/commander/', 'src/commands/set.ts', 'src/commands/exec.ts', 'src/audit/verify.ts']) {
     assert.ok(holds('lsm-core', marker), `the check is void: ${marker} is not in lsm-core.cjs either`);
     assert.ok(!holds('lsm-get', marker), `${marker} is in lsm-get.cjs`);
+    assert.ok(!holds('lsm-local', marker), `${marker} is in lsm-local.cjs`);
   }
-  assert.ok(holds('lsm-get', 'src/commands/get.ts'));
-  const size = (bundle: string) => readFileSync(join(DIST, `${bundle}.cjs`)).length;
-  assert.ok(size('lsm-get') < size('lsm-core') / 3, `lsm-get.cjs is ${size('lsm-get')} bytes, lsm-core.cjs ${size('lsm-core')}`);
+  assert.ok(holds('lsm-local', 'src/commands/get.ts'));
+  assert.ok(size('lsm-local') < size('lsm-core') / 3, `lsm-local.cjs is ${size('lsm-local')} bytes, lsm-core.cjs ${size('lsm-core')}`);
+});
+
+test('the keeper get bundle holds no crypto, no store, no audit log and no config reader', () => {
+  const all = inputs();
+  const holds = (bundle: Bundle, marker: string) => all[bundle].some((f) => f.startsWith(marker));
+  for (const marker of ['src/age/', 'src/store.ts', 'src/audit/log.ts', 'src/config.ts', 'src/identity.ts', 'src/policy.ts', 'src/atomic.ts']) {
+    assert.ok(holds('lsm-local', marker), `the check is void: ${marker} is not in lsm-local.cjs either`);
+    assert.ok(!holds('lsm-get', marker), `${marker} is in lsm-get.cjs`);
+  }
+  assert.ok(holds('lsm-get', 'src/keeper/client.ts'));
+  assert.ok(size('lsm-get') < size('lsm-local') / 4, `lsm-get.cjs is ${size('lsm-get')} bytes, lsm-local.cjs ${size('lsm-local')}`);
 });
 
 /**
@@ -49,7 +64,7 @@ function distWithout(missing: string): (...args: string[]) => SpawnSyncReturns<s
   return run;
 }
 
-test('a plain get runs from lsm-get.cjs alone; anything else needs lsm-core.cjs', () => {
+test('a plain get runs from the get bundles alone; anything else needs lsm-core.cjs', () => {
   const run = distWithout('lsm-core.cjs');
   const got = run('get', 'app', 'dev', 'KEY');
   assert.equal(got.status, 0, got.stderr);
@@ -62,8 +77,10 @@ test('a plain get runs from lsm-get.cjs alone; anything else needs lsm-core.cjs'
   assert.notEqual(run('list', 'app', 'dev').status, 0);
 });
 
-test('without lsm-get.cjs (an older build copied over) a get still works, through the full bundle', () => {
-  const got = distWithout('lsm-get.cjs')('get', 'app', 'dev', 'KEY');
-  assert.equal(got.status, 0, got.stderr);
-  assert.equal(got.stdout, 'v1');
-});
+for (const missing of ['lsm-get.cjs', 'lsm-local.cjs']) {
+  test(`without ${missing} (an older build copied over) a get still works, through the full bundle`, () => {
+    const got = distWithout(missing)('get', 'app', 'dev', 'KEY');
+    assert.equal(got.status, 0, got.stderr);
+    assert.equal(got.stdout, 'v1');
+  });
+}

@@ -19,7 +19,7 @@ import { initHome, tempDir } from './helpers.js';
 import { Receiver, OK, blackHole } from './fixtures/otlp/receiver.js';
 import { enableShipping, shippableSeqs, shipperGone, cursor } from './fixtures/otlp/ship-env.js';
 import {
-  bindReadOnly, debris, fileSizeLimit, mountTmpfs, ok, readStore, rows, run, sealHome, sealsAvailable, snapshot, snapshotDiff, unmountAll, unprivileged, verify, verifyFailures,
+  DOCUMENTED, ERROR, TRACED, bindReadOnly, debris, homeSteps, straceWorks, fileSizeLimit, mountTmpfs, ok, readStore, rows, run, sealHome, sealsAvailable, snapshot, snapshotDiff, unmountAll, unprivileged, verify, verifyFailures,
 } from './fixtures/reliability.js';
 
 const closers: Array<() => Promise<void>> = [];
@@ -320,54 +320,6 @@ for (const kind of ['down', 'black-holed', 'slow', 'garbage 200', 'garbage bytes
 });
 
 // ---- Every durable step of a command, failed or killed, deterministically (strace)
-
-const TRACED = ['openat', 'write', 'pwrite64', 'fsync', 'fdatasync', 'rename', 'link', 'symlink', 'unlink', 'ftruncate'];
-
-interface Step {
-  call: string;
-  /** The how-many-th call of that name by lsm's main thread: strace's `when=`. */
-  n: number;
-  what: string;
-}
-
-/**
- * The steps of one run that touch the home, from an strace of it: opens for writing,
- * writes, syncs, renames, links (a lock is a symlink) and unlinks, each with its ordinal among the calls of
- * its name, so that a rerun can fail or kill exactly that one.
- */
-function homeSteps(trace: string, home: string): Step[] {
-  const lines = trace.split('\n').filter(Boolean);
-  const main = lines[0]?.split(' ')[0];
-  const fds = new Map<string, string>();
-  const counts = new Map<string, number>();
-  const steps: Step[] = [];
-  for (const line of lines) {
-    const m = /^(\d+) +(\w+)\((.*)\) += (-?\d+)/.exec(line);
-    if (!m || m[1] !== main) continue;
-    const [, , call, args, ret] = m;
-    const n = (counts.get(call) ?? 0) + 1;
-    counts.set(call, n);
-    // symlink(target, path): the target of a lock is its owner's text, not a path.
-    const path = [...args.matchAll(/"([^"]*)"/g)][call === 'symlink' ? 1 : 0]?.[1];
-    if (call === 'openat') {
-      if (path && Number(ret) >= 0) fds.set(ret, path);
-      if (path?.startsWith(home) && /O_CREAT|O_WRONLY|O_RDWR/.test(args)) steps.push({ call, n, what: `open ${path.slice(home.length + 1) || '.'}` });
-    } else if (['rename', 'link', 'symlink', 'unlink'].includes(call)) {
-      if (path?.startsWith(home)) steps.push({ call, n, what: `${call} ${path.slice(home.length + 1)}` });
-    } else {
-      const target = fds.get(args.split(',')[0]);
-      if (target?.startsWith(home)) steps.push({ call, n, what: `${call} ${target.slice(home.length + 1) || '.'}` });
-    }
-  }
-  return steps;
-}
-
-function straceWorks(): boolean {
-  return spawnSync('strace', ['-qq', '-e', 'trace=none', '-o', '/dev/null', 'true']).status === 0;
-}
-
-const ERROR = new Map([['fsync', 'EIO'], ['fdatasync', 'EIO'], ['unlink', 'EIO']]);
-const DOCUMENTED = /^lsm: (cannot record the audit event in \S+: .+; nothing was revealed or changed|cannot (write|lock|read|overwrite|remove) \S+: .+)$/m;
 
 test('every durable step of set and of a sealed get, failed (ENOSPC, EIO) or killed: old or new content, recorded first, nothing left', { timeout: 300_000 }, async (t) => {
   if (!straceWorks()) return t.skip('strace is missing or cannot trace here (ptrace denied)');

@@ -38,6 +38,8 @@ function setUp(): void {
   home = join(dir, 'h');
   assert.equal(as(['init']).code, 0);
   assert.equal(as(['set', 'myapp', 'prod', 'DB_URL', `postgres://u:${CANARY}@db/x`]).code, 0);
+  // These tests read prod as an unattended caller, which a protected home asks about by default.
+  assert.equal(runAs('sh', ['-c', `printf 'policy:\n  unattended: allow\n' >> '${join(home, 'config.yaml')}'`]).status, 0);
   const p = as(['key', 'protect'], `${PASS}\n${PASS}\n`);
   assert.equal(p.code, 0, p.stderr);
   const u = as(['unlock'], `${PASS}\n`);

@@ -2,10 +2,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { appendFileSync, copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { initHome, lsm, lsmCommand, cleanEnv, tempDir, assertNoLeak } from './helpers.ts';
+import { delimiter, join } from 'node:path';
+import { LSM_BIN, initHome, lsm, lsmCommand, cleanEnv, tempDir, assertNoLeak } from './helpers.ts';
 
 /**
  * A protected home and its keeper, end to end through the built lsm: what the keeper
@@ -185,8 +185,27 @@ test('config.yaml loosened while the keeper runs: recorded as config.changed, no
   assert.deepEqual(change.fields.sections, ['audit', 'policy']);
   assert.ok(change.fields.held_back.some((l: string) => l.startsWith('policy agent')));
   assert.ok(status(home).config_pending.length >= 2);
-  unlock(home);
+  // The passphrase puts it in force, and unlock says what it put in force.
+  const u = lsm(['unlock'], { home, input: `${PASS}\n` });
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stderr, /config\.yaml: now in force with this passphrase: policy agent .*-> allow/);
+  assert.match(u.stderr, /now in force with this passphrase: audit on_failure: closed -> open/);
+  const unlocked = rows(home).filter((x) => x.event === 'keeper.unlock').at(-1)!;
+  assert.ok(unlocked.fields.config_applied.length >= 2);
   assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL'], { home, env: { CLAUDECODE: '1' } }).code, 0);
+  // Once in force it is not news: the next unlock says nothing of it.
+  assert.doesNotMatch(lsm(['unlock'], { home, input: `${PASS}\n` }).stderr, /now in force/);
+});
+
+test('config.yaml loosened while the home is locked: the next unlock says what its passphrase puts in force', () => {
+  const home = protectedHome();
+  unlock(home);
+  assert.equal(lsm(['lock'], { home }).code, 0);
+  appendFileSync(join(home, 'config.yaml'), 'policy:\n  agent: allow\n');
+  const u = lsm(['unlock'], { home, input: `${PASS}\n` });
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stderr, /now in force with this passphrase: policy agent .*-> allow/);
+  assert.ok(rows(home).filter((x) => x.event === 'keeper.unlock').at(-1)!.fields.config_applied.length >= 1);
 });
 
 test('a tightening applies at once', () => {
@@ -289,4 +308,83 @@ test('dump, import and canaries go through the keeper: recorded by it, the store
   assert.equal(e.code, 0, e.stderr);
   assert.equal(rows(home).filter((r) => r.event === 'clean').at(-1)!.fields.peer.source, 'kernel');
   assertNoLeak(CANARY, home, i.stdout, i.stderr, e.stdout, e.stderr);
+});
+
+test('a get through the keeper: the keeper chooses the store from the caller\'s cwd (link, .lsm.yaml) and records what chose it', () => {
+  const home = protectedHome();
+  unlock(home);
+  const project = realpathSync(tempDir('lsm-project-'));
+  // Linked while the keeper runs: link writes config.yaml, which the keeper reads at the next request.
+  assert.equal(lsm(['link', 'myapp'], { home, cwd: project }).code, 0);
+  writeFileSync(join(project, '.lsm.yaml'), 'env: dev\n');
+  const got = lsm(['get', 'API_KEY'], { home, cwd: project });
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout, `dev-${CANARY}`);
+  assert.match(got.stderr, /myapp\/dev: the env chosen by .*\.lsm\.yaml/);
+  const row = rows(home).filter((r) => r.event === 'get').at(-1)!;
+  assert.equal(row.app, 'myapp');
+  assert.equal(row.env, 'dev');
+  assert.equal(row.fields.project_file, join(project, '.lsm.yaml'));
+  assert.deepEqual(row.fields.project_chose, ['env']);
+  assert.equal(row.actor.cwd, project);
+  // A positional app and env are the caller's; an empty --app (an unset variable) is refused before anything is asked.
+  assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL'], { home, cwd: project }).stdout, `postgres://u:${CANARY}@db/x`);
+  const before = rows(home).length;
+  const empty = lsm(['get', '--app', '', 'API_KEY'], { home, cwd: project });
+  assert.equal(empty.code, 2, empty.stderr);
+  assert.equal(rows(home).length, before);
+  // Outside the linked project nothing chooses the app: the keeper says so, as the local get would.
+  const elsewhere = lsm(['get', 'API_KEY'], { home, cwd: tempDir('lsm-elsewhere-') });
+  assert.equal(elsewhere.code, 1, elsewhere.stderr);
+  assert.match(elsewhere.stderr, /cannot determine the app/);
+});
+
+test('a keeper killed in the second before its checkpoint, the log cut back to it: the next unlock records keeper.unclean_exit, and suspicious flags it', async () => {
+  const home = protectedHome();
+  unlock(home);
+  assert.equal(lsm(['get', 'myapp', 'dev', 'API_KEY'], { home }).code, 0);
+  // The checkpoint follows the last append by a second: let it be written, then read and kill at once.
+  await new Promise((r) => setTimeout(r, 1500));
+  const log = join(home, 'audit.jsonl');
+  const checkpointed = readFileSync(log);
+  assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL', '--reason', 'hidden read'], { home }).code, 0);
+  process.kill(status(home).pid, 'SIGKILL');
+  // The agent's cover: the read cut off, the log exactly as the checkpoint knew it.
+  writeFileSync(log, checkpointed);
+  unlock(home);
+  const all = rows(home);
+  const unclean = all.filter((r) => r.event === 'keeper.unclean_exit');
+  assert.equal(unclean.length, 1, 'the kill left no trace');
+  assert.ok(unclean[0].fields.previous_pid > 0);
+  assert.equal(all.filter((r) => r.event === 'audit.foreign_append').length, 0);
+  const s = lsm(['audit', 'suspicious', '--since', '1h', '--format', 'json'], { home });
+  const flagged = s.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.reasons.includes('keeper_alarm'));
+  assert.ok(flagged.length >= 1, s.stdout + s.stderr);
+  // A keeper that locks cleanly leaves no such row behind it.
+  assert.equal(lsm(['lock'], { home }).code, 0);
+  unlock(home);
+  assert.equal(rows(home).filter((r) => r.event === 'keeper.unclean_exit').length, 1);
+});
+
+test('through an installed lsm on PATH (a link named lsm, as npm link makes): unlock starts a keeper that serves get and exec, and lock stops it', () => {
+  const home = protectedHome();
+  const bin = tempDir('lsm-bin-');
+  symlinkSync(LSM_BIN, join(bin, 'lsm'));
+  const env = cleanEnv({ LSM_DIR: home, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` });
+  const onPath = (args: string[], input = '') => spawnSync('lsm', args, { env, input, encoding: 'utf8', timeout: 30_000 });
+  const u = onPath(['unlock'], `${PASS}\n`);
+  assert.equal(u.status, 0, u.stderr);
+  const st = JSON.parse(onPath(['keeper', 'status', '--format', 'json']).stdout);
+  assert.equal(st.running, true);
+  assert.equal(st.dumpable, false);
+  const got = onPath(['get', 'myapp', 'dev', 'API_KEY']);
+  assert.equal(got.status, 0, got.stderr);
+  assert.equal(got.stdout, `dev-${CANARY}`);
+  const ex = onPath(['exec', 'myapp', 'dev', '--no-mask', '--', 'sh', '-c', 'printf %s "$API_KEY"']);
+  assert.equal(ex.status, 0, ex.stderr);
+  assert.equal(ex.stdout, `dev-${CANARY}`);
+  const get = rows(home).filter((r) => r.event === 'get').at(-1)!;
+  assert.equal(get.fields.peer.source, 'kernel');
+  assert.equal(onPath(['lock']).status, 0);
+  assert.equal(onPath(['get', 'myapp', 'dev', 'API_KEY']).status, 5);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquire, withLock } from '../src/lock.js';
 import { LsmError } from '../src/errors.js';
@@ -62,12 +62,28 @@ for (const kind of ['symlink', 'file (earlier lsm)'] as const) {
   test(`a ${kind} lock of a live owner is waited on, not broken`, () => {
     const dir = tempDir();
     const lock = join(dir, 'x.lock');
+    // The live owner is this process, holding the lock (a file of the same text put in its place).
     const mine = acquire(lock);
     const owner = readlinkSync(lock);
-    mine.release();
+    unlinkSync(lock);
     place(lock, owner);
     assert.throws(() => acquire(lock, { timeoutMs: 50 }), (e: unknown) => e instanceof LsmError && e.code === 'locked');
     assert.equal(present(lock), true);
+    mine.release();
+  });
+
+  test(`a ${kind} lock naming this process that it no longer holds (its removal failed) is taken over, not waited on`, () => {
+    const dir = tempDir();
+    const lock = join(dir, 'x.lock');
+    const mine = acquire(lock);
+    const owner = readlinkSync(lock);
+    mine.release();
+    // What an unlink that failed with EIO leaves: a long-lived keeper would wait for itself.
+    place(lock, owner);
+    const t0 = Date.now();
+    withLock(lock, () => {}, { timeoutMs: 5000 });
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(present(lock), false);
   });
 }
 

@@ -48,7 +48,7 @@ function isoStart(ms: number): string {
   return Number.isFinite(ms) && ms > 0 ? formatTs(new Date(ms)) : '';
 }
 
-function linuxProc(pid: number): ProcInfo | undefined {
+export function linuxProc(pid: number): ProcInfo | undefined {
   let stat: string;
   try {
     // utf8 takes Node's native read path; other encodings run its JS path, whose first

@@ -10,9 +10,9 @@ import { TAMPER_REASONS, type TamperReason } from './tamper-detectors.js';
  * bounded by the number of distinct actors. The reason names are the original's.
  */
 
-export type Reason = 'agent_plaintext' | 'outside_hours' | 'burst' | 'new_parent_comm' | 'non_interactive_no_agent' | 'canary' | TamperReason;
+export type Reason = 'agent_plaintext' | 'outside_hours' | 'burst' | 'new_parent_comm' | 'non_interactive_no_agent' | 'canary' | 'approval_refused' | TamperReason;
 /** The order reasons are listed in, whatever order they were found in. */
-export const REASONS: readonly Reason[] = ['agent_plaintext', 'outside_hours', 'burst', 'new_parent_comm', 'non_interactive_no_agent', 'canary', ...TAMPER_REASONS];
+export const REASONS: readonly Reason[] = ['agent_plaintext', 'outside_hours', 'burst', 'new_parent_comm', 'non_interactive_no_agent', 'canary', 'approval_refused', ...TAMPER_REASONS];
 
 export const CANARY_EVENT = 'canary.read';
 
@@ -269,4 +269,13 @@ export function nonInteractiveNoAgent(row: AuditRow): boolean {
 
 export function isCanary(row: AuditRow): boolean {
   return row.event === CANARY_EVENT;
+}
+
+/**
+ * An approval asked and not given: a wrong passphrase or a cancel at the prompt, or
+ * nobody answering in time. Someone wanted plaintext the user did not hand over.
+ * (`approval.unavailable` is not flagged: no one was asked.)
+ */
+export function approvalRefused(row: AuditRow): boolean {
+  return row.event === 'approval.denied' || row.event === 'approval.timeout';
 }

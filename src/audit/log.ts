@@ -176,6 +176,9 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
         written.push(row);
         const data = Buffer.from(`${end.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8');
         writeAll(fd, data);
+        // The keeper's head moves with the bytes, durable or not yet: a row whose fsync then
+        // fails is still the keeper's, not a foreign append at the next one.
+        custody()?.appended(path, row.seq, lines[lines.length - 1], st.size + data.length);
         fsyncSync(fd);
         // The digest index names each recording row by its offset (digests.ts).
         let at = st.size + (end.endsWithNewline ? 0 : 1);
@@ -188,7 +191,6 @@ export function appendEvent(path: string, input: EventInput, opts: AppendOptions
         noteWritten(path, written.filter((r) => offsets.has(r.seq)).map((r) => ({ row: r, offset: offsets.get(r.seq)! })));
         if (st.size === 0) fsyncDir(dirname(path));
         sealer?.commit(row); // the key moves on only once the rows are durable
-        custody()?.appended(path, row.seq, lines[lines.length - 1], st.size + data.length);
         return row;
       } catch (err) {
         throw appendError(path, err);

@@ -1,5 +1,5 @@
 import {
-  BurstJudge, NewActorJudge, REASONS, WallClock, actorOf, agentOf, agentPlaintext, isAuditEvent, isCanary, nonInteractiveNoAgent, outsideHours,
+  BurstJudge, NewActorJudge, REASONS, WallClock, actorOf, agentOf, agentPlaintext, approvalRefused, isAuditEvent, isCanary, nonInteractiveNoAgent, outsideHours,
   type Hours, type Reason,
 } from './detectors.js';
 import { actorIdOf, actorLabel, type ActorId } from './access.js';
@@ -94,9 +94,11 @@ export class SuspiciousPass {
     if (plain) reasons.unshift('agent_plaintext');
     if (nonInteractiveNoAgent(row)) reasons.push('non_interactive_no_agent');
     if (isCanary(row)) reasons.push('canary');
+    const refused = approvalRefused(row);
+    if (refused) reasons.push('approval_refused');
     reasons.push(...tampered);
     if (reasons.length === 0) return undefined;
-    return this.flag({ row, raw, reasons, actor, id: actorIdOf(row), high: plain === 'high' || isCanary(row), ms });
+    return this.flag({ row, raw, reasons, actor, id: actorIdOf(row), high: plain === 'high' || isCanary(row) || refused, ms });
   }
 
   private flag(f: Flagged): Flagged {

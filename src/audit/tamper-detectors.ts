@@ -11,10 +11,15 @@ import type { AuditRow } from './event.js';
  *   deep or too large to be an event lsm wrote.
  * - `config_loosened`: a `config.changed` event whose settings let more through.
  * - `store_swapped`: a `store.unrecorded_change` event (a store replaced out of band).
+ * - `keeper_alarm`: what a protected home's keeper found: the log put back or cut
+ *   (`audit.rewound`), rows it did not write (`audit.foreign_append`), its socket moved
+ *   (`keeper.socket_moved`), or the keeper before it killed (`keeper.unclean_exit`).
  */
 
-export type TamperReason = 'time_backwards' | 'torn_row' | 'config_loosened' | 'store_swapped';
-export const TAMPER_REASONS: readonly TamperReason[] = ['time_backwards', 'torn_row', 'config_loosened', 'store_swapped'];
+export type TamperReason = 'time_backwards' | 'torn_row' | 'config_loosened' | 'store_swapped' | 'keeper_alarm';
+export const TAMPER_REASONS: readonly TamperReason[] = ['time_backwards', 'torn_row', 'config_loosened', 'store_swapped', 'keeper_alarm'];
+
+const KEEPER_ALARMS = new Set(['audit.rewound', 'audit.foreign_append', 'keeper.socket_moved', 'keeper.unclean_exit']);
 
 /** Clock steps of a few seconds happen (NTP); a row stamped further back than this was not written then. */
 export const TS_TOLERANCE_MS = 60_000;
@@ -64,6 +69,7 @@ export class TamperPass {
     if (isTorn(row)) out.push('torn_row');
     if (isLoosening(row)) out.push('config_loosened');
     if (isStoreSwap(row)) out.push('store_swapped');
+    if (KEEPER_ALARMS.has(row.event)) out.push('keeper_alarm');
     return out;
   }
 }

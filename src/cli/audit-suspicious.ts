@@ -13,6 +13,7 @@ Detectors (a row can have several reasons):
                             once the log holds a full lookback of history before it
   non_interactive_no_agent  no terminal and no agent marker: what is running this?
   canary                    a canary key was read
+  approval_refused          an 'ask' approval was refused (wrong passphrase, cancel) or timed out; HIGH
 The actor is the nearest process above lsm that is not a shell (the agent, not bash).
 lsm's own audit.* events are not judged. Rows before --since still count as history for
 burst and new_parent_comm. Defaults can be set in config.yaml:

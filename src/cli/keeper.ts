@@ -13,8 +13,10 @@ export function registerKeeper(program: Command): void {
 The passphrase is read from the terminal without echo, or from stdin when stdin is
 not a terminal. The keeper runs detached, holds the key in memory only, makes itself
 non-dumpable, and is the only writer of the home's audit log while it runs. A change
-to config.yaml that loosens the policy or audit.on_failure takes effect only after
-the next unlock.
+to config.yaml that loosens the policy or audit.on_failure, or changes approval:,
+takes effect only after the next unlock. Approvals ('ask' in the policy) are asked
+on this terminal and display (DISPLAY, WAYLAND_DISPLAY) unless config.yaml's
+approval: names others; each prompt shows the seal printed here.
 ${examples('$ lsm unlock', '$ lsm unlock --ttl 2h --idle 10m', '$ lsm unlock --acknowledge')}`)
     .action(action(() => import('../commands/unlock.js')));
 
@@ -47,6 +49,9 @@ ${examples('$ lsm unlock', '$ lsm unlock --ttl 2h --idle 10m', '$ lsm unlock --a
     .requiredOption('--ttl <ms>')
     .requiredOption('--idle <ms>')
     .option('--acknowledge')
+    // How long after an append the head is checkpointed; only the fault suite shortens it.
+    .option('--checkpoint-ms <ms>', '', '1000')
+    .option('--channel <json>')
     .option('--rotate')
     .action(action(() => import('../commands/keeper-daemon.js')));
 }

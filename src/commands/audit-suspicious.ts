@@ -66,8 +66,8 @@ function threshold(text: string, label: string): number {
 }
 
 export const REASON_COLOUR: Record<string, 'yellow' | 'red' | 'magenta' | 'cyan'> = {
-  agent_plaintext: 'red', outside_hours: 'yellow', burst: 'red', new_parent_comm: 'magenta', non_interactive_no_agent: 'cyan', canary: 'red',
-  time_backwards: 'red', torn_row: 'red', config_loosened: 'red', store_swapped: 'red',
+  agent_plaintext: 'red', outside_hours: 'yellow', burst: 'red', new_parent_comm: 'magenta', non_interactive_no_agent: 'cyan', canary: 'red', approval_refused: 'red',
+  time_backwards: 'red', torn_row: 'red', config_loosened: 'red', store_swapped: 'red', keeper_alarm: 'red',
 };
 
 function incidentLine(inc: Incident, clock: WallClock, style: TextStyle): string {

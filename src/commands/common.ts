@@ -1,4 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { requireHome } from '../home.js';
 import { LsmError } from '../errors.js';
 import { resolveTarget, splitPositional, type Target } from '../resolve.js';
 import { loadIdentity, type Identity } from '../identity.js';
@@ -8,16 +9,7 @@ import { canaryNames, retireCanaries } from '../canary.js';
 import type { EnvDocument } from '../dotenv.js';
 import type { Context } from '../context.js';
 
-/** Fails with a pointer to `lsm init` when the home does not exist yet. */
-export function requireHome(ctx: Context): void {
-  let isDir = false;
-  try {
-    isDir = statSync(ctx.home.dir).isDirectory();
-  } catch { /* missing */ }
-  if (!isDir) {
-    throw new LsmError('key_missing', `no lsm home at ${ctx.home.dir}`, { hint: "run 'lsm init' first (or pass --dir)" });
-  }
-}
+export { requireHome };
 
 /** Resolves `[app] [env]` ahead of `required` trailing arguments. */
 export async function targetOf(ctx: Context, args: string[], required: number): Promise<{ target: Target; rest: string[] }> {

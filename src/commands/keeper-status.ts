@@ -48,6 +48,7 @@ export async function run(ctx: Context, _args: string[], opts: { format?: string
   ];
   if (status.running) {
     rows.push(['socket', String(status.socket)], ['dumpable', status.dumpable ? 'yes' : 'no'], ['locks at', `${status.idle_expires} (idle), ${status.expires} (at the latest)`]);
+    if ('approval_channel' in status) rows.push(['approvals', typeof status.approval_channel === 'string' ? `${status.approval_channel} (from lsm unlock)` : "none from lsm unlock (config.yaml's approval: may name one)"]);
   }
   rows.push(['ptrace_scope', status.ptrace_scope === null ? 'no Yama (any process of this user may ptrace another that is dumpable)' : String(status.ptrace_scope)]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readRegular } from '../atomic.js';
 import { errno } from '../errors.js';
 import { parseConfigText, setting } from '../config.js';
-import { CLASSES, STRICTNESS, evaluate, loadPolicy, type Policy } from '../policy.js';
+import { CLASSES, STRICTNESS, evaluate, policyOfText, type Policy } from '../policy.js';
 import type { Home } from '../home.js';
 
 /**
@@ -52,9 +52,28 @@ async function sectionsOf(home: Home, text: string): Promise<{ sections: Record<
 }
 
 export async function readInForce(home: Home): Promise<InForce> {
-  const text = readText(home);
+  return inForceOf(home, readText(home));
+}
+
+/** What config.yaml's text would put in force (an unreadable file: a policy that refuses, as in every home). */
+export async function inForceOf(home: Home, text: string): Promise<InForce> {
   const { sections, failOpen } = await sectionsOf(home, text);
-  return { digest: digestOf(text), text, policy: await loadPolicy(home), failOpen, sections };
+  // The keeper's home is protected: `ask` has someone to ask.
+  const policy = text.startsWith('\0unreadable:')
+    ? { ...(await policyOfText('', home.config, true)), error: `cannot read ${home.config}: ${text.slice(12)}` }
+    : await policyOfText(text, home.config, true);
+  return { digest: digestOf(text), text, policy, failOpen, sections };
+}
+
+/** What `next` lets through that `prev` did not: the policy, audit on_failure, any change to mask:. */
+export function loosenedBetween(prev: InForce, next: InForce): string[] {
+  const loosened = loosenings(prev.policy, next.policy);
+  if (next.failOpen && !prev.failOpen) loosened.push('audit on_failure: closed -> open');
+  // mask: public: unmasks keys: any change to it waits for the passphrase.
+  if (next.sections.mask !== prev.sections.mask) loosened.push('mask section changed');
+  // approval: says where the passphrase is asked and which program asks it: any change waits too.
+  if (next.sections.approval !== prev.sections.approval) loosened.push('approval section changed');
+  return loosened;
 }
 
 // Each pattern of either policy, made concrete, and a few common envs: where the decisions are compared.
@@ -98,27 +117,14 @@ export async function checkConfig(home: Home, current: InForce): Promise<{ chang
   const text = readText(home);
   const digest = digestOf(text);
   if (digest === current.digest) return undefined;
-  const { sections, failOpen } = await sectionsOf(home, text);
-  // The policy must be read without the keeper's custody, which returns the one in force.
-  const { custody, holdCustody } = await import('../custody.js');
-  const held = custody();
-  holdCustody(undefined);
-  let policy: Policy;
-  try {
-    policy = await loadPolicy(home);
-  } finally {
-    holdCustody(held);
-  }
-  const names = new Set([...Object.keys(sections), ...Object.keys(current.sections)]);
-  const changed = [...names].filter((k) => sections[k] !== current.sections[k]).sort();
-  const loosened = loosenings(current.policy, policy);
-  if (failOpen && !current.failOpen) loosened.push('audit on_failure: closed -> open');
-  // mask: public: unmasks keys: any change to it waits for the passphrase.
-  if (sections.mask !== current.sections.mask) loosened.push('mask section changed');
+  const seen = await inForceOf(home, text);
+  const names = new Set([...Object.keys(seen.sections), ...Object.keys(current.sections)]);
+  const changed = [...names].filter((k) => seen.sections[k] !== current.sections[k]).sort();
+  const loosened = loosenedBetween(current, seen);
   const applied = loosened.length === 0;
   const next: InForce = applied
-    ? { digest, text, policy, failOpen, sections }
+    ? seen
     // Recorded once; what stays in force is the old policy, under the new file's digest.
-    : { ...current, digest, sections };
+    : { ...current, digest, sections: seen.sections };
   return { change: { digest, previous: current.digest, sections: changed, loosened, applied }, next };
 }

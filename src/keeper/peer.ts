@@ -1,7 +1,8 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { captureActor } from '../audit/actor.js';
+import { captureActor, linuxProc, type ProcInfo } from '../audit/actor.js';
 import { markerFromEnv } from '../audit/agents.js';
 import type { Actor } from '../audit/event.js';
+import { shieldOf } from './shield-mark.js';
 
 /**
  * Who is on the other end of the keeper's socket, from the kernel: the pid comes from
@@ -73,36 +74,53 @@ export function describePeer(pid: number): Peer | undefined {
   if (!stat || !own) return undefined;
   const cwd = link(`/proc/${pid}/cwd`);
   const tty = ttyOf(pid, 0);
+  // The ancestors, each read from /proc once: the marker search, the actor and the evidence walk the same chain.
+  const known = new Map<number, ProcInfo | undefined>();
+  const proc = (p: number): ProcInfo | undefined => {
+    if (!known.has(p)) known.set(p, linuxProc(p));
+    return known.get(p);
+  };
+  const exes = new Map<number, string>();
+  const exe = (p: number): string => {
+    if (!exes.has(p)) exes.set(p, link(`/proc/${p}/exe`));
+    return exes.get(p)!;
+  };
   // Markers are looked for in the caller's own start-up environment first, then its ancestors'.
   let markerEnv = own;
   let markerFrom: Record<string, unknown> | undefined;
   if (!markerFromEnv(own, tty !== '').strong) {
     let p = stat.ppid;
     for (let d = 0; d < MAX_WALK && p > 1; d++) {
-      const env = environOf(p);
-      const st = statOf(p);
+      const st = proc(p);
       if (!st) break;
+      const env = environOf(p);
       if (env && markerFromEnv(env, tty !== '').strong) {
         markerEnv = env;
-        markerFrom = { pid: p, comm: st.comm, exe: link(`/proc/${p}/exe`) };
+        markerFrom = { pid: p, comm: st.comm, exe: exe(p) };
         break;
       }
       p = st.ppid;
     }
   }
-  const actor = captureActor({ env: markerEnv, cwd, tty, pid, ppid: stat.ppid });
+  const actor = captureActor({ env: markerEnv, cwd, tty, pid, ppid: stat.ppid, proc });
   const ancestry: Array<Record<string, unknown>> = [];
   let p = stat.ppid;
   for (let d = 0; d < MAX_WALK && p > 0; d++) {
-    const st = statOf(p);
+    const st = proc(p);
     if (!st) break;
-    ancestry.push({ pid: p, comm: st.comm, exe: link(`/proc/${p}/exe`) });
+    ancestry.push({ pid: p, comm: st.comm, exe: exe(p) });
     p = st.ppid;
+  }
+  // Under lsm shield: the agent `shield`, unless a marker variable already named one.
+  const shield = shieldOf(ancestry, stat.comm);
+  if (shield && !actor.agent_marker) {
+    actor.agent_marker = 'shield';
+    actor.agent_source = 'shield';
   }
   const argv0 = (read(`/proc/${pid}/cmdline`) ?? '').split('\0')[0];
   const evidence: Record<string, unknown> = {
     source: 'kernel',
-    exe: link(`/proc/${pid}/exe`),
+    exe: exe(pid),
     argv0,
     sid: stat.sid,
     tty_nr: stat.ttyNr,
@@ -112,5 +130,6 @@ export function describePeer(pid: number): Peer | undefined {
     ancestry,
   };
   if (markerFrom) evidence.marker_from = markerFrom;
+  if (shield) evidence.shield = shield;
   return { actor, cwd, env: own, evidence };
 }

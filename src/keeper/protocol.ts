@@ -26,9 +26,22 @@ export interface WireError {
   exit: number;
 }
 
+/**
+ * A request the policy says to ask about is answered at once with `pending` (and an
+ * error an older client can show): the client prints what it waits for, then sends
+ * `approval.await` with the ticket on a new connection, which the keeper answers when
+ * the user has. Each connection still carries one request and one reply line.
+ */
+export interface Pending {
+  request: string;
+  channel: string;
+  wait_ms: number;
+  ticket: string;
+}
+
 export type Reply =
   | { ok: true; result: unknown; stderr?: string }
-  | { ok: false; error: WireError; stderr?: string };
+  | { ok: false; error: WireError; stderr?: string; pending?: Pending };
 
 export function socketPath(home: { dir: string }): string {
   return join(home.dir, 'keeper.sock');

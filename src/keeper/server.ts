@@ -1,4 +1,5 @@
 import { closeSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LsmError } from '../errors.js';
 import { resolveHome, type Home } from '../home.js';
@@ -9,9 +10,11 @@ import { checkKey, checkName } from '../names.js';
 import { holdCustody } from '../custody.js';
 import { localVault } from '../local-vault.js';
 import { describePeer, type Peer } from './peer.js';
-import { checkConfig, readInForce, type InForce } from './config-watch.js';
-import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
+import { checkConfig, inForceOf, loosenedBetween, readInForce, type InForce } from './config-watch.js';
+import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, UNCLEAN_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
 import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
+import { ApprovalPending, Approvals, type Channel, type Rerun } from './approval.js';
+import { processStart } from './grants.js';
 import type { Context } from '../context.js';
 import type { Identity } from '../identity.js';
 import type { Platform } from '../platform.js';
@@ -31,10 +34,16 @@ export interface KeeperOptions {
   acknowledge: boolean;
   /** Rotate the home's key first (src/keeper/ops-rotate.ts), then serve with the new one. */
   rotate?: boolean;
+  /** The delay of the head's checkpoint after an append (1 s). */
+  checkpointMs?: number;
+  /** The terminal and display of `lsm unlock`: where approvals are asked unless config.yaml says otherwise. */
+  channel?: Channel;
+  /** Shown in every approval prompt and told only to `lsm unlock`: a prompt without it is not this keeper's. */
+  seal?: string;
 }
 
 /** Events only the keeper writes: a client's `record` may not name them. */
-const RESERVED = /^(keeper\.|config\.changed$|audit\.(rewound|foreign_append|acknowledged|repair|seal\.)|store\.)/;
+const RESERVED = /^(keeper\.|approval\.|config\.changed$|audit\.(rewound|foreign_append|acknowledged|repair|seal\.)|store\.)/;
 
 class Captured extends Output {
   private readonly text: string[] = [];
@@ -97,6 +106,14 @@ function target(v: unknown): Target {
   return { app: checkName('app', String(t.app ?? '')), env: checkName('env', String(t.env ?? '')) };
 }
 
+/** `[app] [env]` as the caller gave them (either may be absent), resolved as the caller's own lsm would. */
+async function chosen(ctx: Context, v: unknown): Promise<Target> {
+  const w = plain(v);
+  const name = (kind: 'app' | 'env') => (w[kind] === undefined || w[kind] === null ? undefined : checkName(kind, String(w[kind])));
+  const { resolveTarget } = await import('../resolve.js');
+  return resolveTarget(ctx, { app: name('app'), env: name('env'), rest: [] });
+}
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const plain = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
@@ -123,7 +140,7 @@ export async function runKeeper(dir: string, opts: KeeperOptions): Promise<numbe
     const locked = platform.mlock(secret);
     const { unlockIdentity } = await import('../protect.js');
     let id: Identity;
-    let report = '';
+    let report: unknown;
     try {
       const passphrase = secret.toString('utf8').replace(/\r?\n$/, '');
       id = await unlockIdentity(home, passphrase);
@@ -131,14 +148,18 @@ export async function runKeeper(dir: string, opts: KeeperOptions): Promise<numbe
         const { rotateProtected } = await import('./ops-rotate.js');
         const r = await rotateProtected(home, id, passphrase, () => contextFor(home, describePeer(process.ppid) ?? selfPeer(), undefined));
         id = r.next;
-        report = ` ${JSON.stringify(r.report)}`;
+        report = r.report;
       }
     } finally {
       secret.fill(0);
     }
-    const keeper = new Keeper(home, id, platform, opts, { mlocked: locked });
+    const { promptSeal } = await import('./approval.js');
+    const seal = promptSeal();
+    const keeper = new Keeper(home, id, platform, { ...opts, seal }, { mlocked: locked });
     await keeper.start();
-    ready(`ok ${process.pid}${report}`);
+    // `ok PID {seal, report}`: the seal its approval prompts show, told only to the one who
+    // unlocked, and what a rotation did.
+    ready(`ok ${process.pid} ${JSON.stringify({ seal, ...(report !== undefined ? { report } : {}) })}`);
     return await keeper.done;
   } catch (err) {
     const e = err instanceof LsmError ? err : new LsmError('internal', `the keeper failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -161,6 +182,7 @@ class Keeper {
   private finish!: (code: number) => void;
   readonly done = new Promise<number>((r) => { this.finish = r; });
   private readonly uid: number;
+  private approvals!: Approvals;
 
   constructor(
     private readonly home: Home,
@@ -176,7 +198,24 @@ class Keeper {
     const id = this.identity!;
     this.inForce = await readInForce(this.home);
     this.state = await loadState(this.home, id);
+    if (this.state.running) this.unclean = { ...this.state.running, checkpoint_seq: this.state.head?.seq ?? 0 };
+    this.state.running = { pid: process.pid, since: this.started.toISOString() };
+    // What config.yaml now lets through that the config last in force did not: put in force by this passphrase.
+    if (this.state.accepted !== undefined && this.state.accepted !== this.inForce.text) {
+      this.appliedAtUnlock = loosenedBetween(await inForceOf(this.home, this.state.accepted), this.inForce);
+    }
+    this.state.accepted = this.inForce.text;
+    this.approvals = new Approvals(this.home, this.opts.channel ?? {}, this.opts.seal ?? '', this.uid, () => this.inForce.text, async (pin) => {
+      const { unlockIdentity } = await import('../protect.js');
+      try {
+        // The identity held, not merely a key.age that opens: the file may have been replaced.
+        return (await unlockIdentity(this.home, pin)).identity === this.identity?.identity;
+      } catch {
+        return false;
+      }
+    });
     holdCustody({
+      approver: this.approvals,
       identity: id,
       policy: async () => this.inForce.policy,
       configText: () => this.inForce.text,
@@ -193,7 +232,14 @@ class Keeper {
         const c = compareHead(fd, size, this.state.head);
         const rows: Array<{ event: string; fields: Record<string, unknown> }> = [];
         if (c.rewound) rows.push({ event: REWOUND_EVENT, fields: c.rewound });
-        if (c.foreign) rows.push({ event: FOREIGN_EVENT, fields: c.foreign });
+        if (this.unclean) {
+          // Rows past the checkpoint are most likely the dead keeper's own last second: said
+          // here, once, rather than as a foreign append.
+          rows.push({ event: UNCLEAN_EVENT, fields: { previous_pid: this.unclean.pid, previous_since: this.unclean.since, checkpoint_seq: this.unclean.checkpoint_seq, ...(c.foreign ? { unvouched: c.foreign } : {}) } });
+          this.unclean = undefined;
+        } else if (c.foreign) {
+          rows.push({ event: FOREIGN_EVENT, fields: c.foreign });
+        }
         return rows;
       },
       configNote: () => this.configNote,
@@ -210,7 +256,10 @@ class Keeper {
       const ctx = contextFor(this.home, self, undefined);
       await record(ctx, {
         event: 'keeper.unlock',
-        fields: { keeper_pid: process.pid, ttl_s: Math.round(this.opts.ttlMs / 1000), idle_s: Math.round(this.opts.idleMs / 1000), mlocked: this.memory.mlocked },
+        fields: {
+          keeper_pid: process.pid, ttl_s: Math.round(this.opts.ttlMs / 1000), idle_s: Math.round(this.opts.idleMs / 1000), mlocked: this.memory.mlocked,
+          ...(this.appliedAtUnlock.length > 0 ? { config_applied: this.appliedAtUnlock, config_sha256: this.inForce.digest } : {}),
+        },
       }, { failClosed: true });
       if (this.opts.acknowledge) {
         await record(ctx, { event: ACK_EVENT, fields: { through_seq: this.state.head?.seq ?? 0 } }, { failClosed: true });
@@ -236,7 +285,7 @@ class Keeper {
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       if (this.identity) void saveState(this.home, this.identity, this.state).catch(() => {});
-    }, 1000);
+    }, this.opts.checkpointMs ?? 1000);
   }
 
   private async listen(): Promise<void> {
@@ -310,36 +359,96 @@ class Keeper {
     });
     sock.on('error', () => { /* the client went away */ });
     sock.on('end', () => {
-      const run = async (): Promise<Reply> => {
+      let req: Request | undefined;
+      try {
+        req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request;
+      } catch { /* answered below */ }
+      const run = (r: Request | undefined, rerun?: Rerun) => async (): Promise<Reply | ApprovalPending> => {
         try {
-          let req: Request;
-          try {
-            req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request;
-          } catch {
-            return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
-          }
-          return await this.handle(cred.pid, cred.pidfd, req);
+          if (!r) return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
+          return await this.handle(cred.pid, cred.pidfd, r, rerun);
         } catch {
           return { ok: false, error: { code: 'internal', message: 'the keeper failed to serve the request', exit: 1 } };
+        }
+      };
+      const enqueue = (r: Request | undefined, rerun?: Rerun) => {
+        const job = this.queue.then(run(r, rerun), run(r, rerun));
+        this.queue = job.catch(() => {});
+        return job;
+      };
+      void (async () => {
+        try {
+          let reply: Reply | ApprovalPending;
+          if (req?.op === 'approval.await') {
+            // Waits outside the queue for the answer, then runs the put-aside request through it.
+            reply = await this.claimApproval(cred.pid, cred.pidfd, req, (r, rerun) => enqueue(r, rerun));
+            if (reply instanceof ApprovalPending) reply = { ok: false, error: { code: 'internal', message: 'the keeper asked twice for one request', exit: 1 } };
+          } else {
+            reply = await enqueue(req);
+            if (reply instanceof ApprovalPending) reply = this.putAside(reply, cred.pid, req!);
+          }
+          if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
+          if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
         } finally {
           if (cred.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
         }
-      };
-      const job = this.queue.then(run, run);
-      this.queue = job.catch(() => {});
-      void job.then((reply) => {
-        if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
-        if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
-      });
+      })();
     });
   }
 
+  /** Approvals being asked, by ticket: the asking process (pid and start time), its request, the answer to come. */
+  private readonly asked = new Map<string, { pid: number; start: string; req: Request; answer: Promise<Rerun> }>();
+
+  /**
+   * A request the policy says to ask about: the prompt starts now, outside the queue, and
+   * the client is told at once what it waits for and with which ticket to wait.
+   */
+  private putAside(p: ApprovalPending, pid: number, req: Request): Reply {
+    const ticket = randomBytes(16).toString('hex');
+    const start = processStart(pid);
+    const gone = new AbortController();
+    // The asking process gone (killed while it waits): its prompt is closed.
+    const watch = setInterval(() => { if (processStart(pid) !== start) gone.abort(); }, 1000);
+    watch.unref();
+    const answer = this.approvals.ask(p, gone.signal).finally(() => clearInterval(watch));
+    const entry = { pid, start, req, answer };
+    this.asked.set(ticket, entry);
+    void answer.then((a) => {
+      // Never claimed (the client died): dropped, and recorded, a while after the answer.
+      setTimeout(() => {
+        if (this.asked.get(ticket) !== entry) return;
+        this.asked.delete(ticket);
+        void record(contextFor(this.home, selfPeer(), undefined), { event: `approval.${a.outcome}`, app: a.shown.app, env: a.shown.env, fields: { request: a.code, channel: a.channel, keys: a.shown.keys, unclaimed: true, ...(a.why ? { why: a.why } : {}) } }, { failClosed: false }).catch(() => {});
+      }, 30_000).unref();
+    });
+    return {
+      ok: false,
+      error: { code: 'denied', message: `waiting for approval (request ${p.code}) on ${p.channel}, which this lsm cannot wait for`, hint: 'this lsm is older than its keeper: restart the keeper with the same lsm', exit: 4 },
+      stderr: p.stderr,
+      pending: { request: p.code, channel: p.channel, wait_ms: p.timeoutMs, ticket },
+    };
+  }
+
+  private async claimApproval(pid: number, pidfd: number | undefined, req: Request, enqueue: (r: Request, rerun: Rerun) => Promise<Reply | ApprovalPending>): Promise<Reply | ApprovalPending> {
+    const ticket = str(plain(req.args).ticket);
+    const entry = ticket ? this.asked.get(ticket) : undefined;
+    // The ticket is the asking process's own: another process that learns it claims nothing.
+    const same = entry && entry.pid === pid && processStart(pid) === entry.start && (pidfd === undefined || this.platform.pidfdPid(pidfd) === pid);
+    if (!entry || !same || !ticket) return { ok: false, error: { code: 'denied', message: 'no approval is being asked for this process', exit: 4 } };
+    this.asked.delete(ticket);
+    return enqueue(entry.req, await entry.answer);
+  }
+
   private stopAfter: string | undefined;
+  /** Loosenings of config.yaml since the keeper before, put in force by this unlock's passphrase. */
+  private appliedAtUnlock: string[] = [];
+  /** The keeper before this one ended without locking (its state still said running). */
+  private unclean: { pid: number; since: string; checkpoint_seq: number } | undefined;
   private configNote: Record<string, unknown> | undefined;
   /** Loosenings of config.yaml seen and not applied: they wait for the passphrase. */
   private readonly pending: string[] = [];
 
-  private async handle(pid: number, pidfd: number | undefined, req: Request): Promise<Reply> {
+  private async handle(pid: number, pidfd: number | undefined, req: Request, rerun?: Rerun): Promise<Reply | ApprovalPending> {
     let ctx: (Context & { stderr: Captured }) | undefined;
     try {
       if (req?.v !== PROTOCOL) throw new LsmError('usage', `the keeper speaks protocol ${PROTOCOL}; this lsm speaks ${String(req?.v)}`, { hint: "restart it with the same lsm: 'lsm keeper stop' then 'lsm unlock'" });
@@ -360,11 +469,19 @@ class Keeper {
       }
       ctx = contextFor(this.home, peer, req.tty, req.project);
       await this.watchConfig(ctx);
+      this.approvals.rerun = rerun;
       const result = await this.dispatch(ctx, req.op, (req.args ?? {}) as Record<string, unknown>);
       return { ok: true, result: result ?? null, stderr: ctx.stderr.toString() || undefined };
     } catch (err) {
+      if (err instanceof ApprovalPending) {
+        err.stderr = ctx?.stderr.toString() || undefined;
+        return err;
+      }
       const e = err instanceof LsmError ? err : new LsmError('internal', 'the keeper failed to serve the request');
       return { ok: false, error: { code: e.code, message: e.message, hint: e.hint, exit: e.exit }, stderr: ctx?.stderr.toString() || undefined };
+    } finally {
+      // An answer is for the one run it was given to.
+      this.approvals.rerun = undefined;
     }
   }
 
@@ -373,6 +490,10 @@ class Keeper {
     if (!seen) return;
     const { change, next } = seen;
     this.inForce = next;
+    if (change.applied) {
+      this.state.accepted = next.text;
+      this.scheduleSave();
+    }
     // The row itself is the log's (appendEvent writes config.changed at the next access, as in
     // every home); the keeper adds whether it applied the change and what waits for the passphrase.
     this.configNote = { applied: change.applied, sections: change.sections, ...(change.applied ? {} : { held_back: change.loosened }) };
@@ -388,12 +509,15 @@ class Keeper {
     switch (op) {
       case 'status':
         return this.status();
+      case 'config':
+        return (await import('./client-config.js')).clientConfig(this.home);
       case 'lock':
       case 'stop':
         this.stopAfter = op === 'lock' ? 'lock requested' : `stop requested${str(a.reason) ? ` (${str(a.reason)})` : ''}`;
         return this.status();
       case 'get':
-        return vault.get(target(a.target), checkKey(String(a.key ?? '')), str(a.reason));
+        // The store is chosen here, from the caller's cwd (/proc): the client reads no config.
+        return vault.get(a.want ? await chosen(ctx, a.want) : target(a.target), checkKey(String(a.key ?? '')), str(a.reason));
       case 'list':
         return vault.list(target(a.target));
       case 'set':
@@ -477,6 +601,8 @@ class Keeper {
       expires: new Date(this.started.getTime() + this.opts.ttlMs).toISOString(),
       idle_expires: new Date(this.idleDeadline).toISOString(),
       config_pending: [...new Set(this.pending)],
+      config_applied: this.appliedAtUnlock,
+      approval_channel: this.approvals?.channelText() ?? null,
     };
   }
 
@@ -487,13 +613,16 @@ class Keeper {
     clearTimeout(this.ttlTimer);
     clearTimeout(this.saveTimer);
     this.server?.close();
+    this.approvals?.close();
     await this.queue;
     const id = this.identity;
     try {
       if (id) await record(contextFor(this.home, selfPeer(), undefined), { event: 'keeper.lock', fields: { reason } }, { failClosed: false });
+      this.state.running = undefined;
       if (id) await saveState(this.home, id, this.state);
     } catch { /* the log says what it could */ }
     holdCustody(undefined);
+    this.approvals?.close();
     this.identity = undefined;
     try { unlinkSync(socketPath(this.home)); } catch { /* gone */ }
     this.finish(0);

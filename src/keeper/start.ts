@@ -10,18 +10,21 @@ import type { Home } from '../home.js';
  * inherited: a NODE_OPTIONS or LD_PRELOAD of the caller's would run code inside it.
  * Resolves with its pid once it holds the key and serves the socket.
  */
-export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean }): Promise<number> {
-  return (await launchKeeper(home, passphrase, opts)).pid;
+export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; channel?: object }): Promise<{ pid: number; seal?: string }> {
+  const { pid, seal } = await launchKeeper(home, passphrase, opts);
+  return { pid, seal };
 }
 
 /**
  * As startKeeper; with `rotate` the keeper first rotates the home's key (src/keeper/ops-rotate.ts)
  * and says what it did on the same pipe, as `report` (JSON).
  */
-export async function launchKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; rotate?: boolean }): Promise<{ pid: number; report?: unknown }> {
+export async function launchKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; rotate?: boolean; channel?: object }): Promise<{ pid: number; seal?: string; report?: unknown }> {
   const args = ['__keeper', '--dir', home.dir, '--ttl', String(opts.ttlMs), '--idle', String(opts.idleMs)];
   if (opts.acknowledge) args.push('--acknowledge');
   if (opts.rotate) args.push('--rotate');
+  // Where approvals are asked: the terminal and display of whoever gave the passphrase.
+  if (opts.channel && Object.keys(opts.channel).length > 0) args.push('--channel', JSON.stringify(opts.channel));
   const [cmd, argv] = selfCommand(args);
   const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
   if (process.env.HOME) env.HOME = process.env.HOME;
@@ -45,12 +48,13 @@ export async function launchKeeper(home: Home, passphrase: string, opts: { ttlMs
       const line = out.split('\n')[0] ?? '';
       if (line.startsWith('ok ')) {
         child.unref();
+        // `ok PID {seal, report}`: the seal its approval prompts show, told only to the one who unlocked; what a rotation did.
         const [pid, ...rest] = line.slice(3).split(' ');
-        let report: unknown;
+        let said: { seal?: unknown; report?: unknown } = {};
         try {
-          report = rest.length > 0 ? JSON.parse(rest.join(' ')) : undefined;
-        } catch { /* a keeper of another version: no report */ }
-        resolve({ pid: Number(pid), report });
+          said = rest.length > 0 ? JSON.parse(rest.join(' ')) : {};
+        } catch { /* a keeper of another version */ }
+        resolve({ pid: Number(pid), seal: typeof said.seal === 'string' ? said.seal : undefined, report: said.report });
         return;
       }
       if (line.startsWith('error ')) {

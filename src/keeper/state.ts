@@ -29,11 +29,24 @@ export interface KeeperState {
   seal?: KeyFile;
   /** `audit.rewound` rows not yet acknowledged by the user (lsm unlock --acknowledge). */
   unacknowledged: number[];
+  /**
+   * Set while a keeper serves, cleared when it locks: found set at the next unlock, the
+   * keeper before it was killed (or the machine lost power), so what it wrote after its
+   * last checkpoint is not vouched for, and a log cut back to that checkpoint would
+   * otherwise look whole.
+   */
+  running?: { pid: number; since: string };
+  /**
+   * The config.yaml text in force when the keeper last held the key: a loosening found
+   * at unlock, against it, is what this passphrase now puts in force, and is said so.
+   */
+  accepted?: string;
 }
 
 export const REWOUND_EVENT = 'audit.rewound';
 export const FOREIGN_EVENT = 'audit.foreign_append';
 export const ACK_EVENT = 'audit.acknowledged';
+export const UNCLEAN_EVENT = 'keeper.unclean_exit';
 
 export const statePath = (home: Home) => join(home.dir, 'keeper.state.age');
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
@@ -52,6 +65,8 @@ export async function loadState(home: Home, id: Identity): Promise<KeeperState> 
     if (o.head) state.head = o.head;
     if (o.seal) state.seal = o.seal;
     if (Array.isArray(o.unacknowledged)) state.unacknowledged = o.unacknowledged.filter((n) => Number.isSafeInteger(n));
+    if (typeof o.accepted === 'string') state.accepted = o.accepted;
+    if (o.running && typeof o.running === 'object') state.running = { pid: Number(o.running.pid) || 0, since: String(o.running.since ?? '') };
   }
   // A seal key left in the clear (sealing started before the home was protected) moves into custody.
   const plain = sealKeyPath(home.audit);

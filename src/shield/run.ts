@@ -1,0 +1,197 @@
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { constants as os } from 'node:os';
+import { join, sep } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { EXIT, LsmError, usage } from '../errors.js';
+import { loadPlatform, threadFfi, type Platform } from '../platform.js';
+import { findOnPath, inForeground } from '../commands/exec.js';
+import { MIN_ABI, REFUSED, buildRuleset, envFilesUnder, real } from './rules.js';
+import { SHIELD_NAME } from '../keeper/shield-mark.js';
+import { THREAD_CODE, type ThreadData, type ThreadGo, type ThreadMessage } from './thread.js';
+import type { Context } from '../context.js';
+
+export interface ShieldOptions {
+  command: string[];
+  allowRead: string[];
+  /** Protect .env, .env.* and *.age under the cwd (the default). */
+  envFiles: boolean;
+}
+
+const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+const FROM_TERMINAL = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT', 'SIGWINCH']);
+
+function refuse(message: string, hint: string): LsmError {
+  return new LsmError('platform', message, { exit: REFUSED, hint });
+}
+
+/** The Landlock ABI, or why there is none usable. */
+async function landlock(ctx: Context): Promise<{ platform: Platform; abi: number }> {
+  let platform: Platform;
+  try {
+    platform = await loadPlatform();
+  } catch (err) {
+    const why = err instanceof LsmError ? err.message : String(err);
+    throw refuse(`lsm shield cannot sandbox on this system (${why}); the command was not run`, 'run the agent without the shield only if you accept that it can read the lsm home');
+  }
+  if (platform.os === 'darwin') {
+    throw refuse('lsm shield needs Linux Landlock; on macOS it refuses rather than rely on sandbox-exec (deprecated, untested here); the command was not run', "use the agent's own sandbox: 'lsm shield --print-config claude' or 'codex'");
+  }
+  // A test seam that can only take Landlock away, never give it: the refusal path is
+  // tried on a kernel that has Landlock.
+  const abi = ctx.env.LSM_SHIELD_TEST_NO_LANDLOCK === '1' ? 0 : platform.landlockAbi();
+  if (abi === 0) {
+    throw refuse('this kernel offers no Landlock (Linux 5.13 or later with landlock in its LSM list); lsm shield will not run the command unprotected', "check 'cat /sys/kernel/security/lsm' for landlock; boot with lsm=...,landlock to enable it");
+  }
+  if (abi < MIN_ABI) {
+    throw refuse(`this kernel's Landlock is ABI ${abi}; lsm shield needs ABI ${MIN_ABI} (Linux 6.2) to deny truncating the home's files; the command was not run`, 'a newer kernel is needed');
+  }
+  return { platform, abi };
+}
+
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/** Runs the command under the shield; resolves to its exit code (or 128+signal after dying of it). */
+export async function runShield(ctx: Context, opts: ShieldOptions): Promise<number> {
+  const [name] = opts.command;
+  if (!name) throw usage('missing the command to run', 'lsm shield [--allow-read PATH]... -- command [args...]');
+  // Started first: its start-up (a V8 isolate, the FFI: most of the shield's cost) overlaps
+  // the checks and the walk below; it does nothing until it is given the ruleset.
+  const data: ThreadData = threadFfi();
+  const worker = new Worker(THREAD_CODE, { eval: true, workerData: data, stdout: false, stderr: false });
+  try {
+    return await start(ctx, opts, worker);
+  } catch (err) {
+    void worker.terminate();
+    throw err;
+  }
+}
+
+async function start(ctx: Context, opts: ShieldOptions, worker: Worker): Promise<number> {
+  const name = opts.command[0]!;
+  const { platform, abi } = await landlock(ctx);
+  try {
+    if (!statSync(ctx.home.dir).isDirectory()) throw new Error('not a directory');
+  } catch {
+    throw new LsmError('not_found', `there is no lsm home at ${ctx.home.dir} to shield`, { hint: "'lsm init' makes one; --dir or LSM_DIR names another" });
+  }
+  const home = real(ctx.home.dir);
+  // lsm inside works only through a keeper: a plaintext key.txt is as unreadable there as the rest.
+  if (!existsSync(ctx.home.keyAge)) {
+    ctx.stderr.write(`lsm: shield: warning: ${ctx.home.dir} is not protected, so lsm commands inside the shield cannot read its key; 'lsm key protect' and 'lsm unlock' (outside the shield) let them work through the keeper\n`);
+  } else if (!existsSync(join(ctx.home.dir, 'keeper.sock'))) {
+    ctx.stderr.write(`lsm: shield: warning: no keeper holds the key of ${ctx.home.dir}; lsm commands inside the shield fail until 'lsm unlock' is run outside it (a keeper started inside could not read key.age)\n`);
+  }
+  const allowed = new Set<string>();
+  for (const p of opts.allowRead) {
+    const r = real(p.startsWith('/') ? p : `${ctx.cwd}${sep}${p}`);
+    if (inside(r, home) || inside(home, r)) throw usage(`--allow-read ${p}: the lsm home ${home} is what the shield protects`, '--allow-read takes a file under the project, such as .env.test');
+    allowed.add(r);
+  }
+  const found = opts.envFiles ? envFilesUnder(ctx.cwd, allowed) : { files: [], truncated: false };
+  if (found.truncated) ctx.stderr.write(`lsm: warning: the search for .env and *.age files under ${ctx.cwd} stopped after 2000 directories; files deeper are not protected\n`);
+  const files = found.files.map(real).filter((f) => !inside(f, home));
+
+  const file = findOnPath(name, ctx.env.PATH ?? '', ctx.cwd);
+  if (file === undefined) throw new LsmError('exec', `command not found: ${name}`, { exit: EXIT.notFound });
+  if (file === null) throw new LsmError('exec', `${name} is not executable`, { exit: 126 });
+
+  process.title = SHIELD_NAME;
+  // Node's title sets the kernel's name of the process (comm), which the keeper reads; Bun's
+  // does not: the main thread names itself through /proc, which both allow,
+  // before it is non-dumpable (its /proc is root's then).
+  try { writeFileSync('/proc/self/comm', SHIELD_NAME); } catch { /* not Linux: the title it is */ }
+  // Orphans of the command (setsid, a double fork) reparent here, not to init: every
+  // process of the tree keeps this one in its ancestry, where the keeper looks.
+  if (!platform.subreaper()) throw refuse('prctl(PR_SET_CHILD_SUBREAPER) was refused; the command was not run', 'this needs Linux 3.4 or later');
+  // The restricting thread shares this process's memory: non-dumpable, so a shielded
+  // process cannot write it through /proc/PID/task/TID/mem or ptrace.
+  if (!platform.undumpable()) throw refuse('lsm shield could not make itself non-dumpable; the command was not run', 'prctl(PR_SET_DUMPABLE) was refused');
+  const { ruleset } = buildRuleset(platform, abi, { home, files });
+  if (files.length > 0) {
+    ctx.stderr.write(`lsm: shield: ${files.length} secret file${files.length === 1 ? '' : 's'} under ${ctx.cwd} unreadable (${files.slice(0, 3).map((f) => f.slice(ctx.cwd.length + 1)).join(', ')}${files.length > 3 ? ', ...' : ''}); files created later beside ${files.length === 1 ? 'it' : 'them'} cannot be read in the shield: 'lsm import' them and delete them, or --no-env-files\n`);
+  }
+
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined) env[k] = v;
+  env.LSM_SHIELD = String(process.pid);
+  const go: ThreadGo = { ruleset, file, argv: opts.command, env };
+  const done = supervise(worker, name, () => platform.closeFd(ruleset));
+  worker.postMessage(go);
+  return done;
+}
+
+function supervise(worker: Worker, name: string, restricted: () => void): Promise<number> {
+  return new Promise((resolveExit, reject) => {
+    let pid = 0;
+    const handlers = RELAYED.map((sig) => {
+      const h = () => {
+        if (pid <= 0 || (FROM_TERMINAL.has(sig) && inForeground())) return;
+        try { process.kill(pid, sig); } catch { /* already gone */ }
+      };
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+    const release = () => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+      void worker.terminate();
+    };
+    worker.on('error', (err) => {
+      release();
+      reject(new LsmError('internal', `the shield's thread failed: ${err.message}; the command may not have run`));
+    });
+    worker.on('message', (m: ThreadMessage) => {
+      if (m.type === 'restricted') {
+        restricted();
+        if (!m.ok) {
+          release();
+          reject(refuse(`the kernel refused ${m.step}; the command was not run`, 'is a seccomp filter or container forbidding Landlock?'));
+        }
+      } else if (m.type === 'spawned') {
+        pid = m.pid;
+      } else if (m.type === 'error') {
+        release();
+        reject(m.code === 'ENOENT' ? new LsmError('exec', `command not found: ${name}`, { exit: EXIT.notFound })
+          : new LsmError('exec', `cannot start ${name}: ${m.code}`, { exit: 126 }));
+      } else if (m.type === 'exit') {
+        release();
+        endTree();
+        if (m.signal) {
+          const n = os.signals[m.signal] ?? 0;
+          try { process.kill(process.pid, m.signal); } catch { /* fall through */ }
+          resolveExit(128 + n);
+          return;
+        }
+        resolveExit(m.code ?? 1);
+      }
+    });
+  });
+}
+
+/**
+ * The command has ended: what it left running (a daemon it started, reparented here)
+ * is killed, so that no shielded process outlives the shield and, reparented to init,
+ * loses the ancestry the keeper reads. (It keeps its Landlock domain either way.)
+ */
+function endTree(): void {
+  for (let round = 0; round < 5; round++) {
+    const parent = new Map<number, number>();
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+        parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      } catch { /* gone */ }
+    }
+    const mine = (pid: number): boolean => {
+      for (let p = parent.get(pid), d = 0; p !== undefined && p > 1 && d < 256; p = parent.get(p), d++) if (p === process.pid) return true;
+      return false;
+    };
+    const left = [...parent.keys()].filter(mine);
+    if (left.length === 0) return;
+    for (const pid of left) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+}

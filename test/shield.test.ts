@@ -1,0 +1,334 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync, chownSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanEnv, lsmCommand } from './helpers.ts';
+import { isSecretFile } from '../src/shield/rules.ts';
+import { runAs, skip, spawnAs, unprivilegedHome, unprivilegedIds } from './unprivileged.ts';
+
+/**
+ * `lsm shield` as an ordinary user, with a protected home and an unlocked keeper: what a
+ * shielded command cannot read, what it still can, and who the keeper says it is.
+ * Every denial is paired with a control outside the shield that succeeds, so that each
+ * check could fail.
+ */
+function landlockMissing(): string | undefined {
+  try {
+    if (readFileSync('/sys/kernel/security/lsm', 'utf8').split(',').map((s) => s.trim()).includes('landlock')) return undefined;
+  } catch { /* no securityfs mounted: try anyway */ return undefined; }
+  return 'this kernel has no Landlock in its LSM list';
+}
+// Without Landlock the shield only refuses (the first test): skipped on a developer's
+// machine, but never in CI, where a shield that went untested would pass unseen.
+const noLandlock = process.env.CI === 'true' ? undefined : landlockMissing();
+const shieldSkip = skip ?? noLandlock;
+
+const PASS = 'shield passphrase 7';
+const CANARY = 'sh-canary-8c1f0e2a9b';
+const ENV_CANARY = 'dotenv-canary-41d7aa';
+const dirs: string[] = [];
+let base = '';
+let home = '';
+let proj = '';
+let unlocked = false;
+
+const [LSM_CMD, LSM_PRE] = lsmCommand();
+const LSM = [LSM_CMD, ...LSM_PRE].join(' ');
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return cleanEnv({ LSM_DIR: home, HOME: base, LSM, ...extra });
+}
+
+function as(args: string[], input = '', cwd = proj): { code: number | null; stdout: string; stderr: string } {
+  const r = runAs(LSM_CMD, [...LSM_PRE, ...args], { env: env(), input, cwd, timeout: 60_000 });
+  return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** `sh -c script` as the user: inside the shield, or (control) outside it. */
+function sh(script: string, shielded: boolean, flags: string[] = [], extra: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const [cmd, args] = shielded ? [LSM_CMD, [...LSM_PRE, 'shield', ...flags, '--', 'sh', '-c', script]] : ['sh', ['-c', script]];
+  const r = runAs(cmd, args, { env: env(extra), cwd: proj, timeout: 120_000 });
+  return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+after(() => {
+  if (unlocked) as(['lock']);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function setUp(): void {
+  if (unlocked) return;
+  base = unprivilegedHome('lsm-shield-');
+  dirs.push(base);
+  home = join(base, 'h');
+  proj = join(base, 'proj');
+  const { uid, gid } = unprivilegedIds();
+  mkdirSync(join(proj, 'src'), { recursive: true });
+  writeFileSync(join(proj, 'README.md'), 'readme\n');
+  writeFileSync(join(proj, 'src', 'a.txt'), 'a\n');
+  writeFileSync(join(proj, '.env'), `TOKEN=${ENV_CANARY}\n`);
+  writeFileSync(join(proj, '.env.example'), 'TOKEN=\n');
+  for (const p of [proj, join(proj, 'src'), join(proj, 'README.md'), join(proj, 'src', 'a.txt'), join(proj, '.env'), join(proj, '.env.example')]) chownSync(p, uid, gid);
+  assert.equal(as(['init'], '', base).code, 0);
+  assert.equal(as(['set', 'myapp', 'dev', 'K', CANARY], '', base).code, 0);
+  assert.equal(as(['link', 'myapp']).code, 0);
+  const p = as(['key', 'protect'], `${PASS}\n${PASS}\n`, base);
+  assert.equal(p.code, 0, p.stderr);
+  const u = as(['unlock'], `${PASS}\n`, base);
+  assert.equal(u.code, 0, u.stderr);
+  unlocked = true;
+}
+
+const DENIED = /permission denied|EACCES|operation not permitted|invalid cross-device link/i;
+
+function homeFiles(): string[] {
+  return readdirSync(home).filter((f) => statSync(join(home, f)).isFile());
+}
+
+test('without a usable Landlock the shield refuses and the command does not run', { skip }, () => {
+  setUp();
+  const mark = join(proj, 'ran');
+  const r = sh(`touch ${mark}`, true, [], { LSM_SHIELD_TEST_NO_LANDLOCK: '1' });
+  assert.equal(r.code, 126, r.stderr);
+  assert.match(r.stderr, /no Landlock/);
+  assert.match(r.stderr, /unprotected/);
+  assert.ok(!existsSync(mark), 'the command ran without the shield');
+  // The control: the same command under a working shield runs.
+  if (noLandlock) return;
+  assert.equal(sh(`touch ${mark}`, true).code, 0);
+  assert.ok(existsSync(mark));
+  rmSync(mark);
+});
+
+test('inside the shield every file of the home is unreadable by cat, cp, age -d -i, node and ln; outside, cat, cp and ln work', { skip: shieldSkip }, () => {
+  setUp();
+  const files = homeFiles();
+  assert.ok(files.includes('key.age') && files.includes('config.yaml') && files.includes('audit.jsonl') && files.includes('myapp.dev.age'), files.join(' '));
+  const store = join(home, 'myapp.dev.age');
+  for (const f of files) {
+    const path = join(home, f);
+    const out = join(proj, `copy-${f}`);
+    const link = join(proj, `link-${f}`);
+    const tries: Array<[string, string]> = [
+      ['cat', `cat ${path}`],
+      ['cp', `cp ${path} ${out}`],
+      ['node', `node -e 'process.stdout.write(require("fs").readFileSync(process.argv[1]))' ${path}`],
+      ['ln', `ln ${path} ${link}`],
+      ['age', `age -d -i ${path} ${store} </dev/null`],
+    ];
+    for (const [what, script] of tries) {
+      const r = sh(script, true);
+      assert.notEqual(r.code, 0, `${what} of ${f} worked inside the shield`);
+      assert.match(r.stderr, DENIED, `${what} of ${f}: ${r.stderr}`);
+      assert.ok(!r.stdout.includes(CANARY));
+      assert.ok(!existsSync(out) && !existsSync(link), `${what} of ${f} left a copy or link`);
+    }
+    // Controls: the same user outside the shield reads, copies and links the file.
+    if (f !== 'keeper.sock') {
+      assert.equal(sh(`cat ${path} >/dev/null`, false).code, 0, `cat ${f} outside`);
+      assert.equal(sh(`cp ${path} ${out} && ln ${path} ${link}`, false).code, 0, `cp/ln ${f} outside`);
+      rmSync(out);
+      rmSync(link);
+    }
+  }
+});
+
+test('inside the shield the home cannot be written, truncated, replaced or added to', { skip: shieldSkip }, () => {
+  setUp();
+  const log = readFileSync(join(home, 'audit.jsonl'));
+  const tries = [
+    `echo x >> ${home}/audit.jsonl`,
+    `truncate -s 0 ${home}/audit.jsonl`,
+    `mv ${home}/config.yaml ${home}/c.yaml`,
+    `rm -f ${home}/key.age`,
+    `touch ${home}/key.txt`,
+    `cp ${proj}/README.md ${home}/config.yaml`,
+    `mv ${proj}/README.md ${home}/x`,
+  ];
+  for (const t of tries) {
+    const r = sh(t, true);
+    assert.notEqual(r.code, 0, `${t} worked inside the shield`);
+    assert.match(r.stderr, DENIED, `${t}: ${r.stderr}`);
+  }
+  assert.ok(readFileSync(join(home, 'audit.jsonl')).subarray(0, log.length).equals(log), 'the log was changed');
+  assert.ok(existsSync(join(home, 'key.age')) && existsSync(join(home, 'config.yaml')) && !existsSync(join(home, 'key.txt')));
+  assert.ok(existsSync(join(proj, 'README.md')));
+});
+
+test('lsm exec and an allowed lsm get work inside through the keeper, and their events carry the shield', { skip: shieldSkip }, () => {
+  setUp();
+  const r = sh('$LSM exec --no-mask -- printenv K; $LSM get K; echo; echo shield=$LSM_SHIELD', true);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines[0], CANARY);
+  assert.equal(lines[1], CANARY);
+  const root = Number(/shield=(\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(root > 1);
+  const rows = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const exec = rows.filter((e) => e.event === 'exec').at(-1);
+  const get = rows.filter((e) => e.event === 'get').at(-1);
+  for (const e of [exec, get]) {
+    assert.equal(e.outcome, 'ok');
+    assert.equal(e.actor.agent_marker, 'shield');
+    assert.equal(e.actor.agent_source, 'shield');
+    assert.equal(e.fields.peer.shield.root_pid, root);
+    assert.equal(e.fields.peer.no_new_privs, true);
+  }
+  // The control: the same get outside the shield carries no shield.
+  const c = sh('$LSM get K', false);
+  assert.equal(c.code, 0, c.stderr);
+  const last = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'get').at(-1);
+  assert.equal(last.actor.agent_marker, '');
+  assert.equal(last.fields.peer.shield, undefined);
+});
+
+test('a disguised process (setsid, double fork, env -i, renamed tmux: server, under a pty) is still the shield; outside, the disguise works', { skip: shieldSkip }, () => {
+  setUp();
+  // In src/: a file created in the project's root, beside the protected .env, could not be read back inside.
+  const out = join(proj, 'src', 'disguised.out');
+  // The grandchild of a setsid'd shell whose parent exits: orphaned, in a new session, with a
+  // clean environment, a terminal and a parent named like a terminal multiplexer.
+  const rename = join(base, 'rename.js');
+  writeFileSync(rename, 'process.title = "tmux: server"; require("child_process").spawnSync(process.argv[2], process.argv.slice(3), { stdio: "inherit" });\n');
+  const inner = join(base, 'inner.sh');
+  writeFileSync(inner, `exec node ${rename} ${LSM_CMD} ${LSM_PRE.join(' ')} get K\n`);
+  const outer = join(base, 'outer.sh');
+  writeFileSync(outer, `(env -i PATH="$PATH" HOME="$HOME" LSM_DIR="$LSM_DIR" script -qec "sh ${inner}" /dev/null > ${out} 2>&1 &)\nexit 0\n`);
+  const disguise = `setsid sh ${outer}; i=0; while [ $i -lt 300 ] && ! grep -q -e ${CANARY} -e lsm: ${out} 2>/dev/null; do sleep 0.1; i=$((i+1)); done; sleep 0.5`;
+  const lastGet = () => readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'get').at(-1);
+
+  const c = sh(disguise, false);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(readFileSync(out, 'utf8'), new RegExp(CANARY));
+  const outside = lastGet();
+  assert.equal(outside.actor.agent_marker, '', 'the disguise does not pass for a person even outside the shield: the check could not fail');
+  assert.notEqual(outside.actor.tty, '');
+  rmSync(out);
+
+  const r = sh(disguise, true);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(out, 'utf8'), new RegExp(CANARY));
+  const inside = lastGet();
+  assert.equal(inside.actor.agent_marker, 'shield');
+  assert.notEqual(inside.actor.tty, '', 'the disguised get had no terminal');
+  assert.ok(inside.fields.peer.shield.root_pid > 1);
+  assert.ok(inside.fields.peer.ancestry.some((a: { comm: string }) => a.comm === 'tmux: server'));
+  rmSync(out);
+});
+
+test('the command cannot signal the shield (its subreaper) nor the keeper', { skip: shieldSkip }, () => {
+  setUp();
+  const keeper = JSON.parse(as(['keeper', 'status', '--format', 'json']).stdout).pid as number;
+  const r = sh(`kill -9 $LSM_SHIELD; echo shield=$?; kill -0 ${keeper}; echo keeper=$?`, true);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /shield=1/);
+  assert.match(r.stdout, /keeper=1/);
+  // The control: outside, the same user can signal the keeper (0 only probes).
+  assert.match(sh(`kill -0 ${keeper}; echo keeper=$?`, false).stdout, /keeper=0/);
+  assert.ok(existsSync(`/proc/${keeper}`));
+});
+
+test('inside the shield the environment and memory of the user\'s other processes are closed; outside they are open', { skip: shieldSkip }, () => {
+  setUp();
+  const other = spawnAs('sleep', ['60'], { env: { CANARY_ENV: ENV_CANARY }, stdio: 'ignore' });
+  const pid = other.pid!;
+  assert.ok(pid > 1);
+  runAs('sleep', ['0.3']);
+  try {
+    const outside = sh(`cat /proc/${pid}/environ`, false);
+    assert.match(outside.stdout, new RegExp(ENV_CANARY), 'the control cannot read the environ: the check could not fail');
+    const inside = sh(`cat /proc/${pid}/environ`, true);
+    assert.notEqual(inside.code, 0);
+    assert.ok(!inside.stdout.includes(ENV_CANARY));
+    assert.match(inside.stderr, DENIED);
+    // mem: the control's open succeeds (the read may miss a mapping); inside, the open is refused.
+    const mem = `dd if=/proc/${pid}/mem bs=1 count=1 skip=4194304 status=none`;
+    assert.doesNotMatch(sh(mem, false).stderr, DENIED);
+    assert.match(sh(mem, true).stderr, DENIED);
+  } finally {
+    other.kill('SIGKILL');
+  }
+});
+
+test('a .env that is a symbolic link protects the file it leads to', { skip: shieldSkip }, () => {
+  setUp();
+  const secret = join(base, 'elsewhere.env');
+  writeFileSync(secret, `X=${ENV_CANARY}\n`);
+  const { uid, gid } = unprivilegedIds();
+  chownSync(secret, uid, gid);
+  const link = join(proj, 'src', '.env.local');
+  assert.equal(runAs('ln', ['-s', secret, link]).status, 0);
+  try {
+    assert.match(sh(`cat ${secret}`, false).stdout, new RegExp(ENV_CANARY));
+    const r = sh(`cat ${link}; cat ${secret}`, true);
+    assert.ok(!r.stdout.includes(ENV_CANARY), 'the linked secret was read inside the shield');
+    assert.match(r.stderr, DENIED);
+  } finally {
+    rmSync(link);
+    rmSync(secret);
+  }
+});
+
+test('a file of the home with a second name (a hard link made before) makes the shield refuse', { skip: shieldSkip }, () => {
+  setUp();
+  const link = join(proj, 'src', 'cfg');
+  assert.equal(runAs('ln', [join(home, 'config.yaml'), link]).status, 0);
+  try {
+    const r = sh(`cat ${link}`, true);
+    assert.equal(r.code, 126, r.stderr);
+    assert.match(r.stderr, /config\.yaml has 2 names/);
+    assert.equal(r.stdout, '');
+  } finally {
+    rmSync(link);
+  }
+  assert.equal(sh('true', true).code, 0);
+});
+
+test('the project stays readable and writable inside; .env is not, unless --allow-read; tools run', { skip: shieldSkip }, () => {
+  setUp();
+  const script = [
+    'cat README.md', 'echo more >> src/a.txt', 'cat src/a.txt', 'echo new > src/new.txt', 'cat src/new.txt',
+    'mkdir -p src/d && echo deep > src/d/f && cat src/d/f', 'cat .env.example', 'node --version', 'npm --version',
+    'git add README.md && git status --short | head -1',
+  ].join(' && ');
+  // A project has its .git before the agent starts (a new one beside .env could not be read: docs/shield.md).
+  assert.equal(sh('git init -q .', false).code, 0);
+  const r = sh(script, true);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /readme\na\nmore\nnew\ndeep\nTOKEN=\nv\d+/);
+  assert.match(r.stderr, /1 secret file under .* unreadable \(\.env\)/);
+  rmSync(join(proj, '.git'), { recursive: true, force: true });
+  const denied = sh('cat .env', true);
+  assert.notEqual(denied.code, 0);
+  assert.ok(!denied.stdout.includes(ENV_CANARY));
+  assert.match(sh('cat .env', false).stdout, new RegExp(ENV_CANARY));
+  assert.match(sh('cat .env', true, ['--allow-read', '.env']).stdout, new RegExp(ENV_CANARY));
+  assert.match(sh('cat .env', true, ['--no-env-files']).stdout, new RegExp(ENV_CANARY));
+  // The home cannot be allowed.
+  const bad = sh('true', true, ['--allow-read', home]);
+  assert.equal(bad.code, 2);
+});
+
+test('the shield exits with the command\'s status, dies of its signal, and says what --print-config prints', { skip: shieldSkip }, () => {
+  setUp();
+  assert.equal(sh('exit 7', true).code, 7);
+  const killed = runAs(LSM_CMD, [...LSM_PRE, 'shield', '--', 'sh', '-c', 'kill -TERM $$'], { env: env(), cwd: proj });
+  assert.equal(killed.signal, 'SIGTERM');
+  const missing = sh('true', true, []);
+  assert.equal(missing.code, 0);
+  const nf = runAs(LSM_CMD, [...LSM_PRE, 'shield', '--', 'no-such-command-xyz'], { env: env(), cwd: proj });
+  assert.equal(nf.status, 127);
+  const claude = as(['shield', '--print-config', 'claude']);
+  assert.equal(claude.code, 0);
+  const settings = JSON.parse(claude.stdout.slice(0, claude.stdout.indexOf('\n}\n') + 2));
+  assert.ok(settings.sandbox.filesystem.denyRead.includes(home));
+  assert.match(claude.stdout, /allowAllUnixSockets/);
+  const codex = as(['shield', '--print-config', 'codex']);
+  assert.match(codex.stdout, new RegExp(`"${home}" = "none"`));
+  assert.equal(as(['shield', '--print-config', 'vim']).code, 2);
+});
+
+test('which names under the cwd are protected by default', () => {
+  for (const n of ['.env', '.env.local', '.env.production', 'secrets.age', 'x.prod.age']) assert.ok(isSecretFile(n), n);
+  for (const n of ['.env.example', '.env.sample', '.env.template', '.env.dist', 'env', '.envrc', 'age.txt', 'README.md']) assert.ok(!isSecretFile(n), n);
+});

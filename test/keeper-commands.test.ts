@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -37,6 +37,8 @@ function unlocked(): string {
     assert.equal(lsm(['init'], { home: template }).code, 0);
     assert.equal(lsm(['import', 'app', 'dev', '-'], { home: template, input: `DB_URL=postgres://db/x\nAPI_KEY=${CANARY}\n` }).code, 0);
     assert.equal(lsm(['set', 'app', 'prod', 'TOKEN', `prod-${CANARY}`], { home: template }).code, 0);
+    // These tests read prod without a terminal: a protected home asks (#17) unless the policy says otherwise.
+    appendFileSync(join(template, 'config.yaml'), 'policy:\n  unattended: allow\n');
     const p = lsm(['key', 'protect'], { home: template, input: `${PASS}\n${PASS}\n` });
     assert.equal(p.code, 0, p.stderr);
   }

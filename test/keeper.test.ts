@@ -328,7 +328,7 @@ test('a get through the keeper: the keeper chooses the store from the caller\'s 
   assert.deepEqual(row.fields.project_chose, ['env']);
   assert.equal(row.actor.cwd, project);
   // A positional app and env are the caller's; an empty --app (an unset variable) is refused before anything is asked.
-  assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL'], { home, cwd: project }).stdout, `postgres://u:${CANARY}@db/x`);
+  assert.equal(lsm(['get', 'myapp', 'dev', 'API_KEY'], { home, cwd: tempDir('lsm-elsewhere-') }).stdout, `dev-${CANARY}`);
   const before = rows(home).length;
   const empty = lsm(['get', '--app', '', 'API_KEY'], { home, cwd: project });
   assert.equal(empty.code, 2, empty.stderr);
@@ -347,7 +347,7 @@ test('a keeper killed in the second before its checkpoint, the log cut back to i
   await new Promise((r) => setTimeout(r, 1500));
   const log = join(home, 'audit.jsonl');
   const checkpointed = readFileSync(log);
-  assert.equal(lsm(['get', 'myapp', 'prod', 'DB_URL', '--reason', 'hidden read'], { home }).code, 0);
+  assert.equal(lsm(['get', 'myapp', 'dev', 'API_KEY', '--reason', 'hidden read'], { home }).code, 0);
   process.kill(status(home).pid, 'SIGKILL');
   // The agent's cover: the read cut off, the log exactly as the checkpoint knew it.
   writeFileSync(log, checkpointed);

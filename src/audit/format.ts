@@ -53,6 +53,14 @@ export function fieldsText(fields: Record<string, unknown> | undefined): string 
     .join(' ');
 }
 
+/** Who: `parent/agent`, as the original printed it, or just one of them. */
+export function whoText(row: AuditRow): string {
+  const parent = row.actor.parent_comm;
+  const agent = row.actor.agent_marker;
+  if (parent && agent && parent !== agent) return `${parent}/${agent}`;
+  return parent || agent || '-';
+}
+
 function pad(s: string, width: number): string {
   return s.length >= width ? s : s + ' '.repeat(width - s.length);
 }

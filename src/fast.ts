@@ -3,8 +3,6 @@ import { reportError } from './report.js';
 import { Output } from './term/output.js';
 import { parseFastGet } from './get-argv.js';
 
-export { parseFastGet };
-
 /** Runs `argv` if it is a plain `get` and returns its exit code; undefined (nothing done) otherwise. */
 export function runFastGet(argv: string[], overrides: ContextOverrides = {}): Promise<number> | undefined {
   const fast = parseFastGet(argv);

@@ -104,22 +104,27 @@ export async function rotate(
   return { stores: await finishRotation(home, r, custody, progress), resumed: false, rotation: r };
 }
 
+/** A rotation journal's text and the `# name: value` lines both custodies write; undefined when there is none. */
+export function journalFields(journal: string): { text: string; id?: string; started?: string; backup?: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(journal, 'utf8');
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return undefined;
+    throw ioError('read', journal, err);
+  }
+  const field = (name: string) => new RegExp(`^# ${name}: (.+)$`, 'm').exec(text)?.[1];
+  return { text, id: field('rotation'), started: field('started'), backup: field('backup') };
+}
+
 /** Key custody of an unprotected home: key.txt, key.rotating and key.txt.<time>.bak. */
 export function fileCustody(home: Home, now: () => Date): RotationCustody {
   const journal = rotationJournal(home);
   return {
     async readJournal() {
-      let text: string;
-      try {
-        text = readFileSync(journal, 'utf8');
-      } catch (err) {
-        if (errno(err) === 'ENOENT') return undefined;
-        throw ioError('read', journal, err);
-      }
-      const field = (name: string) => new RegExp(`^# ${name}: (.+)$`, 'm').exec(text)?.[1];
-      const id = field('rotation');
-      const started = field('started');
-      const backup = field('backup');
+      const j = journalFields(journal);
+      if (!j) return undefined;
+      const { id, started, backup } = j;
       if (!id || !started || !backup || basename(backup) !== backup) {
         throw new LsmError('key_invalid', `${journal} is not a key rotation journal lsm wrote`, {
           hint: `it holds the new key of an interrupted rotation: keep a copy, then compare it with ${home.key}`,

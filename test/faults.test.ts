@@ -19,7 +19,7 @@ import { initHome, tempDir } from './helpers.js';
 import { Receiver, OK, blackHole } from './fixtures/otlp/receiver.js';
 import { enableShipping, shippableSeqs, shipperGone, cursor } from './fixtures/otlp/ship-env.js';
 import {
-  DOCUMENTED, ERROR, TRACED, bindReadOnly, debris, homeSteps, straceWorks, fileSizeLimit, mountTmpfs, ok, readStore, rows, run, sealHome, sealsAvailable, snapshot, snapshotDiff, unmountAll, unprivileged, verify, verifyFailures,
+  DOCUMENTED, ERROR, TRACED, assertOldOrNew, bindReadOnly, debris, homeSteps, straceWorks, fileSizeLimit, mountTmpfs, ok, readStore, rows, run, sealHome, sealsAvailable, snapshot, snapshotDiff, unmountAll, unprivileged, verify, verifyFailures,
 } from './fixtures/reliability.js';
 
 const closers: Array<() => Promise<void>> = [];
@@ -357,16 +357,7 @@ test('every durable step of set and of a sealed get, failed (ENOSPC, EIO) or kil
           if (r.code === 1) assert.match(r.stderr, DOCUMENTED, label);
           assert.doesNotMatch(r.stderr, /unexpected internal error|\n\s+at /, label);
         }
-        const now = readStore(home, 'app', 'dev')!;
-        const added = rows(home).slice(rowsBefore);
-        if (command === 'set') {
-          const isNew = now.get('A') === args[4];
-          assert.ok(isNew || now.get('A') === before.get('A'), `${label}: the store is neither old nor new`);
-          if (r.code === 0) assert.ok(isNew, `${label}: success left the old value`);
-          if (isNew) assert.ok(added.some((x) => x.event === 'set' && x.outcome === 'ok'), `${label}: changed without its event`);
-        } else if (r.stdout !== '') {
-          assert.ok(added.some((x) => x.event === 'get' && x.outcome === 'ok'), `${label}: revealed without its event`);
-        }
+        assertOldOrNew({ command, label, args, r, before, now: readStore(home, 'app', 'dev')!, added: rows(home).slice(rowsBefore) });
         // The next command clears what the failed one left (stale locks, temp files).
         const next = await run(['set', 'app', 'dev', 'Z', `z${i}`], { home });
         assert.equal(next.code, 0, `${label}: the next command: ${next.stderr}`);

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LSM_BIN, cleanEnv, initHome, lsm, lsmCommand, tempDir } from './helpers.js';
-import { DOCUMENTED, ERROR, TRACED, debris, homeSteps, ok, readStore, rows, run, sleep, straceWorks, verify, verifyFailures, type Step } from './fixtures/reliability.js';
+import { DOCUMENTED, ERROR, TRACED, assertOldOrNew, debris, homeSteps, ok, readStore, rows, run, sleep, straceWorks, verify, verifyFailures, type Step } from './fixtures/reliability.js';
 import { resolveHome } from '../src/home.js';
 import { loadIdentity } from '../src/identity.js';
 import { protectIdentity } from '../src/protect.js';
@@ -52,16 +52,36 @@ function tracerOf(pid: number): number {
 }
 
 /** strace on the keeper's threads; resolves once attached, stops (detaching) when asked. */
-/** Waits until the keeper's checkpoint is newer than `since` (it follows each reply), or a while has passed. */
-async function settled(home: string, since: number): Promise<void> {
-  const state = join(home, 'keeper.state.age');
-  for (let i = 0; i < 100; i++) {
-    try {
-      if (statSync(state).mtimeMs >= since) return;
-    } catch { /* not yet */ }
-    await sleep(20);
+/**
+ * The checkpoint's identity now: each checkpoint is a new file renamed into place. (Its
+ * mtime is no clock to compare with: on this kernel it was seen behind the test's own.)
+ */
+function checkpointOf(home: string): number {
+  try {
+    return statSync(join(home, 'keeper.state.age')).ino;
+  } catch {
+    return -1;
   }
 }
+
+function logSize(home: string): number {
+  try {
+    return statSync(join(home, 'audit.jsonl')).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Waits until the keeper has checkpointed since `before.ino` (it does after each append),
+ * or a while has passed. A run that appended nothing, or whose keeper died, has none to come.
+ */
+async function settled(home: string, before: { ino: number; log: number }): Promise<void> {
+  if (logSize(home) === before.log || keeperPid(home) === undefined) return;
+  for (let i = 0; i < 100 && checkpointOf(home) === before.ino; i++) await sleep(20);
+}
+
+const mark = (home: string) => ({ ino: checkpointOf(home), log: logSize(home) });
 
 async function attach(pid: number, args: string[]): Promise<{ stop(): Promise<void> }> {
   const child: ChildProcess = spawn('strace', ['-f', '-qq', '-p', String(pid), ...args], { stdio: 'ignore' });
@@ -98,7 +118,7 @@ test('every durable step of the keeper, for a set and a get, failed (ENOSPC, EIO
     const argsFor = () => (command === 'set' ? ['set', 'app', 'dev', 'A', `v${++i}`] : ['get', 'app', 'dev', 'A']);
     // The probe: which steps of the keeper touch the home, the checkpoint after the reply included.
     const probe = await attach(pid, ['-e', `trace=${TRACED.join(',')}`, '-o', traceFile]);
-    const t0 = Date.now();
+    const t0 = mark(home);
     const p = await run(argsFor(), { home });
     await settled(home, t0);
     await probe.stop();
@@ -115,7 +135,7 @@ test('every durable step of the keeper, for a set and a get, failed (ENOSPC, EIO
         const args = argsFor();
         const label = `${command}: ${fault} at ${step.what} (${step.call} #${step.n})`;
         const s = await attach(pid, ['-e', `trace=${step.call}`, '-e', `inject=${step.call}:${fault}:when=${step.n}`, '-o', '/dev/null']);
-        const t1 = Date.now();
+        const t1 = mark(home);
         const r = await run(args, { home });
         await settled(home, t1);
         await s.stop();
@@ -127,19 +147,10 @@ test('every durable step of the keeper, for a set and a get, failed (ENOSPC, EIO
         // A reply the keeper could not write leaves the client without one, which it says.
         if (r.code === 1 && !died) assert.match(r.stderr, new RegExp(`${DOCUMENTED.source}|^lsm: the keeper closed the connection without an answer$`, 'm'), label);
         assert.doesNotMatch(r.stderr, /unexpected internal error|\n\s+at /, label);
-        const now = readStore(home, 'app', 'dev', identity)!;
-        const added = rows(home).slice(rowsBefore);
-        if (command === 'set') {
-          const isNew = now.get('A') === args[4];
-          assert.ok(isNew || now.get('A') === before.get('A'), `${label}: the store is neither old nor new`);
-          if (r.code === 0) assert.ok(isNew, `${label}: success left the old value`);
-          if (isNew) assert.ok(added.some((x) => x.event === 'set' && x.outcome === 'ok'), `${label}: changed without its event`);
-        } else if (r.stdout !== '') {
-          assert.ok(added.some((x) => x.event === 'get' && x.outcome === 'ok'), `${label}: revealed without its event`);
-        }
+        assertOldOrNew({ command, label, args, r, before, now: readStore(home, 'app', 'dev', identity)!, added: rows(home).slice(rowsBefore) });
         // The next command (through a keeper unlocked again if this one died) clears what the failed one left.
         if (died) pid = await unlock(home);
-        const t2 = Date.now();
+        const t2 = mark(home);
         const next = await run(['set', 'app', 'dev', 'Z', `z${runs}`], { home });
         await settled(home, t2);
         assert.equal(next.code, 0, `${label}: the next command: ${next.stderr}`);

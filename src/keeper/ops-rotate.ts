@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { LsmError, errno, ioError } from '../errors.js';
@@ -10,10 +10,10 @@ import { keyText, parseKeyText, type Identity } from '../identity.js';
 import { decryptWithPassphrase, encryptWithPassphrase } from '../age/passphrase.js';
 import { encrypt, generateIdentity } from '../age/age.js';
 import { rotationJournal } from '../store.js';
-import { rotate, type RotationCustody } from '../rotate.js';
+import { journalFields, rotate, type RotationCustody } from '../rotate.js';
 import { readInForce } from './config-watch.js';
 import { compareHead, headAfter, loadState, saveState, statePath, FOREIGN_EVENT, REWOUND_EVENT, type KeeperState } from './state.js';
-import { PROTOCOL, socketPath } from './protocol.js';
+import { stopRunningKeeper } from './stop-running.js';
 import type { Context } from '../context.js';
 import type { Home } from '../home.js';
 
@@ -33,33 +33,13 @@ export interface RotateReport {
   backup: string;
 }
 
-/** The keeper serving the home is asked to stop (it records keeper.lock and saves its state); a dead one's socket goes. */
-async function stopRunningKeeper(home: Home): Promise<void> {
-  const path = socketPath(home);
-  try {
-    if (!lstatSync(path).isSocket()) throw new LsmError('io', `${path} exists and is not a socket; remove it`);
-  } catch (err) {
-    if (err instanceof LsmError) throw err;
-    return;
-  }
-  const { sendRequest } = await import('./client.js');
-  try {
-    await sendRequest(home, { v: PROTOCOL, op: 'stop', args: { reason: 'key rotation' } }, 10_000);
-    for (let i = 0; i < 200; i++) {
-      try { lstatSync(path); } catch { return; }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } catch { /* nobody answers: a stale socket */ }
-  try { unlinkSync(path); } catch { /* gone */ }
-}
-
 /** The state checkpoint, encrypted to both keys while the rotation runs: a keeper unlocked by either reads it. */
 function saveStateBoth(home: Home, state: KeeperState, keys: string[]): void {
   writeFileAtomic(statePath(home), encrypt(Buffer.from(JSON.stringify(state), 'utf8'), keys), 0o600);
 }
 
 export async function rotateProtected(home: Home, current: Identity, passphrase: string, ctxOf: () => Context): Promise<{ next: Identity; report: RotateReport }> {
-  await stopRunningKeeper(home);
+  await stopRunningKeeper(home, 'key rotation', 10_000);
   const state = await loadState(home, current);
   const inForce = await readInForce(home);
   // Held as in a serving keeper, so the rows of the rotation are written, sealed and
@@ -149,18 +129,10 @@ export function protectedCustody(home: Home, passphrase: string, current: Identi
   };
   return {
     async readJournal() {
-      let text: string;
-      try {
-        text = readFileSync(journal, 'utf8');
-      } catch (err) {
-        if (errno(err) === 'ENOENT') return undefined;
-        throw ioError('read', journal, err);
-      }
-      const field = (name: string) => new RegExp(`^# ${name}: (.+)$`, 'm').exec(text)?.[1];
-      const id = field('rotation');
-      const started = field('started');
-      const backup = field('backup');
-      const sealed = B64.exec(text)?.[1];
+      const j = journalFields(journal);
+      if (!j) return undefined;
+      const { id, started, backup } = j;
+      const sealed = B64.exec(j.text)?.[1];
       if (!id || !started || !backup || basename(backup) !== backup || !sealed) {
         throw new LsmError('key_invalid', `${journal} is not a key rotation journal of a protected home`, {
           hint: 'it may hold the new key of an interrupted rotation: keep a copy before anything else',

@@ -9,6 +9,7 @@ import { record } from '../audit/record.js';
 import { checkKey, checkName } from '../names.js';
 import { holdCustody } from '../custody.js';
 import { localVault } from '../local-vault.js';
+import { stopRunningKeeper } from './stop-running.js';
 import { describePeer, type Peer } from './peer.js';
 import { checkConfig, inForceOf, loosenedBetween, readInForce, type InForce } from './config-watch.js';
 import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, UNCLEAN_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
@@ -157,9 +158,9 @@ export async function runKeeper(dir: string, opts: KeeperOptions): Promise<numbe
     const seal = promptSeal();
     const keeper = new Keeper(home, id, platform, { ...opts, seal }, { mlocked: locked });
     await keeper.start();
-    // `ok PID {seal, report}`: the seal its approval prompts show, told only to the one who
-    // unlocked, and what a rotation did.
-    ready(`ok ${process.pid} ${JSON.stringify({ seal, ...(report !== undefined ? { report } : {}) })}`);
+    // `ok PID {seal, applied, report}`: the seal its approval prompts show, told only to the
+    // one who unlocked; the loosenings this passphrase put in force; what a rotation did.
+    ready(`ok ${process.pid} ${JSON.stringify({ seal, applied: keeper.configApplied, ...(report !== undefined ? { report } : {}) })}`);
     return await keeper.done;
   } catch (err) {
     const e = err instanceof LsmError ? err : new LsmError('internal', `the keeper failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -290,7 +291,7 @@ class Keeper {
 
   private async listen(): Promise<void> {
     const path = socketPath(this.home);
-    await this.takeOver(path);
+    await stopRunningKeeper(this.home, 'replaced');
     const server = createServer({ allowHalfOpen: true }, (sock) => this.accept(sock));
     const old = process.umask(0o177);
     try {
@@ -319,26 +320,6 @@ class Keeper {
     void record(contextFor(this.home, selfPeer(), undefined), { event: 'keeper.socket_moved', fields: { expected_ino: this.socketIno, found_ino: ino } }, { failClosed: false })
       .finally(() => void this.stop('socket moved'));
     throw new LsmError('keeper_locked', 'the keeper socket was moved or replaced; the keeper locked itself', { exit: 5, hint: "look at 'lsm audit tail', then 'lsm unlock'" });
-  }
-
-  /** A keeper already serving this home is asked to stop (it saves its state); a dead one's socket is removed. */
-  private async takeOver(path: string): Promise<void> {
-    try {
-      if (!lstatSync(path).isSocket()) throw new LsmError('io', `${path} exists and is not a socket; remove it`);
-    } catch (err) {
-      if (err instanceof LsmError) throw err;
-      return;
-    }
-    const { sendRequest } = await import('./client.js');
-    try {
-      await sendRequest(this.home, { v: PROTOCOL, op: 'stop', args: { reason: 'replaced' } }, 10_000);
-      // It removes its socket as it exits; wait for that.
-      for (let i = 0; i < 100; i++) {
-        try { lstatSync(path); } catch { return; }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    } catch { /* nobody answers: a stale socket */ }
-    try { unlinkSync(path); } catch { /* gone */ }
   }
 
   private accept(sock: Socket): void {
@@ -442,6 +423,10 @@ class Keeper {
   private stopAfter: string | undefined;
   /** Loosenings of config.yaml since the keeper before, put in force by this unlock's passphrase. */
   private appliedAtUnlock: string[] = [];
+
+  get configApplied(): readonly string[] {
+    return this.appliedAtUnlock;
+  }
   /** The keeper before this one ended without locking (its state still said running). */
   private unclean: { pid: number; since: string; checkpoint_seq: number } | undefined;
   private configNote: Record<string, unknown> | undefined;

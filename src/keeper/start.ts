@@ -10,16 +10,16 @@ import type { Home } from '../home.js';
  * inherited: a NODE_OPTIONS or LD_PRELOAD of the caller's would run code inside it.
  * Resolves with its pid once it holds the key and serves the socket.
  */
-export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; channel?: object }): Promise<{ pid: number; seal?: string }> {
-  const { pid, seal } = await launchKeeper(home, passphrase, opts);
-  return { pid, seal };
+export async function startKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; channel?: object }): Promise<{ pid: number; seal?: string; applied: string[] }> {
+  const { pid, seal, applied } = await launchKeeper(home, passphrase, opts);
+  return { pid, seal, applied };
 }
 
 /**
  * As startKeeper; with `rotate` the keeper first rotates the home's key (src/keeper/ops-rotate.ts)
  * and says what it did on the same pipe, as `report` (JSON).
  */
-export async function launchKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; rotate?: boolean; channel?: object }): Promise<{ pid: number; seal?: string; report?: unknown }> {
+export async function launchKeeper(home: Home, passphrase: string, opts: { ttlMs: number; idleMs: number; acknowledge?: boolean; rotate?: boolean; channel?: object }): Promise<{ pid: number; seal?: string; applied: string[]; report?: unknown }> {
   const args = ['__keeper', '--dir', home.dir, '--ttl', String(opts.ttlMs), '--idle', String(opts.idleMs)];
   if (opts.acknowledge) args.push('--acknowledge');
   if (opts.rotate) args.push('--rotate');
@@ -50,11 +50,12 @@ export async function launchKeeper(home: Home, passphrase: string, opts: { ttlMs
         child.unref();
         // `ok PID {seal, report}`: the seal its approval prompts show, told only to the one who unlocked; what a rotation did.
         const [pid, ...rest] = line.slice(3).split(' ');
-        let said: { seal?: unknown; report?: unknown } = {};
+        let said: { seal?: unknown; applied?: unknown; report?: unknown } = {};
         try {
           said = rest.length > 0 ? JSON.parse(rest.join(' ')) : {};
         } catch { /* a keeper of another version */ }
-        resolve({ pid: Number(pid), seal: typeof said.seal === 'string' ? said.seal : undefined, report: said.report });
+        const applied = Array.isArray(said.applied) ? said.applied.filter((a): a is string => typeof a === 'string') : [];
+        resolve({ pid: Number(pid), seal: typeof said.seal === 'string' ? said.seal : undefined, applied, report: said.report });
         return;
       }
       if (line.startsWith('error ')) {

@@ -15,7 +15,7 @@ export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; a
   const { channelOf } = await import('./channel.js');
   // The one who typed the passphrase chose this terminal and display: approvals are asked there.
   const channel = channelOf(ctx.stdin.isTTY ? ttyOfStdin() : '', ctx.env);
-  const { pid, seal } = await startKeeper(ctx.home, passphrase, { ...o, channel });
+  const { pid, seal, applied } = await startKeeper(ctx.home, passphrase, { ...o, channel });
   const mins = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
   ctx.stderr.write(`lsm: unlocked ${ctx.home.dir} (keeper pid ${pid}; it locks after ${mins(o.idleMs)} idle, ${mins(o.ttlMs)} at the latest, or on 'lsm lock')\n`);
   const { describeChannel } = await import('./channel.js');
@@ -25,11 +25,7 @@ export async function unlock(ctx: Context, o: { ttlMs: number; idleMs: number; a
     : "lsm: no terminal or display for approvals: an 'ask' is refused unless config.yaml's approval: names one\n");
   if (seal) ctx.stderr.write(`lsm: this keeper's approval prompts show the seal "${seal}"; a passphrase prompt without it is not lsm's\n`);
   // A loosening of config.yaml made while the key was locked, or held back, is in force now: said, not applied in silence.
-  try {
-    const { callKeeper } = await import('./client.js');
-    const st = await callKeeper<{ config_applied?: string[] }>(ctx, 'status', {});
-    for (const l of st.config_applied ?? []) ctx.stderr.write(`lsm: config.yaml: now in force with this passphrase: ${l}\n`);
-  } catch { /* the keeper answers status; if not, 'lsm keeper status' will say why */ }
+  for (const l of applied) ctx.stderr.write(`lsm: config.yaml: now in force with this passphrase: ${l}\n`);
 }
 
 function ttyOfStdin(): string {

@@ -139,6 +139,15 @@ export function buildRuleset(platform: Platform, abi: number, prot: Protected): 
   return { ruleset, rules, skipped };
 }
 
+/** A directory's entries; none when it cannot be read (what cannot be listed is not walked). */
+function entriesOf(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
 /** Landlock cannot be used: a refusal, never an unprotected run. */
 export const REFUSED = 126;
 
@@ -146,13 +155,7 @@ function protectedInodes(prot: Protected): Set<string> {
   const set = new Set<string>();
   const files: string[] = [...prot.files];
   const scan = (dir: string, depth: number) => {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
+    for (const e of entriesOf(dir)) {
       const p = join(dir, e.name);
       if (e.isDirectory() && depth > 0) scan(p, depth - 1);
       else if (e.isFile()) files.push(p);
@@ -188,13 +191,7 @@ export function envFilesUnder(cwd: string, allowed: Set<string>, depth = 4, maxD
       truncated = true;
       return;
     }
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
+    for (const e of entriesOf(dir)) {
       const p = join(dir, e.name);
       if (e.isDirectory()) {
         if (d > 0 && e.name !== 'node_modules' && e.name !== '.git') visit(p, d - 1);

@@ -1,0 +1,29 @@
+import { lstatSync, unlinkSync } from 'node:fs';
+import { LsmError } from '../errors.js';
+import { PROTOCOL, socketPath } from './protocol.js';
+import type { Home } from '../home.js';
+
+/**
+ * The keeper serving `home`, if any, is asked to stop (it records keeper.lock and saves
+ * its state) and waited for until it has removed its socket; a socket nobody answers on
+ * is a dead keeper's and is removed. Used by a keeper taking over the home (a second
+ * unlock) and by a rotating keeper.
+ */
+export async function stopRunningKeeper(home: Home, reason: string, waitMs = 5000): Promise<void> {
+  const path = socketPath(home);
+  try {
+    if (!lstatSync(path).isSocket()) throw new LsmError('io', `${path} exists and is not a socket; remove it`);
+  } catch (err) {
+    if (err instanceof LsmError) throw err;
+    return;
+  }
+  const { sendRequest } = await import('./client.js');
+  try {
+    await sendRequest(home, { v: PROTOCOL, op: 'stop', args: { reason } }, 10_000);
+    for (let waited = 0; waited < waitMs; waited += 50) {
+      try { lstatSync(path); } catch { return; }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch { /* nobody answers: a stale socket */ }
+  try { unlinkSync(path); } catch { /* gone */ }
+}

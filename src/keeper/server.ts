@@ -111,8 +111,15 @@ function target(v: unknown): Target {
 async function chosen(ctx: Context, v: unknown): Promise<Target> {
   const w = plain(v);
   const name = (kind: 'app' | 'env') => (w[kind] === undefined || w[kind] === null ? undefined : checkName(kind, String(w[kind])));
+  const app = name('app');
+  const env = name('env');
+  // Without the caller's cwd (its /proc link unreadable) no link or .lsm.yaml may be looked
+  // for: a relative path would be the keeper's own directory, the home.
+  if (!(app && env) && !ctx.cwd.startsWith('/')) {
+    throw new LsmError('denied', "the keeper could not read the calling process's working directory, so it cannot choose the store", { hint: 'name the app and env: lsm get APP ENV KEY' });
+  }
   const { resolveTarget } = await import('../resolve.js');
-  return resolveTarget(ctx, { app: name('app'), env: name('env'), rest: [] });
+  return resolveTarget(ctx, { app, env, rest: [] });
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);

@@ -5,7 +5,7 @@ import { appendFileSync, chmodSync, cpSync, existsSync, mkdtempSync, readFileSyn
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { lsm, tempDir, assertNoLeak } from './helpers.ts';
+import { lsm, lsmCommand, tempDir, assertNoLeak } from './helpers.ts';
 import { decrypt, generateIdentity } from '../src/age/age.js';
 import { decryptWithPassphrase } from '../src/age/passphrase.js';
 import { resolveHome } from '../src/home.js';
@@ -110,7 +110,9 @@ test('edit in a protected home: the keeper reveals the text and saves the edit, 
 test('edit in a protected home: a concurrent change of the same key is refused; of another key, merged', () => {
   const home = unlocked();
   const bin = tempDir('lsm-kc-bin-');
-  const lsmArgv = [process.execPath, resolve(process.env.LSM_BIN ?? 'dist/lsm.cjs')].map((a) => `'${a}'`).join(' ');
+  // The binary under test (node and the bundle, or the native executable), as lsm() runs it.
+  const [cmd, prefix] = lsmCommand();
+  const lsmArgv = [cmd, ...prefix].map((a) => `'${a}'`).join(' ');
   // The editor itself changes the store through lsm meanwhile, as another shell would.
   const same = script(bin, 'same', `LSM_DIR='${home}' ${lsmArgv} set app dev DB_URL theirs </dev/null >/dev/null 2>&1\nsed -i 's|^DB_URL=.*|DB_URL=ours|' "$1"`);
   const from = rows(home).length;

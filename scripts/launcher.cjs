@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 'use strict';
 // lsm's launcher. `lsm get` runs inside $(...) and inside every tool call of an agent, so
-// start-up is lsm's main cost. Three bundles: lsm-get.cjs holds only what a plain `lsm get`
+// start-up is lsm's main cost. Four bundles: lsm-get.cjs holds only what a plain `lsm get`
 // of a protected home runs (a request to the keeper), lsm-local.cjs what a plain get of an
-// unprotected home runs (it decrypts), lsm-core.cjs every command. Each runs through a V8 code cache made at build time,
-// which spares compiling its JavaScript on every start; when a cache does not fit this
+// unprotected home runs (it decrypts), lsm-shield.cjs a plain `lsm shield`, lsm-core.cjs
+// every command. Each runs through a V8 code cache made at build time, which spares compiling its JavaScript on every start; when a cache does not fit this
 // Node (another version), V8 rejects it and the bundle compiles as usual.
 const fs = require('fs');
 const path = require('path');
@@ -57,8 +57,16 @@ function fastGet(argv) {
   });
 }
 
+// `lsm shield -- agent` starts an agent's whole session: lsm-shield.cjs holds only that.
+function fastShield(argv) {
+  if (!argv.includes('shield')) return false;
+  const entry = loadIfThere('lsm-shield');
+  return entry ? entry.start(argv) : false;
+}
+
 if (require.main === module) {
-  if (!fastGet(process.argv.slice(2))) load('lsm-core');
+  const argv = process.argv.slice(2);
+  if (!fastGet(argv) && !fastShield(argv)) load('lsm-core');
 } else {
   module.exports = { compile, run, file };
 }

@@ -81,7 +81,7 @@ async function del(ctx: Context, target: Target, key: string): Promise<void> {
 }
 
 async function openExec(ctx: Context, target: Target, req: ExecRequest): Promise<ExecOpened> {
-  const { childEnv, findOnPath } = await import('./commands/exec.js');
+  const [{ childEnv }, { findOnPath }] = await Promise.all([import('./commands/exec.js'), import('./command-path.js')]);
   const id = await identityOf(ctx);
   const { doc, exists } = await loadStore(ctx.home, target, id);
   const program = basename(req.program);

@@ -63,6 +63,10 @@ export interface Platform {
   landlockAllow(ruleset: number, fd: number, access: bigint): boolean;
   /** prctl(PR_SET_CHILD_SUBREAPER): orphans of descendants reparent to this process, not to init. */
   subreaper(): boolean;
+  /** memfd_create (close-on-exec): an anonymous file, which can be run through /proc/self/fd; -1 when refused. */
+  memfd(name: string): number;
+  /** Reaps the children that have ended (waitpid WNOHANG); false once none is left, running or not. */
+  hasChildren(): boolean;
 }
 
 /** /proc/sys/kernel/yama/ptrace_scope (0-3), undefined when Yama is not built in. */
@@ -89,6 +93,13 @@ interface Libc {
   mlock(addr: Buffer, len: number): number;
   /** Linux only: syscall(nr, a, b, c), pointers passed as Buffers (or null). */
   syscall(nr: number, a: Buffer | number | null, b: Buffer | number | null, c: Buffer | number | null, d?: number): number;
+  /**
+   * Linux only: landlock_add_rule(ruleset, type, attr, 0) through a fixed-arity syscall():
+   * the shield adds one rule per entry beside the path to the home (a hundred and more), and
+   * koffi builds a variadic call anew each time.
+   */
+  addRule(ruleset: number, type: number, attr: Buffer): number;
+  waitpid(pid: number, status: Buffer | null, options: number): number;
 }
 
 const LINUX = {
@@ -104,6 +115,10 @@ const LINUX = {
   SYS_landlock_add_rule: 445,
   LANDLOCK_CREATE_RULESET_VERSION: 1,
   LANDLOCK_RULE_PATH_BENEATH: 1,
+  // memfd_create is one of the few calls numbered apart on the two.
+  SYS_memfd_create: process.arch === 'arm64' ? 279 : 319,
+  MFD_CLOEXEC: 1,
+  MFD_EXEC: 0x10,
 };
 const DARWIN = {
   PT_DENY_ATTACH: 31,
@@ -131,7 +146,10 @@ async function bindKoffi(os: Os): Promise<Libc> {
   const getrlimit = lib.func('int getrlimit(int resource, void *rlim)');
   const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)');
   const mlock = lib.func('int mlock(void *addr, size_t len)');
+  const waitpid = lib.func('int waitpid(int pid, void *status, int options)');
   const syscall = os === 'linux' ? lib.func('long syscall(long nr, ...)') : undefined;
+  // x86-64 and arm64 Linux pass these as the variadic call would (in integer registers).
+  const addRule = os === 'linux' ? lib.func('long syscall(long nr, long ruleset, long type, void *attr, long flags)') : undefined;
   const UL = 'unsigned long';
   // Each variadic argument is passed as a pointer (a Buffer or null) or an unsigned long.
   const vararg = (v: Buffer | number | null) => (typeof v === 'number' ? [UL, v] : ['void *', v]);
@@ -143,9 +161,11 @@ async function bindKoffi(os: Os): Promise<Libc> {
     getrlimit: (r, b) => getrlimit(r, b) as number,
     getsockopt: (fd, level, name, value, len) => getsockopt(fd, level, name, value, len) as number,
     mlock: (addr, len) => mlock(addr, len) as number,
+    waitpid: (pid, status, options) => waitpid(pid, status, options) as number,
     syscall: syscall
       ? (nr, a, b, c, d = 0) => Number(syscall(nr, ...vararg(a), ...vararg(b), ...vararg(c), UL, d))
       : absent('syscall'),
+    addRule: addRule ? (ruleset, type, attr) => Number(addRule(LINUX.SYS_landlock_add_rule, ruleset, type, attr, 0)) : absent('syscall'),
   };
 }
 
@@ -162,6 +182,7 @@ async function bindBun(os: Os): Promise<Libc> {
     getrlimit: { args: ['i32', 'ptr'], returns: 'i32' },
     getsockopt: { args: ['i32', 'i32', 'i32', 'ptr', 'ptr'], returns: 'i32' },
     mlock: { args: ['ptr', 'u64'], returns: 'i32' },
+    waitpid: { args: ['i32', 'ptr', 'i32'], returns: 'i32' },
   };
   const specific: Record<string, Sig> = os === 'linux'
     ? { prctl: { args: ['i32', 'u64', 'u64', 'u64', 'u64'], returns: 'i32' }, syscall: { args: ['i64', 'u64', 'u64', 'u64', 'u64'], returns: 'i64' } }
@@ -178,6 +199,7 @@ async function bindBun(os: Os): Promise<Libc> {
     getrlimit: (r, b) => c.getrlimit!(r, b),
     getsockopt: (fd, level, name, value, len) => c.getsockopt!(fd, level, name, value, len),
     mlock: (addr, len) => c.mlock!(addr, len),
+    waitpid: (pid, status, options) => c.waitpid!(pid, status, options),
     // Pointers as addresses in integer registers, as the variadic call passes them (untested: no Bun here).
     syscall: c.syscall
       ? (nr, a, b, c3, d = 0) => {
@@ -185,6 +207,7 @@ async function bindBun(os: Os): Promise<Libc> {
         return Number(c.syscall!(nr, arg(a), arg(b), arg(c3), d));
       }
       : absent('syscall'),
+    addRule: c.syscall ? (ruleset, type, attr) => Number(c.syscall!(LINUX.SYS_landlock_add_rule, ruleset, type, ffi.ptr(attr), 0)) : absent('syscall'),
   };
 }
 
@@ -209,6 +232,16 @@ function getInt(libc: Libc, fd: number, level: number, name: number): number | u
   return value.readInt32LE(0);
 }
 
+function reapChildren(libc: Libc): boolean {
+  // WNOHANG (1): 0 while a child runs, its pid for one that ended (reaped now), -1 (ECHILD) for none.
+  for (let i = 0; i < 4096; i++) {
+    const r = libc.waitpid(-1, null, 1);
+    if (r === 0) return true;
+    if (r < 0) return false;
+  }
+  return true;
+}
+
 function pidfdPid(pidfd: number): number {
   try {
     const m = /^Pid:\s*(-?\d+)\s*$/m.exec(readFileSync(`/proc/self/fdinfo/${pidfd}`, 'utf8'));
@@ -219,6 +252,8 @@ function pidfdPid(pidfd: number): number {
 }
 
 function linux(libc: Libc, ffi: Platform['ffi']): Platform {
+  // One rule at a time, each copied by the kernel at the call: one buffer for them all.
+  const ruleAttr = Buffer.alloc(12);
   // PR_GET_DUMPABLE returns 0, 1 or 2 (suid_dumpable); -1 (failure) counts as dumpable.
   const dumpable = () => libc.prctl(LINUX.PR_GET_DUMPABLE, 0) !== 0;
   return {
@@ -265,12 +300,19 @@ function linux(libc: Libc, ffi: Platform['ffi']): Platform {
     },
     landlockAllow(ruleset, fd, access) {
       // struct landlock_path_beneath_attr { u64 allowed_access; s32 parent_fd } __packed: 12 bytes.
-      const attr = Buffer.alloc(12);
-      attr.writeBigUInt64LE(access, 0);
-      attr.writeInt32LE(fd, 8);
-      return libc.syscall(LINUX.SYS_landlock_add_rule, ruleset, LINUX.LANDLOCK_RULE_PATH_BENEATH, attr, 0) === 0;
+      ruleAttr.writeBigUInt64LE(access, 0);
+      ruleAttr.writeInt32LE(fd, 8);
+      return libc.addRule(ruleset, LINUX.LANDLOCK_RULE_PATH_BENEATH, ruleAttr) === 0;
     },
     subreaper: () => libc.prctl(LINUX.PR_SET_CHILD_SUBREAPER, 1) === 0,
+    memfd(name) {
+      const cname = Buffer.from(`${name}\0`);
+      // MFD_EXEC (Linux 6.3) asks for an executable one outright, as vm.memfd_noexec may
+      // require; a kernel before it refuses the flag, and every memfd of its is executable.
+      const fd = libc.syscall(LINUX.SYS_memfd_create, cname, LINUX.MFD_CLOEXEC | LINUX.MFD_EXEC, null);
+      return fd >= 0 ? fd : libc.syscall(LINUX.SYS_memfd_create, cname, LINUX.MFD_CLOEXEC, null);
+    },
+    hasChildren: () => reapChildren(libc),
   };
 }
 
@@ -317,17 +359,9 @@ function darwin(libc: Libc, ffi: Platform['ffi']): Platform {
     landlockRuleset: () => -1,
     landlockAllow: () => false,
     subreaper: () => false,
+    memfd: () => -1,
+    hasChildren: () => reapChildren(libc),
   };
-}
-
-/**
- * What a worker thread needs to make the same calls itself (src/shield/thread.ts): no_new_privs
- * and a Landlock domain belong to a thread, so the thread that spawns the shielded command
- * restricts itself. Known without binding anything, so that the worker starts first.
- */
-export function threadFfi(): { ffi: Platform['ffi']; koffi?: string } {
-  // koffi is found where this process finds it (the bundles require it from node_modules).
-  return typeof process.versions.bun === 'string' ? { ffi: 'bun:ffi' } : { ffi: 'koffi', koffi: require.resolve('koffi') };
 }
 
 let loaded: Promise<Platform> | undefined;

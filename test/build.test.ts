@@ -1,4 +1,4 @@
-// The Node build as it ships: the launcher, its three bundles and their code caches. A
+// The Node build as it ships: the launcher, its four bundles and their code caches. A
 // regression here costs no correctness, only start-up, so nothing else would notice it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,13 +14,13 @@ const launcher = createRequire(import.meta.url)(join(process.cwd(), DIST, 'lsm.c
 };
 
 test('each bundle ships a code cache that this Node accepts', () => {
-  for (const bundle of ['lsm-get', 'lsm-local', 'lsm-core']) {
+  for (const bundle of ['lsm-get', 'lsm-local', 'lsm-shield', 'lsm-core']) {
     const script = launcher.compile(bundle, readFileSync(join(DIST, `${bundle}.cache`)));
     assert.equal(script.cachedDataRejected, false, `${bundle}.cache was made for other sources or another Node`);
   }
 });
 
-type Bundle = 'lsm-get' | 'lsm-local' | 'lsm-core';
+type Bundle = 'lsm-get' | 'lsm-local' | 'lsm-shield' | 'lsm-core';
 const inputs = () => JSON.parse(readFileSync(join(DIST, 'inputs.json'), 'utf8')) as Record<Bundle, string[]>;
 const size = (bundle: Bundle) => readFileSync(join(DIST, `${bundle}.cjs`)).length;
 
@@ -46,6 +46,16 @@ test('the keeper get bundle holds no crypto, no store, no audit log and no confi
   }
   assert.ok(holds('lsm-get', 'src/keeper/client.ts'));
   assert.ok(size('lsm-get') < size('lsm-local') / 4, `lsm-get.cjs is ${size('lsm-get')} bytes, lsm-local.cjs ${size('lsm-local')}`);
+});
+
+test('the shield bundle holds the shield and none of commander, the other commands, the stores or the log', () => {
+  const all = inputs();
+  const holds = (bundle: Bundle, marker: string) => all[bundle].some((f) => f.startsWith(marker));
+  for (const marker of ['src/program.ts', 'node_modules/commander/', 'src/commands/exec.ts', 'src/store.ts', 'src/audit/log.ts', 'src/keeper/server.ts']) {
+    assert.ok(holds('lsm-core', marker), `the check is void: ${marker} is not in lsm-core.cjs either`);
+    assert.ok(!holds('lsm-shield', marker), `${marker} is in lsm-shield.cjs`);
+  }
+  for (const marker of ['src/shield/run.ts', 'src/shield/stub.ts', 'src/shield/rules.ts']) assert.ok(holds('lsm-shield', marker), `${marker} is not in lsm-shield.cjs`);
 });
 
 /**

@@ -228,6 +228,35 @@ test('the command cannot signal the shield (its subreaper) nor the keeper', { sk
   assert.ok(existsSync(`/proc/${keeper}`));
 });
 
+test('the command cannot kill the shield through any of its threads: a get after trying still carries the shield', { skip: shieldSkip }, () => {
+  setUp();
+  // A SIGKILL to one thread kills its whole process: a thread of the shield inside the
+  // command's domain (the old worker that forked it) was a way to take the mark away.
+  const r = sh(`for t in $(ls /proc/$LSM_SHIELD/task); do kill -9 $t 2>/dev/null && echo killed=$t; done; sleep 0.3; echo ppid=$(cut -d' ' -f4 /proc/$$/stat); $LSM get K >/dev/null; echo got=$?`, true);
+  assert.equal(r.code, 0, `the shield did not end as its command did: ${r.code} ${r.stderr}`);
+  assert.doesNotMatch(r.stdout, /killed=/, r.stdout);
+  const root = Number(/ppid=(\d+)/.exec(r.stdout)?.[1]);
+  assert.match(r.stdout, /got=0/, r.stderr);
+  const get = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'get').at(-1);
+  assert.equal(get.actor.agent_marker, 'shield');
+  assert.equal(get.fields.peer.shield.root_pid, root, 'the shield is still the parent of its command');
+  // The control: outside the shield the same user can kill a process's thread, and with it the process.
+  const victim = spawnAs('node', ['-e', 'new (require("worker_threads").Worker)("setTimeout(()=>{},60000)", {eval: true}); setTimeout(() => {}, 60000)'], { env: env(), cwd: proj });
+  try {
+    let tids: string[] = [];
+    for (let i = 0; i < 100 && tids.length < 2; i++) {
+      try { tids = readdirSync(`/proc/${victim.pid}/task`); } catch { /* starting */ }
+      if (tids.length < 2) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    const c = sh(`kill -9 ${tids.filter((t) => t !== String(victim.pid)).at(-1)}; echo rc=$?`, false);
+    assert.match(c.stdout, /rc=0/, c.stderr);
+    for (let i = 0; i < 100 && existsSync(`/proc/${victim.pid}/task`) && readFileSync(`/proc/${victim.pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    assert.ok(!existsSync(`/proc/${victim.pid}/task`) || readFileSync(`/proc/${victim.pid}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z', 'killing one thread outside the shield did not kill its process: the check could not fail');
+  } finally {
+    try { victim.kill('SIGKILL'); } catch { /* gone */ }
+  }
+});
+
 test('inside the shield the environment and memory of the user\'s other processes are closed; outside they are open', { skip: shieldSkip }, () => {
   setUp();
   const other = spawnAs('sleep', ['60'], { env: { CANARY_ENV: ENV_CANARY }, stdio: 'ignore' });
@@ -326,6 +355,29 @@ test('the shield exits with the command\'s status, dies of its signal, and says 
   const codex = as(['shield', '--print-config', 'codex']);
   assert.match(codex.stdout, new RegExp(`"${home}" = "none"`));
   assert.equal(as(['shield', '--print-config', 'vim']).code, 2);
+  // What the shield's own parser declines goes to the full command line, which says what is wrong.
+  assert.equal(as(['shield', 'sh']).code, 2);
+  assert.match(as(['shield', '--help']).stdout, /--allow-read/);
+  assert.equal(as(['shield', '--no-such-flag', '--', 'true']).code, 2);
+});
+
+test('a process the command leaves running (a daemon, reparented to the shield) ends with the shield', { skip: shieldSkip }, () => {
+  setUp();
+  const r = sh('setsid sleep 300 & echo daemon=$!', true);
+  assert.equal(r.code, 0, r.stderr);
+  const pid = Number(/daemon=(\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(pid > 1, r.stdout);
+  const gone = () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z';
+  for (let i = 0; i < 100 && !gone(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  assert.ok(gone(), `the daemon ${pid} outlived the shield`);
+  // The control: outside the shield the same daemon stays.
+  const c = sh('setsid sleep 300 & echo daemon=$!', false);
+  const other = Number(/daemon=(\d+)/.exec(c.stdout)?.[1]);
+  try {
+    assert.ok(existsSync(`/proc/${other}`), 'the daemon outside ended by itself: the check could not fail');
+  } finally {
+    try { process.kill(other, 'SIGKILL'); } catch { /* gone */ }
+  }
 });
 
 test('which names under the cwd are protected by default', () => {

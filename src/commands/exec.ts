@@ -1,13 +1,12 @@
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { Socket } from 'node:net';
 import { constants as os } from 'node:os';
-import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { EXIT, LsmError, errno, usage } from '../errors.js';
 import { checkKey, shown } from '../names.js';
 import { vaultOf } from '../vault-of.js';
 import { notExecutable, notFound } from '../local-vault.js';
-import { isTerminal } from '../term/tty.js';
+import { inForeground, isTerminal } from '../term/tty.js';
+import { findOnPath } from '../command-path.js';
 import { requireHome, targetOf } from './common.js';
 import { closeFifos, makeFifos } from '../fifo.js';
 import type { Context } from '../context.js';
@@ -111,51 +110,11 @@ export function childEnv(parent: NodeJS.ProcessEnv, secrets: Map<string, string>
 }
 
 /**
- * The file `name` runs, looked up as execvp(3) would: a name with a slash is a path;
- * otherwise the first executable regular file in PATH (an empty entry is the cwd).
- * undefined: not found; null: found but not executable.
- */
-export function findOnPath(name: string, path: string, cwd: string): string | null | undefined {
-  const candidates = name.includes('/') ? [resolve(cwd, name)] : path.split(delimiter).map((d) => join(isAbsolute(d) ? d : resolve(cwd, d), name));
-  let denied = false;
-  for (const c of candidates) {
-    try {
-      const st = statSync(c);
-      // A path to a directory is found but cannot run (a shell says 126 too); in PATH, one is skipped.
-      if (st.isDirectory() && name.includes('/')) denied = true;
-      if (!st.isFile()) continue;
-    } catch {
-      continue;
-    }
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      denied = true;
-    }
-  }
-  return denied ? null : undefined;
-}
-
-/**
  * Starts the child. The one place where the child's stdio is chosen, so that a later
  * masking layer can wrap it (pipes through a redactor instead of 'inherit').
  */
 export function spawnChild(file: string, argv: string[], env: Record<string, string>, stdio: StdioOptions): ChildProcess {
   return spawn(file, argv.slice(1), { argv0: argv[0], env, stdio });
-}
-
-/** Whether lsm is in the foreground process group of its controlling terminal (Linux: /proc; else: stdin is a TTY). */
-export function inForeground(): boolean {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields after comm: state ppid pgrp session tty_nr tpgid ...
-    return Number(f[4]) !== 0 && f[2] === f[5];
-  } catch {
-    // Not process.stdin: creating that stream could change the mode of the fd the child shares.
-    return isTerminal(0);
-  }
 }
 
 /** Relays signals while the child runs, then mirrors how it ended. */

@@ -99,7 +99,9 @@ export function buildRuleset(platform: Platform, abi: number, prot: Protected): 
   if (ruleset < 0) throw new LsmError('platform', 'the kernel refused to create a Landlock ruleset', { exit: REFUSED });
   let rules = 0;
   let skipped = 0;
-  const allow = (path: string, access: bigint) => {
+  // Every entry beside the way to a protected path gets a rule: a hundred and more in a
+  // home directory, so each costs as few calls as it can.
+  const allow = (path: string, access: bigint, dir?: boolean) => {
     let fd: number;
     try {
       fd = openSync(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -108,10 +110,17 @@ export function buildRuleset(platform: Platform, abi: number, prot: Protected): 
       return;
     }
     try {
-      const st = fstatSync(fd);
-      // Another name of a protected file (a hard link made before the shield) gets no rule.
-      if (!st.isDirectory() && inodes.has(`${st.dev}:${st.ino}`)) return;
-      if (platform.landlockAllow(ruleset, fd, st.isDirectory() ? access : access & FILE_RIGHTS)) rules++;
+      // The entry's type as the directory listed it, unless an inode must be compared: if it
+      // was replaced since, a directory's rights on a file are refused and a file's on a
+      // directory are narrower, never wider.
+      let isDir = dir;
+      if (isDir === undefined || inodes.linked) {
+        const st = fstatSync(fd);
+        // Another name of a protected file (a hard link made before the shield) gets no rule.
+        if (!st.isDirectory() && inodes.set.has(`${st.dev}:${st.ino}`)) return;
+        isDir = st.isDirectory();
+      }
+      if (platform.landlockAllow(ruleset, fd, isDir ? access : access & FILE_RIGHTS)) rules++;
       else skipped++;
     } finally {
       closeSync(fd);
@@ -132,7 +141,7 @@ export function buildRuleset(platform: Platform, abi: number, prot: Protected): 
       if (c?.protect) continue;
       if (c) walk(path, c);
       // A symbolic link gets no rule: the path it leads to is judged where it ends.
-      else if (!e.isSymbolicLink()) allow(path, HANDLED);
+      else if (!e.isSymbolicLink()) allow(path, HANDLED, e.isDirectory() ? true : e.isFile() ? false : undefined);
     }
   };
   walk('/', root);
@@ -151,8 +160,10 @@ function entriesOf(dir: string): Dirent[] {
 /** Landlock cannot be used: a refusal, never an unprotected run. */
 export const REFUSED = 126;
 
-function protectedInodes(prot: Protected): Set<string> {
+/** The protected files' inodes; `linked`: one of them has another name, somewhere. */
+function protectedInodes(prot: Protected): { set: Set<string>; linked: boolean } {
   const set = new Set<string>();
+  let linked = false;
   const files: string[] = [...prot.files];
   const scan = (dir: string, depth: number) => {
     for (const e of entriesOf(dir)) {
@@ -170,6 +181,7 @@ function protectedInodes(prot: Protected): Set<string> {
       continue;
     }
     set.add(`${st.dev}:${st.ino}`);
+    if (st.nlink > 1) linked = true;
     // A second name somewhere else would be read there, with that directory's rights.
     if (st.nlink > 1 && f.startsWith(prot.home + sep)) {
       throw new LsmError('platform', `${f} has ${st.nlink} names (hard links): another name outside the lsm home would stay readable in the shield`, {
@@ -178,7 +190,7 @@ function protectedInodes(prot: Protected): Set<string> {
       });
     }
   }
-  return set;
+  return { set, linked };
 }
 
 /** The cwd's files protected by default (skipping node_modules and .git), at most `depth` levels deep. */

@@ -1,13 +1,14 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { join, sep } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { EXIT, LsmError, usage } from '../errors.js';
-import { loadPlatform, threadFfi, type Platform } from '../platform.js';
-import { findOnPath, inForeground } from '../commands/exec.js';
+import { EXIT, LsmError, errno, usage } from '../errors.js';
+import { loadPlatform, type Platform } from '../platform.js';
+import { findOnPath } from '../command-path.js';
+import { inForeground } from '../term/tty.js';
 import { MIN_ABI, REFUSED, buildRuleset, envFilesUnder, real } from './rules.js';
 import { SHIELD_NAME } from '../keeper/shield-mark.js';
-import { THREAD_CODE, type ThreadData, type ThreadGo, type ThreadMessage } from './thread.js';
+import { stubFd } from './stub.js';
+import { StartError, startChild, type Child } from './child.js';
 import type { Context } from '../context.js';
 
 export interface ShieldOptions {
@@ -54,22 +55,8 @@ function inside(path: string, dir: string): boolean {
 
 /** Runs the command under the shield; resolves to its exit code (or 128+signal after dying of it). */
 export async function runShield(ctx: Context, opts: ShieldOptions): Promise<number> {
-  const [name] = opts.command;
+  const name = opts.command[0];
   if (!name) throw usage('missing the command to run', 'lsm shield [--allow-read PATH]... -- command [args...]');
-  // Started first: its start-up (a V8 isolate, the FFI: most of the shield's cost) overlaps
-  // the checks and the walk below; it does nothing until it is given the ruleset.
-  const data: ThreadData = threadFfi();
-  const worker = new Worker(THREAD_CODE, { eval: true, workerData: data, stdout: false, stderr: false });
-  try {
-    return await start(ctx, opts, worker);
-  } catch (err) {
-    void worker.terminate();
-    throw err;
-  }
-}
-
-async function start(ctx: Context, opts: ShieldOptions, worker: Worker): Promise<number> {
-  const name = opts.command[0]!;
   const { platform, abi } = await landlock(ctx);
   try {
     if (!statSync(ctx.home.dir).isDirectory()) throw new Error('not a directory');
@@ -99,14 +86,14 @@ async function start(ctx: Context, opts: ShieldOptions, worker: Worker): Promise
 
   process.title = SHIELD_NAME;
   // Node's title sets the kernel's name of the process (comm), which the keeper reads; Bun's
-  // does not: the main thread names itself through /proc, which both allow,
-  // before it is non-dumpable (its /proc is root's then).
+  // does not: the process names itself through /proc as well, which both allow, before
+  // it is non-dumpable (its /proc is root's then).
   try { writeFileSync('/proc/self/comm', SHIELD_NAME); } catch { /* not Linux: the title it is */ }
   // Orphans of the command (setsid, a double fork) reparent here, not to init: every
   // process of the tree keeps this one in its ancestry, where the keeper looks.
   if (!platform.subreaper()) throw refuse('prctl(PR_SET_CHILD_SUBREAPER) was refused; the command was not run', 'this needs Linux 3.4 or later');
-  // The restricting thread shares this process's memory: non-dumpable, so a shielded
-  // process cannot write it through /proc/PID/task/TID/mem or ptrace.
+  // Landlock already keeps the command from tracing this process or writing its memory;
+  // non-dumpable, its /proc stays closed to any other process of the user as well.
   if (!platform.undumpable()) throw refuse('lsm shield could not make itself non-dumpable; the command was not run', 'prctl(PR_SET_DUMPABLE) was refused');
   const { ruleset } = buildRuleset(platform, abi, { home, files });
   if (files.length > 0) {
@@ -116,57 +103,50 @@ async function start(ctx: Context, opts: ShieldOptions, worker: Worker): Promise
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined) env[k] = v;
   env.LSM_SHIELD = String(process.pid);
-  const go: ThreadGo = { ruleset, file, argv: opts.command, env };
-  const done = supervise(worker, name, () => platform.closeFd(ruleset));
-  worker.postMessage(go);
-  return done;
+  let stub: number;
+  try {
+    stub = stubFd(platform);
+  } catch (err) {
+    platform.closeFd(ruleset);
+    throw err;
+  }
+  // The stub (src/shield/stub.ts) gets the ruleset as fd 3 and itself as fd 4, restricts
+  // itself and execs the command as `name` with its arguments.
+  let child: Child;
+  try {
+    child = await startChild('/proc/self/fd/4', ['lsm-shield-stub', file, ...opts.command], env, [0, 1, 2, ruleset, stub]);
+  } catch (err) {
+    const code = err instanceof StartError ? err.code : errno(err);
+    throw code === 'EACCES' ? refuse(`lsm shield could not run its exec stub (EACCES: is vm.memfd_noexec set?); ${name} was not run`, 'sysctl vm.memfd_noexec must be 0 or 1')
+      : new LsmError('exec', `cannot start ${name}: ${code ?? 'error'}`, { exit: 126 });
+  } finally {
+    platform.closeFd(ruleset);
+    platform.closeFd(stub);
+  }
+  return supervise(child, platform);
 }
 
-function supervise(worker: Worker, name: string, restricted: () => void): Promise<number> {
-  return new Promise((resolveExit, reject) => {
-    let pid = 0;
-    const handlers = RELAYED.map((sig) => {
-      const h = () => {
-        if (pid <= 0 || (FROM_TERMINAL.has(sig) && inForeground())) return;
-        try { process.kill(pid, sig); } catch { /* already gone */ }
-      };
-      process.on(sig, h);
-      return [sig, h] as const;
-    });
-    const release = () => {
-      for (const [sig, h] of handlers) process.off(sig, h);
-      void worker.terminate();
+/** Relays signals while the command runs, then ends as it did. */
+async function supervise(child: Child, platform: Platform): Promise<number> {
+  const handlers = RELAYED.map((sig) => {
+    const h = () => {
+      if (FROM_TERMINAL.has(sig) && inForeground()) return;
+      try { child.kill(sig); } catch { /* already gone */ }
     };
-    worker.on('error', (err) => {
-      release();
-      reject(new LsmError('internal', `the shield's thread failed: ${err.message}; the command may not have run`));
-    });
-    worker.on('message', (m: ThreadMessage) => {
-      if (m.type === 'restricted') {
-        restricted();
-        if (!m.ok) {
-          release();
-          reject(refuse(`the kernel refused ${m.step}; the command was not run`, 'is a seccomp filter or container forbidding Landlock?'));
-        }
-      } else if (m.type === 'spawned') {
-        pid = m.pid;
-      } else if (m.type === 'error') {
-        release();
-        reject(m.code === 'ENOENT' ? new LsmError('exec', `command not found: ${name}`, { exit: EXIT.notFound })
-          : new LsmError('exec', `cannot start ${name}: ${m.code}`, { exit: 126 }));
-      } else if (m.type === 'exit') {
-        release();
-        endTree();
-        if (m.signal) {
-          const n = os.signals[m.signal] ?? 0;
-          try { process.kill(process.pid, m.signal); } catch { /* fall through */ }
-          resolveExit(128 + n);
-          return;
-        }
-        resolveExit(m.code ?? 1);
-      }
-    });
+    process.on(sig, h);
+    return [sig, h] as const;
   });
+  const { code, signal } = await child.exited;
+  for (const [sig, h] of handlers) process.off(sig, h);
+  // Every process the command left is a child of this one by now (a subreaper's orphans):
+  // with none, there is no tree to end.
+  if (platform.hasChildren()) endTree();
+  if (signal) {
+    const n = os.signals[signal] ?? 0;
+    try { process.kill(process.pid, signal); } catch { /* fall through */ }
+    return 128 + n;
+  }
+  return code ?? 1;
 }
 
 /**

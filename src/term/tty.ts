@@ -1,4 +1,4 @@
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 const TERMINAL = /^\/dev\/(pts\/\d+|tty[\w.]*|console)$/;
 
@@ -58,4 +58,17 @@ export type Colour = keyof typeof codes;
 
 export function paint(on: boolean, colour: Colour, s: string): string {
   return on ? `\u001b[${codes[colour]}m${s}\u001b[0m` : s;
+}
+
+/** Whether lsm is in the foreground process group of its controlling terminal (Linux: /proc; else: stdin is a TTY). */
+export function inForeground(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after comm: state ppid pgrp session tty_nr tpgid ...
+    return Number(f[4]) !== 0 && f[2] === f[5];
+  } catch {
+    // Not process.stdin: creating that stream could change the mode of the fd the child shares.
+    return isTerminal(0);
+  }
 }

@@ -5,7 +5,8 @@ import { EXIT, LsmError, errno, usage } from '../errors.js';
 import { checkKey, shown } from '../names.js';
 import { vaultOf } from '../vault-of.js';
 import { notExecutable, notFound } from '../local-vault.js';
-import { inForeground, isTerminal } from '../term/tty.js';
+import { isTerminal } from '../term/tty.js';
+import { relaySignals } from '../relay.js';
 import { findOnPath } from '../command-path.js';
 import { requireHome, targetOf } from './common.js';
 import { closeFifos, makeFifos } from '../fifo.js';
@@ -23,17 +24,6 @@ interface Opts {
 /** What a --pristine child keeps of lsm's environment, before the secrets are added. */
 export const PRISTINE = ['PATH', 'HOME', 'USER', 'SHELL', 'TERM', 'LANG'] as const;
 
-/**
- * Signals relayed to the child. INT, QUIT and WINCH come from the terminal to the whole
- * foreground process group, the child included, so they are relayed only when lsm is
- * not that group (a `kill` from elsewhere, a background job, no terminal): relaying a
- * Ctrl-C the child already got would deliver it twice, and some programs count them.
- * While the child runs lsm itself never dies of these; it dies after the child, of
- * the child's signal. This is system(3)'s rule for INT and QUIT, made exact with
- * /proc; a `kill -INT <lsm pid>` sent while lsm is the foreground job is not relayed.
- */
-const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
-const FROM_TERMINAL = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT', 'SIGWINCH']);
 
 /**
  * `exec [app] [env] [--only K,...] [--pristine] -- command [args...]`: runs the command
@@ -120,15 +110,7 @@ export function spawnChild(file: string, argv: string[], env: Record<string, str
 /** Relays signals while the child runs, then mirrors how it ended. */
 function supervise(child: ChildProcess, name: string, drained?: Promise<void>): Promise<number> {
   return new Promise((resolveExit, reject) => {
-    const handlers = RELAYED.map((sig) => {
-      const h = () => {
-        if (FROM_TERMINAL.has(sig) && inForeground()) return;
-        try { child.kill(sig); } catch { /* already gone */ }
-      };
-      process.on(sig, h);
-      return [sig, h] as const;
-    });
-    const release = () => { for (const [sig, h] of handlers) process.off(sig, h); };
+    const release = relaySignals((sig) => child.kill(sig));
     child.once('error', (err) => {
       release();
       drained?.catch(() => {});

@@ -4,7 +4,7 @@ import { join, sep } from 'node:path';
 import { EXIT, LsmError, errno, usage } from '../errors.js';
 import { loadPlatform, type Platform } from '../platform.js';
 import { findOnPath } from '../command-path.js';
-import { inForeground } from '../term/tty.js';
+import { relaySignals } from '../relay.js';
 import { MIN_ABI, REFUSED, buildRuleset, envFilesUnder, real } from './rules.js';
 import { SHIELD_NAME } from '../keeper/shield-mark.js';
 import { stubFd } from './stub.js';
@@ -18,8 +18,6 @@ export interface ShieldOptions {
   envFiles: boolean;
 }
 
-const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
-const FROM_TERMINAL = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT', 'SIGWINCH']);
 
 function refuse(message: string, hint: string): LsmError {
   return new LsmError('platform', message, { exit: REFUSED, hint });
@@ -128,16 +126,9 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
 
 /** Relays signals while the command runs, then ends as it did. */
 async function supervise(child: Child, platform: Platform): Promise<number> {
-  const handlers = RELAYED.map((sig) => {
-    const h = () => {
-      if (FROM_TERMINAL.has(sig) && inForeground()) return;
-      try { child.kill(sig); } catch { /* already gone */ }
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
+  const release = relaySignals((sig) => child.kill(sig));
   const { code, signal } = await child.exited;
-  for (const [sig, h] of handlers) process.off(sig, h);
+  release();
   // Every process the command left is a child of this one by now (a subreaper's orphans):
   // with none, there is no tree to end.
   if (platform.hasChildren()) endTree();

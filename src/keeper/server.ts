@@ -8,6 +8,7 @@ import { captureActor, presetActor } from '../audit/actor.js';
 import { record } from '../audit/record.js';
 import { checkKey, checkName } from '../names.js';
 import { holdCustody } from '../custody.js';
+import { useFileMemo } from '../file-memo.js';
 import { localVault } from '../local-vault.js';
 import { stopRunningKeeper } from './stop-running.js';
 import { describePeer, type Peer } from './peer.js';
@@ -222,6 +223,8 @@ class Keeper {
         return false;
       }
     });
+    // What every request re-reads (config.yaml, the digest index, the stores), kept while the files stay as they are.
+    useFileMemo(true);
     holdCustody({
       approver: this.approvals,
       identity: id,
@@ -614,6 +617,8 @@ class Keeper {
       if (id) await saveState(this.home, id, this.state);
     } catch { /* the log says what it could */ }
     holdCustody(undefined);
+    // The plaintext of the stores read goes with the key.
+    useFileMemo(false);
     this.approvals?.close();
     this.identity = undefined;
     try { unlinkSync(socketPath(this.home)); } catch { /* gone */ }

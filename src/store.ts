@@ -3,6 +3,7 @@ import { LsmError, errno, ioError } from './errors.js';
 import { fsyncDir, readRegular, writeFileAtomic } from './atomic.js';
 import { withLockAsync } from './lock.js';
 import { sha256Hex } from './audit/chain.js';
+import { forgetFile, memoFile } from './file-memo.js';
 import { parseEnv, type EnvDocument } from './dotenv.js';
 import type { Home } from './home.js';
 import type { Identity } from './identity.js';
@@ -38,10 +39,13 @@ function readCipher(path: string): Uint8Array | undefined {
 }
 
 async function decryptStore(path: string, data: Uint8Array, id: Identity): Promise<EnvDocument> {
+  return parsePlain(path, await decryptBytes(path, data, id));
+}
+
+async function decryptBytes(path: string, data: Uint8Array, id: Identity): Promise<Uint8Array> {
   const age = await import('./age/age.js');
-  let plain: Uint8Array;
   try {
-    plain = age.decrypt(data, [id.parsed ?? id.identity]);
+    return age.decrypt(data, [id.parsed ?? id.identity]);
   } catch (err) {
     const kind = (err as { kind?: string }).kind;
     if (kind === 'no_identity_matched') {
@@ -58,6 +62,9 @@ async function decryptStore(path: string, data: Uint8Array, id: Identity): Promi
       hint: 'restore it from a backup; other stores are not affected',
     });
   }
+}
+
+function parsePlain(path: string, plain: Uint8Array): EnvDocument {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(plain);
@@ -76,11 +83,30 @@ export interface LoadOptions {
 
 export async function loadStore(home: Home, t: Target, id: Identity, opts: LoadOptions = {}): Promise<{ doc: EnvDocument; exists: boolean }> {
   const path = storePath(home, t);
-  const data = readCipher(path);
-  if (data === undefined) return { doc: parseEnv('', path), exists: false };
+  // In the keeper, the file as last read while its stat is unchanged (src/file-memo.ts): the
+  // ciphertext's digest is still checked against the log at every load, and the plaintext
+  // is what those very bytes decrypted to, under this identity.
+  const read = memoFile(path, 'store', (): KeptStore | undefined => {
+    const data = readCipher(path);
+    return data && { data, sha256: sha256Hex(Buffer.from(data.buffer, data.byteOffset, data.byteLength)) };
+  }, { nofollow: true, wipe: (k) => k?.plain?.fill(0) });
+  if (read === undefined) return { doc: parseEnv('', path), exists: false };
   const { checkStore } = await import('./audit/store-check.js');
-  checkStore(home, t, sha256Hex(Buffer.from(data.buffer, data.byteOffset, data.byteLength)), opts);
-  return { doc: await decryptStore(path, data, id), exists: true };
+  checkStore(home, t, read.sha256, opts);
+  if (read.plain === undefined || read.id !== id) {
+    const plain = await decryptBytes(path, read.data, id);
+    read.plain?.fill(0);
+    read.plain = plain;
+    read.id = id;
+  }
+  return { doc: parsePlain(path, read.plain), exists: true };
+}
+
+interface KeptStore {
+  data: Uint8Array;
+  sha256: string;
+  plain?: Uint8Array;
+  id?: Identity;
 }
 
 async function encryptStore(home: Home, doc: EnvDocument, id: Identity): Promise<Uint8Array> {
@@ -148,6 +174,7 @@ export async function updateStore<R>(
       // Encrypted first, so the event records the SHA-256 of the very bytes then written.
       const cipher = await encryptStore(home, replace ?? doc, id);
       await beforeSave?.(result, { sha256: sha256Hex(Buffer.from(cipher.buffer, cipher.byteOffset, cipher.byteLength)) });
+      forgetFile(path);
       writeFileAtomic(path, cipher, 0o600);
     }
     return result;
@@ -184,6 +211,7 @@ export async function reencryptStore(home: Home, t: Target, from: Identity[], to
         event: 'store.reencrypted', ...t, localOnly: true,
         fields: { store_sha256: sha256Hex(Buffer.from(cipher.buffer, cipher.byteOffset, cipher.byteLength)) },
       }, { configPath: home.config });
+      forgetFile(path);
       writeFileAtomic(path, cipher, 0o600);
     } finally {
       plain.fill(0);
@@ -201,6 +229,7 @@ export async function removeStore(home: Home, t: Target, beforeRemove: () => Pro
   return withLockAsync(`${path}.lock`, async () => {
     if (!storeExists(home, t)) return false;
     await beforeRemove();
+    forgetFile(path);
     try {
       unlinkSync(path);
     } catch (err) {

@@ -57,11 +57,15 @@ export function linuxProc(pid: number): ProcInfo | undefined {
   } catch {
     return undefined;
   }
+  return procOfStat(pid, stat);
+}
+
+/** A process from the text of its /proc/PID/stat (`rest`: the fields after comm, from state on). */
+export function procOfStat(pid: number, stat: string, rest = statFields(stat)): ProcInfo {
   // comm may hold spaces and ')': the fields after it are counted from the last ')'.
   const close = stat.lastIndexOf(')');
   // The delimiters are ASCII, so decoding the whole file equals decoding comm's bytes alone.
   const comm = stat.slice(stat.indexOf('(') + 1, close);
-  const rest = stat.slice(close + 2).split(' ');
   const ticks = Number(rest[19]);
   let start = '';
   try {
@@ -75,13 +79,22 @@ export function linuxProc(pid: number): ProcInfo | undefined {
     start,
     script: () => {
       try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv.slice(1).find((a) => a && !a.startsWith('-'));
+        return scriptOf(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
       } catch {
         return undefined;
       }
     },
   };
+}
+
+/** The script an interpreter runs, from the text of its /proc/PID/cmdline. */
+export function scriptOf(cmdline: string): string | undefined {
+  return cmdline.split('\0').slice(1).find((a) => a && !a.startsWith('-'));
+}
+
+/** The fields of /proc/PID/stat after comm, from state (field 3) on. */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 // Only macOS and the BSDs get here; Linux never loads node:child_process for an event.

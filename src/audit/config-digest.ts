@@ -1,4 +1,5 @@
 import { readRegular } from '../atomic.js';
+import { memoFile } from '../file-memo.js';
 import { errno } from '../errors.js';
 import { parseMini, type Plain } from '../miniyaml.js';
 import { sha256Hex } from './chain.js';
@@ -16,7 +17,7 @@ export const NO_CONFIG = 'none';
 
 export function configDigest(path: string): string {
   try {
-    return sha256Hex(readRegular(path));
+    return memoFile(path, 'sha256', () => sha256Hex(readRegular(path)));
   } catch (err) {
     if (errno(err) === 'ENOENT') return NO_CONFIG;
     return `unreadable:${errno(err) ?? 'error'}`;

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, constants } from 'node:fs';
 import { readRegular, writeFileAtomic } from '../atomic.js';
 import { errno } from '../errors.js';
+import { memoFile } from '../file-memo.js';
 import { linesBackward, readAt } from './tailstate.js';
 
 /**
@@ -49,7 +50,9 @@ export const indexPath = (logPath: string) => `${logPath.replace(/\.jsonl$/, '')
 
 function readIndex(logPath: string): Index {
   try {
-    const v = JSON.parse(readRegular(indexPath(logPath)).toString('utf8')) as unknown;
+    // Parsed on each call: the callers change the object they get.
+    const path = indexPath(logPath);
+    const v = JSON.parse(memoFile(path, 'text', () => readRegular(path).toString('utf8'))) as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Index) : {};
   } catch {
     return {};
@@ -77,7 +80,10 @@ function openLogFd(logPath: string): number | undefined {
 /** The row at `offset` if it is the row the entry names and records its digest. */
 function check(fd: number, size: number, name: string, e: Index[string] | undefined): Recorded | undefined {
   if (!e || !Number.isSafeInteger(e.offset) || e.offset < 0 || e.offset >= size) return undefined;
-  const buf = readAt(fd, e.offset, Math.min(64 * 1024, size - e.offset));
+  // A row is about a kilobyte: read that much first, the whole 64 KiB only for a longer one
+  // (a log of a few hundred rows was otherwise read to its end at every command).
+  let buf = readAt(fd, e.offset, Math.min(4096, size - e.offset));
+  if (buf.indexOf(0x0a) < 0) buf = readAt(fd, e.offset, Math.min(64 * 1024, size - e.offset));
   const nl = buf.indexOf(0x0a);
   if (nl < 0 || (e.offset > 0 && readAt(fd, e.offset - 1, 1)[0] !== 0x0a)) return undefined;
   const row = parse(buf.subarray(0, nl));

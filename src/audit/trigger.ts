@@ -4,6 +4,7 @@ import { ownerAlive, readOwner, tryAcquire, type Lock } from '../lock.js';
 import { isTrue, parseConfigText, setting } from '../config.js';
 import { parseMini } from '../miniyaml.js';
 import { readRegular, writeFileAtomic } from '../atomic.js';
+import { memoFile } from '../file-memo.js';
 import { sha256Hex } from './chain.js';
 import { isShippable } from './redact.js';
 import type { Context } from '../context.js';
@@ -64,7 +65,7 @@ export function deferSpawns(home: Home, ms: number, now = Date.now()): void {
 async function shippingEnabled(home: Home): Promise<boolean> {
   let text: string;
   try {
-    text = readRegular(home.config).toString('utf8');
+    text = memoFile(home.config, 'text', () => readRegular(home.config).toString('utf8'));
   } catch {
     return false;
   }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readRegular } from '../atomic.js';
+import { memoFile } from '../file-memo.js';
 import { errno } from '../errors.js';
 import { parseConfigText, setting } from '../config.js';
 import { CLASSES, STRICTNESS, evaluate, policyOfText, type Policy } from '../policy.js';
@@ -30,7 +31,7 @@ export interface Change {
 
 function readText(home: Home): string {
   try {
-    return readRegular(home.config).toString('utf8');
+    return memoFile(home.config, 'text', () => readRegular(home.config).toString('utf8'));
   } catch (err) {
     if (errno(err) === 'ENOENT') return '';
     return `\0unreadable:${errno(err) ?? 'error'}`;

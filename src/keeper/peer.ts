@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { captureActor, linuxProc, type ProcInfo } from '../audit/actor.js';
+import { captureActor, procOfStat, scriptOf, statFields, type ProcInfo } from '../audit/actor.js';
 import { markerFromEnv } from '../audit/agents.js';
 import type { Actor } from '../audit/event.js';
 import { shieldOf } from './shield-mark.js';
@@ -42,7 +42,10 @@ function link(path: string): string {
 
 export function environOf(pid: number): Record<string, string> | undefined {
   const text = read(`/proc/${pid}/environ`);
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : environOfText(text);
+}
+
+function environOfText(text: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of text.split('\0')) {
     const eq = entry.indexOf('=');
@@ -68,6 +71,69 @@ function ttyOf(pid: number, fd: number): string {
   return TERMINAL.test(target) ? target : '';
 }
 
+/**
+ * An ancestor as this request sees it: its stat is read fresh (ppid and comm may change
+ * under a running process), its exe, start-up environment and command line come from
+ * `seen` when they were read before of the same process image.
+ */
+interface Ancestor {
+  info: ProcInfo;
+  exe: string;
+  env(): Record<string, string> | undefined;
+}
+
+/**
+ * What was read of an ancestor's environ and cmdline, by pid, under a key that changes
+ * when the pid is another process (start time) or the process execs (a new stack: new
+ * arg_start, arg_end, env_start and env_end in /proc/PID/stat, fields 48-51; and a new
+ * comm, which a process may also set itself, and is then read anew). The ancestors are
+ * mostly long-lived shells, read again at every request they stand above. Kept as first
+ * read: a process that later rewrites its own environ memory does not shed a marker it
+ * started with. When the keeper may not ptrace the process the kernel shows those fields
+ * as 0, and nothing of it is kept.
+ */
+const seen = new Map<number, { key: string; exe?: string; env?: Record<string, string>; cmdline?: string }>();
+const MAX_SEEN = 256;
+
+function ancestorOf(pid: number): Ancestor | undefined {
+  const text = read(`/proc/${pid}/stat`);
+  if (!text) return undefined;
+  const rest = statFields(text);
+  const base = procOfStat(pid, text, rest);
+  // After comm, field n of proc(5) is rest[n - 3]: starttime 22, arg_start..env_end 48-51.
+  const stack = rest.slice(45, 49);
+  const keep = stack.length === 4 && stack.every((a) => /^[1-9]\d*$/.test(a));
+  const key = [rest[19], base.comm, ...stack].join(' ');
+  let s = seen.get(pid);
+  if (!s || s.key !== key) {
+    seen.delete(pid);
+    s = { key };
+    if (keep) {
+      seen.set(pid, s);
+      if (seen.size > MAX_SEEN) seen.delete(seen.keys().next().value!);
+    }
+  }
+  const entry = s;
+  entry.exe ||= link(`/proc/${pid}/exe`);
+  return {
+    exe: entry.exe,
+    info: {
+      ...base,
+      script: () => {
+        entry.cmdline ??= read(`/proc/${pid}/cmdline`);
+        return entry.cmdline === undefined ? undefined : scriptOf(entry.cmdline);
+      },
+    },
+    env: () => {
+      if (!entry.env) {
+        const t = read(`/proc/${pid}/environ`);
+        if (t !== undefined) entry.env = environOfText(t);
+      }
+      return entry.env;
+    },
+  };
+}
+
 export function describePeer(pid: number): Peer | undefined {
   const stat = statOf(pid);
   const own = environOf(pid);
@@ -75,16 +141,13 @@ export function describePeer(pid: number): Peer | undefined {
   const cwd = link(`/proc/${pid}/cwd`);
   const tty = ttyOf(pid, 0);
   // The ancestors, each read from /proc once: the marker search, the actor and the evidence walk the same chain.
-  const known = new Map<number, ProcInfo | undefined>();
-  const proc = (p: number): ProcInfo | undefined => {
-    if (!known.has(p)) known.set(p, linuxProc(p));
+  const known = new Map<number, Ancestor | undefined>();
+  const ancestor = (p: number): Ancestor | undefined => {
+    if (!known.has(p)) known.set(p, ancestorOf(p));
     return known.get(p);
   };
-  const exes = new Map<number, string>();
-  const exe = (p: number): string => {
-    if (!exes.has(p)) exes.set(p, link(`/proc/${p}/exe`));
-    return exes.get(p)!;
-  };
+  const proc = (p: number): ProcInfo | undefined => ancestor(p)?.info;
+  const exe = (p: number): string => ancestor(p)?.exe ?? '';
   // Markers are looked for in the caller's own start-up environment first, then its ancestors'.
   let markerEnv = own;
   let markerFrom: Record<string, unknown> | undefined;
@@ -93,7 +156,7 @@ export function describePeer(pid: number): Peer | undefined {
     for (let d = 0; d < MAX_WALK && p > 1; d++) {
       const st = proc(p);
       if (!st) break;
-      const env = environOf(p);
+      const env = ancestor(p)?.env();
       if (env && markerFromEnv(env, tty !== '').strong) {
         markerEnv = env;
         markerFrom = { pid: p, comm: st.comm, exe: exe(p) };
@@ -120,7 +183,7 @@ export function describePeer(pid: number): Peer | undefined {
   const argv0 = (read(`/proc/${pid}/cmdline`) ?? '').split('\0')[0];
   const evidence: Record<string, unknown> = {
     source: 'kernel',
-    exe: exe(pid),
+    exe: link(`/proc/${pid}/exe`),
     argv0,
     sid: stat.sid,
     tty_nr: stat.ttyNr,

@@ -8,6 +8,7 @@ import { captureActor, presetActor } from '../audit/actor.js';
 import { record } from '../audit/record.js';
 import { checkKey, checkName } from '../names.js';
 import { holdCustody } from '../custody.js';
+import { useFileMemo } from '../file-memo.js';
 import { localVault } from '../local-vault.js';
 import { stopRunningKeeper } from './stop-running.js';
 import { describePeer, type Peer } from './peer.js';
@@ -222,6 +223,8 @@ class Keeper {
         return false;
       }
     });
+    // What every request re-reads (config.yaml, the digest index, the stores), kept while the files stay as they are.
+    useFileMemo(true);
     holdCustody({
       approver: this.approvals,
       identity: id,
@@ -338,6 +341,11 @@ class Keeper {
       sock.destroy();
       return;
     }
+    // The caller's /proc is read now, while its request is still on the way (the client
+    // writes a turn of its event loop after it connects), instead of after it arrived; the
+    // pidfd is checked against it in handle(), after the reading, as before.
+    let early: { peer: Peer | undefined } | undefined;
+    try { early = { peer: describePeer(cred.pid) }; } catch { early = undefined; }
     const chunks: Buffer[] = [];
     let size = 0;
     sock.on('data', (d: Buffer) => {
@@ -354,7 +362,10 @@ class Keeper {
       const run = (r: Request | undefined, rerun?: Rerun) => async (): Promise<Reply | ApprovalPending> => {
         try {
           if (!r) return { ok: false, error: { code: 'usage', message: 'the keeper got a request that is not JSON', exit: 2 } };
-          return await this.handle(cred.pid, cred.pidfd, r, rerun);
+          // A put-aside request runs again once the user answered, maybe minutes later: its caller is read then.
+          const seen = rerun ? undefined : early;
+          early = undefined;
+          return await this.handle(cred.pid, cred.pidfd, r, rerun, seen);
         } catch {
           return { ok: false, error: { code: 'internal', message: 'the keeper failed to serve the request', exit: 1 } };
         }
@@ -440,14 +451,14 @@ class Keeper {
   /** Loosenings of config.yaml seen and not applied: they wait for the passphrase. */
   private readonly pending: string[] = [];
 
-  private async handle(pid: number, pidfd: number | undefined, req: Request, rerun?: Rerun): Promise<Reply | ApprovalPending> {
+  private async handle(pid: number, pidfd: number | undefined, req: Request, rerun?: Rerun, early?: { peer: Peer | undefined }): Promise<Reply | ApprovalPending> {
     let ctx: (Context & { stderr: Captured }) | undefined;
     try {
       if (req?.v !== PROTOCOL) throw new LsmError('usage', `the keeper speaks protocol ${PROTOCOL}; this lsm speaks ${String(req?.v)}`, { hint: "restart it with the same lsm: 'lsm keeper stop' then 'lsm unlock'" });
       if (!this.identity) throw new LsmError('keeper_locked', 'the keeper is locking', { exit: 5 });
       this.checkSocket();
       this.touch();
-      let peer = describePeer(pid);
+      let peer = early ? early.peer : describePeer(pid);
       // The pid may have died and been reused while /proc was read: the pidfd says whether what was read is the caller's.
       if (peer && pidfd !== undefined && this.platform.pidfdPid(pidfd) !== pid) peer = undefined;
       if (!peer) {
@@ -614,6 +625,8 @@ class Keeper {
       if (id) await saveState(this.home, id, this.state);
     } catch { /* the log says what it could */ }
     holdCustody(undefined);
+    // The plaintext of the stores read goes with the key.
+    useFileMemo(false);
     this.approvals?.close();
     this.identity = undefined;
     try { unlinkSync(socketPath(this.home)); } catch { /* gone */ }

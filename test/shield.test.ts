@@ -384,3 +384,23 @@ test('which names under the cwd are protected by default', () => {
   for (const n of ['.env', '.env.local', '.env.production', 'secrets.age', 'x.prod.age']) assert.ok(isSecretFile(n), n);
   for (const n of ['.env.example', '.env.sample', '.env.template', '.env.dist', 'env', '.envrc', 'age.txt', 'README.md']) assert.ok(!isSecretFile(n), n);
 });
+
+/** The last get of the audit log. */
+function lastGetEvent(): { seq: number; actor: { agent_marker: string }; fields: { peer: { shield?: { root_pid: number }; ancestry: unknown[] } } } {
+  return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'get').at(-1);
+}
+
+test('a process deeper in the tree than any walk of the keeper is still the shield\'s', { skip: shieldSkip }, () => {
+  setUp();
+  // 300 shells, each the parent of the next: the keeper's walk up the ancestry stopped
+  // at 256, short of the shield, and the get at the bottom was a person's.
+  const deep = join(base, 'deep.sh');
+  writeFileSync(deep, `if [ "$1" -gt 0 ]; then sh ${deep} $(($1 - 1)); exit $?; fi\n$LSM get K >/dev/null\n`);
+  const r = sh(`sh ${deep} 300; echo got=$?`, true);
+  assert.match(r.stdout, /got=0/, r.stderr);
+  const get = lastGetEvent();
+  assert.equal(get.actor.agent_marker, 'shield');
+  assert.ok(get.fields.peer.shield && get.fields.peer.shield.root_pid > 1);
+  assert.ok(get.fields.peer.ancestry.length <= 256, `the event records ${get.fields.peer.ancestry.length} ancestors`);
+});
+

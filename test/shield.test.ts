@@ -386,7 +386,7 @@ test('which names under the cwd are protected by default', () => {
 });
 
 /** The last get of the audit log. */
-function lastGetEvent(): { seq: number; actor: { agent_marker: string }; fields: { peer: { shield?: { root_pid: number }; ancestry: unknown[] } } } {
+function lastGetEvent(): undefined | { seq: number; actor: { agent_marker: string }; fields: { peer: { shield?: { root_pid: number }; ancestry: unknown[] } } } {
   return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'get').at(-1);
 }
 
@@ -398,9 +398,63 @@ test('a process deeper in the tree than any walk of the keeper is still the shie
   writeFileSync(deep, `if [ "$1" -gt 0 ]; then sh ${deep} $(($1 - 1)); exit $?; fi\n$LSM get K >/dev/null\n`);
   const r = sh(`sh ${deep} 300; echo got=$?`, true);
   assert.match(r.stdout, /got=0/, r.stderr);
-  const get = lastGetEvent();
+  const get = lastGetEvent()!;
   assert.equal(get.actor.agent_marker, 'shield');
   assert.ok(get.fields.peer.shield && get.fields.peer.shield.root_pid > 1);
   assert.ok(get.fields.peer.ancestry.length <= 256, `the event records ${get.fields.peer.ancestry.length} ancestors`);
 });
 
+/** The user's processes whose command line names `script`. */
+function running(script: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(script)) pids.push(Number(e));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+test('processes that each start the next and exit, timed with the shield\'s exit, do not outlive it', { skip: shieldSkip }, () => {
+  setUp();
+  // Each link starts its successor and exits at once, so the one alive when the shield
+  // looks is gone when it kills; the old shield gave up after five rounds and exited,
+  // and what was left, reparented to init, ran a get recorded as a person.
+  const chain = join(base, 'chain.sh');
+  const out = join(proj, 'src', 'chain.out');
+  writeFileSync(chain, `if [ -e /proc/$LSM_SHIELD ]; then sh ${chain} & exit 0; fi\n$LSM get K >/dev/null 2>&1; echo escaped >> ${out}\n`);
+  const before = lastGetEvent()?.seq ?? 0;
+  // Not on the shield's stdout: spawnSync would wait for whatever holds that pipe open.
+  const r = sh(`for i in $(seq 16); do sh ${chain} </dev/null >/dev/null 2>&1; done; echo started`, true);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /started/);
+  // The shield has exited: nothing of its tree may be left.
+  const left = running(chain);
+  for (let i = 0; i < 200 && running(chain).length > 0; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  const escaped = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).length : 0;
+  rmSync(out, { force: true });
+  assert.deepEqual(left, [], `${left.length} processes of the tree outlived the shield; ${escaped} of them ran a get`);
+  assert.equal(escaped, 0);
+  const get = lastGetEvent();
+  assert.ok(!get || get.seq <= before || get.actor.agent_marker === 'shield', 'a get of an escaped process was recorded as a person');
+});
+
+test('a process that lowers the shield\'s file limit (prlimit) does not make it leave its tree behind', { skip: shieldSkip }, () => {
+  setUp();
+  // With no descriptor to spare, the old shield could not list /proc when its command
+  // ended: it exited with an internal error, and the daemon left, reparented to init,
+  // was a person to the keeper.
+  const out = join(proj, 'src', 'daemon.out');
+  const daemon = join(base, 'daemon.sh');
+  writeFileSync(daemon, `sleep 1; $LSM get K > /dev/null; echo ppid=$(cut -d' ' -f4 /proc/$$/stat) > ${out}\n`);
+  const r = sh(`prlimit --pid $LSM_SHIELD --nofile=3:3 || exit 9; setsid sh ${daemon} & exit 0`, true);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  for (let i = 0; i < 200 && !existsSync(out); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  rmSync(out, { force: true });
+  assert.doesNotMatch(text, /ppid=1\n/, 'the daemon outlived the shield');
+  assert.equal(lastGetEvent()?.actor.agent_marker, 'shield');
+  assert.deepEqual(running(daemon), []);
+});

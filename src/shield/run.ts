@@ -123,11 +123,11 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
     platform.closeFd(ruleset);
     platform.closeFd(stub);
   }
-  return supervise(child, platform);
+  return supervise(child, platform, (m) => ctx.stderr.write(m));
 }
 
 /** Relays signals while the command runs, then ends as it did. */
-async function supervise(child: Child, platform: Platform): Promise<number> {
+async function supervise(child: Child, platform: Platform, warn: (message: string) => void): Promise<number> {
   const handlers = RELAYED.map((sig) => {
     const h = () => {
       if (FROM_TERMINAL.has(sig) && inForeground()) return;
@@ -138,9 +138,7 @@ async function supervise(child: Child, platform: Platform): Promise<number> {
   });
   const { code, signal } = await child.exited;
   for (const [sig, h] of handlers) process.off(sig, h);
-  // Every process the command left is a child of this one by now (a subreaper's orphans):
-  // with none, there is no tree to end.
-  if (platform.hasChildren()) endTree();
+  endTree(platform, warn);
   if (signal) {
     const n = os.signals[signal] ?? 0;
     try { process.kill(process.pid, signal); } catch { /* fall through */ }
@@ -153,25 +151,61 @@ async function supervise(child: Child, platform: Platform): Promise<number> {
  * The command has ended: what it left running (a daemon it started, reparented here)
  * is killed, so that no shielded process outlives the shield and, reparented to init,
  * loses the ancestry the keeper reads. (It keeps its Landlock domain either way.)
+ * The shield does not exit while it has a child: as long as it lives, every process of
+ * the tree has it as an ancestor (a subreaper's orphans are its children), and with no
+ * child left there is no tree. So it keeps killing until none is left, however many
+ * looks that takes: processes that each start the next and exit outran a fixed number
+ * of looks at /proc, and a process that lowered this one's file limit (prlimit, which
+ * Landlock does not restrict) kept it from listing /proc at all; then it only waits.
  */
-function endTree(): void {
-  for (let round = 0; round < 5; round++) {
-    const parent = new Map<number, number>();
-    for (const e of readdirSync('/proc')) {
-      if (!/^\d+$/.test(e)) continue;
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-        parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      } catch { /* gone */ }
+function endTree(platform: Platform, warn: (message: string) => void): void {
+  let warned = false;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let round = 0; platform.hasChildren(); round++) {
+    if (!killTree() && !warned) {
+      warn('lsm: shield: the processes the command left running cannot be listed (the shield\'s limits were lowered?); waiting for them to end\n');
+      warned = true;
     }
-    const mine = (pid: number): boolean => {
-      for (let p = parent.get(pid), d = 0; p !== undefined && p > 1 && d < 256; p = parent.get(p), d++) if (p === process.pid) return true;
-      return false;
-    };
-    const left = [...parent.keys()].filter(mine);
-    if (left.length === 0) return;
-    for (const pid of left) {
+    Atomics.wait(pause, 0, 0, Math.min(1 + round, 50));
+  }
+}
+
+/** SIGKILL to every process below this one, each as soon as it is found; false when /proc cannot be listed. */
+function killTree(): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  const parents = new Map<number, number>();
+  const parentOf = (pid: number): number => {
+    let p = parents.get(pid);
+    if (p === undefined) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) || 0;
+      } catch {
+        p = 0;
+      }
+      parents.set(pid, p);
+    }
+    return p;
+  };
+  const mine = (pid: number): boolean => {
+    const seen = new Set<number>();
+    for (let p = parentOf(pid); p > 1 && !seen.has(p); p = parentOf(p)) {
+      if (p === process.pid) return true;
+      seen.add(p);
+    }
+    return false;
+  };
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid !== process.pid && mine(pid)) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
   }
+  return true;
 }

@@ -371,7 +371,8 @@ test('a process the command leaves running (a daemon, reparented to the shield) 
   for (let i = 0; i < 100 && !gone(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   assert.ok(gone(), `the daemon ${pid} outlived the shield`);
   // The control: outside the shield the same daemon stays.
-  const c = sh('setsid sleep 300 & echo daemon=$!', false);
+  // Its stdout not the pipe: spawnSync would wait for the daemon to close it (120 s, the timeout).
+  const c = sh('setsid sleep 300 </dev/null >/dev/null 2>&1 & echo daemon=$!', false);
   const other = Number(/daemon=(\d+)/.exec(c.stdout)?.[1]);
   try {
     assert.ok(existsSync(`/proc/${other}`), 'the daemon outside ended by itself: the check could not fail');

@@ -459,3 +459,30 @@ test('a process that lowers the shield\'s file limit (prlimit) does not make it 
   assert.equal(lastGetEvent()?.actor.agent_marker, 'shield');
   assert.deepEqual(running(daemon), []);
 });
+
+test('lsm --dir H shield: the homes LSM_DIR and ~/.lsm name are unreadable too, and lsm inside uses H', { skip: shieldSkip }, () => {
+  setUp();
+  // Two more homes of the user, unprotected (a plaintext key.txt): the one LSM_DIR names in
+  // the environment and the default ~/.lsm. The shield protected only --dir's, and the
+  // command inherited LSM_DIR: lsm inside used a home the shield did not protect.
+  const other = join(base, 'other');
+  const dflt = join(base, '.lsm');
+  for (const h of [other, dflt]) {
+    const r = runAs(LSM_CMD, [...LSM_PRE, 'init'], { env: cleanEnv({ LSM_DIR: h, HOME: base }), cwd: base });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(runAs(LSM_CMD, [...LSM_PRE, 'set', 'a', 'dev', 'K', CANARY], { env: cleanEnv({ LSM_DIR: h, HOME: base }), cwd: base }).status, 0);
+  }
+  try {
+    const script = `echo dir=$LSM_DIR; cat ${other}/key.txt ${other}/a.dev.age ${dflt}/key.txt`;
+    const run = (shielded: boolean) => runAs(LSM_CMD, shielded ? [...LSM_PRE, '--dir', home, 'shield', '--', 'sh', '-c', script] : ['sh', '-c', script], { env: env({ LSM_DIR: other }), cwd: proj });
+    const outside = runAs('sh', ['-c', script], { env: env({ LSM_DIR: other }), cwd: proj });
+    assert.match(String(outside.stdout), /AGE-SECRET-KEY/, 'the control cannot read the other homes: the check could not fail');
+    const r = run(true);
+    assert.match(String(r.stdout), new RegExp(`dir=${home}\\n`), r.stderr);
+    assert.doesNotMatch(String(r.stdout), /AGE-SECRET-KEY|age-encryption/, 'a home the shield did not protect was read inside it');
+    assert.match(String(r.stderr), DENIED);
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+    rmSync(dflt, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { constants as os } from 'node:os';
+import { constants as os, homedir } from 'node:os';
 import { join, sep } from 'node:path';
 import { EXIT, LsmError, errno, usage } from '../errors.js';
+import { resolveHome } from '../home.js';
 import { loadPlatform, type Platform } from '../platform.js';
 import { findOnPath } from '../command-path.js';
 import { inForeground } from '../term/tty.js';
@@ -53,6 +54,23 @@ function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
+/**
+ * The homes to protect: the shielded one, and the others the user's environment names
+ * (LSM_DIR, the default ~/.lsm) where they exist. `lsm --dir H shield` protected H only,
+ * and an lsm home that LSM_DIR or ~/.lsm named stayed readable inside.
+ */
+function homesOf(ctx: Context, home: string): string[] {
+  const homes = [home];
+  for (const dir of [ctx.env.LSM_DIR, join(homedir(), '.lsm')]) {
+    if (!dir) continue;
+    const h = real(resolveHome(dir, {}).dir);
+    try {
+      if (!homes.includes(h) && statSync(h).isDirectory()) homes.push(h);
+    } catch { /* no such home */ }
+  }
+  return homes;
+}
+
 /** Runs the command under the shield; resolves to its exit code (or 128+signal after dying of it). */
 export async function runShield(ctx: Context, opts: ShieldOptions): Promise<number> {
   const name = opts.command[0];
@@ -64,6 +82,7 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
     throw new LsmError('not_found', `there is no lsm home at ${ctx.home.dir} to shield`, { hint: "'lsm init' makes one; --dir or LSM_DIR names another" });
   }
   const home = real(ctx.home.dir);
+  const homes = homesOf(ctx, home);
   // lsm inside works only through a keeper: a plaintext key.txt is as unreadable there as the rest.
   if (!existsSync(ctx.home.keyAge)) {
     ctx.stderr.write(`lsm: shield: warning: ${ctx.home.dir} is not protected, so lsm commands inside the shield cannot read its key; 'lsm key protect' and 'lsm unlock' (outside the shield) let them work through the keeper\n`);
@@ -73,12 +92,13 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
   const allowed = new Set<string>();
   for (const p of opts.allowRead) {
     const r = real(p.startsWith('/') ? p : `${ctx.cwd}${sep}${p}`);
-    if (inside(r, home) || inside(home, r)) throw usage(`--allow-read ${p}: the lsm home ${home} is what the shield protects`, '--allow-read takes a file under the project, such as .env.test');
+    const h = homes.find((h) => inside(r, h) || inside(h, r));
+    if (p === '' || h !== undefined) throw usage(`--allow-read ${p === '' ? "''" : p}: ${h === undefined ? 'an empty path' : `the lsm home ${h} is what the shield protects`}`, '--allow-read takes a file under the project, such as .env.test');
     allowed.add(r);
   }
   const found = opts.envFiles ? envFilesUnder(ctx.cwd, allowed) : { files: [], truncated: false };
   if (found.truncated) ctx.stderr.write(`lsm: warning: the search for .env and *.age files under ${ctx.cwd} stopped after 2000 directories; files deeper are not protected\n`);
-  const files = found.files.map(real).filter((f) => !inside(f, home));
+  const files = found.files.map(real).filter((f) => !homes.some((h) => inside(f, h)));
 
   const file = findOnPath(name, ctx.env.PATH ?? '', ctx.cwd);
   if (file === undefined) throw new LsmError('exec', `command not found: ${name}`, { exit: EXIT.notFound });
@@ -95,7 +115,7 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
   // Landlock already keeps the command from tracing this process or writing its memory;
   // non-dumpable, its /proc stays closed to any other process of the user as well.
   if (!platform.undumpable()) throw refuse('lsm shield could not make itself non-dumpable; the command was not run', 'prctl(PR_SET_DUMPABLE) was refused');
-  const { ruleset } = buildRuleset(platform, abi, { home, files });
+  const { ruleset } = buildRuleset(platform, abi, { homes, files });
   if (files.length > 0) {
     ctx.stderr.write(`lsm: shield: ${files.length} secret file${files.length === 1 ? '' : 's'} under ${ctx.cwd} unreadable (${files.slice(0, 3).map((f) => f.slice(ctx.cwd.length + 1)).join(', ')}${files.length > 3 ? ', ...' : ''}); files created later beside ${files.length === 1 ? 'it' : 'them'} cannot be read in the shield: 'lsm import' them and delete them, or --no-env-files\n`);
   }
@@ -103,6 +123,8 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined) env[k] = v;
   env.LSM_SHIELD = String(process.pid);
+  // lsm inside uses the home the shield protects and its keeper, whatever LSM_DIR said.
+  env.LSM_DIR = ctx.home.dir;
   let stub: number;
   try {
     stub = stubFd(platform);

@@ -145,7 +145,8 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
     platform.closeFd(ruleset);
     platform.closeFd(stub);
   }
-  return supervise(child, platform, (m) => ctx.stderr.write(m));
+  // A stderr that cannot be written must not end the shield before its tree.
+  return supervise(child, platform, (m) => { try { ctx.stderr.write(m); } catch { /* said nowhere */ } });
 }
 
 /** Relays signals while the command runs, then ends as it did. */

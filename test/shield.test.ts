@@ -359,6 +359,10 @@ test('the shield exits with the command\'s status, dies of its signal, and says 
   assert.equal(as(['shield', 'sh']).code, 2);
   assert.match(as(['shield', '--help']).stdout, /--allow-read/);
   assert.equal(as(['shield', '--no-such-flag', '--', 'true']).code, 2);
+  // An empty --allow-read was the cwd to the shield, refused only when the cwd held the home.
+  const empty = as(['shield', '--allow-read=', '--', 'true']);
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /--allow-read '': an empty path/);
 });
 
 test('a process the command leaves running (a daemon, reparented to the shield) ends with the shield', { skip: shieldSkip }, () => {

@@ -490,3 +490,12 @@ test('lsm --dir H shield: the homes LSM_DIR and ~/.lsm name are unreadable too, 
     rmSync(dflt, { recursive: true, force: true });
   }
 });
+
+test('orphans that end while the command runs are reaped, not left as zombies of the shield for the session', { skip: shieldSkip }, () => {
+  setUp();
+  // Each (cmd &) orphan ends as a child of the shield (its subreaper); no one reaped them
+  // before the command ended, so a long session gathered a zombie per daemon that ended.
+  const zombies = 'ps -o stat= --ppid $LSM_SHIELD | grep -c Z';
+  const r = sh(`for i in 1 2 3 4 5; do (sleep 0 &); done; i=0; while [ $i -lt 300 ] && [ "$(${zombies})" -gt 0 ]; do sleep 0.1; i=$((i+1)); done; echo zombies=$(${zombies})`, true);
+  assert.match(r.stdout, /zombies=0\n/, r.stderr);
+});

@@ -159,7 +159,11 @@ async function supervise(child: Child, platform: Platform, warn: (message: strin
     process.on(sig, h);
     return [sig, h] as const;
   });
+  // Orphans of the command are this process's children (a subreaper's), and no one else
+  // reaps them: unreaped, every daemon that ended stayed a zombie for the whole session.
+  const reaper = setInterval(() => platform.reapExcept(child.pid), 1000);
   const { code, signal } = await child.exited;
+  clearInterval(reaper);
   for (const [sig, h] of handlers) process.off(sig, h);
   endTree(platform, warn);
   if (signal) {

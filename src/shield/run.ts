@@ -56,17 +56,17 @@ function inside(path: string, dir: string): boolean {
 
 /**
  * The homes to protect: the shielded one, and the others the user's environment names
- * (LSM_DIR, the default ~/.lsm) where they exist. `lsm --dir H shield` protected H only,
+ * (LSM_DIR, the default ~/.lsm) where they hold a home's files. `lsm --dir H shield` protected H only,
  * and an lsm home that LSM_DIR or ~/.lsm named stayed readable inside.
  */
 function homesOf(ctx: Context, home: string): string[] {
   const homes = [home];
   for (const dir of [ctx.env.LSM_DIR, join(homedir(), '.lsm')]) {
     if (!dir) continue;
-    const h = real(resolveHome(dir, {}).dir);
-    try {
-      if (!homes.includes(h) && statSync(h).isDirectory()) homes.push(h);
-    } catch { /* no such home */ }
+    const other = resolveHome(dir, {});
+    const h = real(other.dir);
+    // A directory that holds an lsm home's files, not whatever LSM_DIR happens to say.
+    if (!homes.includes(h) && [other.config, other.key, other.keyAge].some((f) => existsSync(f))) homes.push(h);
   }
   return homes;
 }

@@ -68,6 +68,8 @@ export interface Platform {
   memfd(name: string): number;
   /** Reaps the children that have ended (waitpid WNOHANG); false once none is left, running or not. */
   hasChildren(): boolean;
+  /** Reaps the children that have ended but `keep`, whose status its own watcher collects (it stops there). */
+  reapExcept(keep: number): void;
 }
 
 /** /proc/sys/kernel/yama/ptrace_scope (0-3), undefined when Yama is not built in. */
@@ -101,6 +103,8 @@ interface Libc {
    */
   addRule(ruleset: number, type: number, attr: Buffer): number;
   waitpid(pid: number, status: Buffer | null, options: number): number;
+  /** waitid(idtype, id, siginfo_t*, options). */
+  waitid(idtype: number, id: number, info: Buffer, options: number): number;
 }
 
 const LINUX = {
@@ -174,6 +178,7 @@ async function bindKoffi(os: Os): Promise<Libc> {
   const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)');
   const mlock = lib.func('int mlock(void *addr, size_t len)');
   const waitpid = lib.func('int waitpid(int pid, void *status, int options)');
+  const waitid = lib.func('int waitid(int idtype, int id, void *info, int options)');
   const syscall = os === 'linux' ? lib.func('long syscall(long nr, ...)') : undefined;
   // x86-64 and arm64 Linux pass these as the variadic call would (in integer registers).
   const addRule = os === 'linux' ? lib.func('long syscall(long nr, long ruleset, long type, void *attr, long flags)') : undefined;
@@ -189,6 +194,7 @@ async function bindKoffi(os: Os): Promise<Libc> {
     getsockopt: (fd, level, name, value, len) => getsockopt(fd, level, name, value, len) as number,
     mlock: (addr, len) => mlock(addr, len) as number,
     waitpid: (pid, status, options) => waitpid(pid, status, options) as number,
+    waitid: (idtype, id, info, options) => waitid(idtype, id, info, options) as number,
     syscall: syscall
       ? (nr, a, b, c, d = 0) => Number(syscall(nr, ...vararg(a), ...vararg(b), ...vararg(c), UL, d))
       : absent('syscall'),
@@ -210,6 +216,7 @@ async function bindBun(os: Os): Promise<Libc> {
     getsockopt: { args: ['i32', 'i32', 'i32', 'ptr', 'ptr'], returns: 'i32' },
     mlock: { args: ['ptr', 'u64'], returns: 'i32' },
     waitpid: { args: ['i32', 'ptr', 'i32'], returns: 'i32' },
+    waitid: { args: ['i32', 'i32', 'ptr', 'i32'], returns: 'i32' },
   };
   const specific: Record<string, Sig> = os === 'linux'
     ? { prctl: { args: ['i32', 'u64', 'u64', 'u64', 'u64'], returns: 'i32' }, syscall: { args: ['i64', 'u64', 'u64', 'u64', 'u64'], returns: 'i64' } }
@@ -227,6 +234,7 @@ async function bindBun(os: Os): Promise<Libc> {
     getsockopt: (fd, level, name, value, len) => c.getsockopt!(fd, level, name, value, len),
     mlock: (addr, len) => c.mlock!(addr, len),
     waitpid: (pid, status, options) => c.waitpid!(pid, status, options),
+    waitid: (idtype, id, info, options) => c.waitid!(idtype, id, info, options),
     // Pointers as addresses in integer registers, as the variadic call passes them (untested: no Bun here).
     syscall: c.syscall
       ? (nr, a, b, c3, d = 0) => {
@@ -267,6 +275,19 @@ function reapChildren(libc: Libc): boolean {
     if (r < 0) return false;
   }
   return true;
+}
+
+function reapExcept(libc: Libc, keep: number): void {
+  // waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT) names an ended child without reaping it
+  // (si_pid at byte 16 of siginfo_t on x86-64 and arm64; 0 when none has ended).
+  const info = Buffer.alloc(128);
+  for (let i = 0; i < 4096; i++) {
+    info.fill(0);
+    if (libc.waitid(0, 0, info, 4 | 1 | 0x01000000) !== 0) return;
+    const pid = info.readInt32LE(16);
+    if (pid <= 0 || pid === keep) return;
+    libc.waitpid(pid, null, 1);
+  }
 }
 
 function pidfdPid(pidfd: number): number {
@@ -340,6 +361,7 @@ function linux(libc: Libc, ffi: Platform['ffi']): Platform {
       return fd >= 0 ? fd : libc.syscall(LINUX.SYS_memfd_create, cname, LINUX.MFD_CLOEXEC, null);
     },
     hasChildren: () => reapChildren(libc),
+    reapExcept: (keep) => reapExcept(libc, keep),
   };
 }
 
@@ -388,6 +410,7 @@ function darwin(libc: Libc, ffi: Platform['ffi']): Platform {
     subreaper: () => false,
     memfd: () => -1,
     hasChildren: () => reapChildren(libc),
+    reapExcept: () => { /* the shield, its only user, refuses macOS */ },
   };
 }
 

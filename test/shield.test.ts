@@ -359,6 +359,10 @@ test('the shield exits with the command\'s status, dies of its signal, and says 
   assert.equal(as(['shield', 'sh']).code, 2);
   assert.match(as(['shield', '--help']).stdout, /--allow-read/);
   assert.equal(as(['shield', '--no-such-flag', '--', 'true']).code, 2);
+  // An empty --allow-read was the cwd to the shield, refused only when the cwd held the home.
+  const empty = as(['shield', '--allow-read=', '--', 'true']);
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /--allow-read '': an empty path/);
 });
 
 test('a process the command leaves running (a daemon, reparented to the shield) ends with the shield', { skip: shieldSkip }, () => {
@@ -371,7 +375,8 @@ test('a process the command leaves running (a daemon, reparented to the shield) 
   for (let i = 0; i < 100 && !gone(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   assert.ok(gone(), `the daemon ${pid} outlived the shield`);
   // The control: outside the shield the same daemon stays.
-  const c = sh('setsid sleep 300 & echo daemon=$!', false);
+  // Its stdout not the pipe: spawnSync would wait for the daemon to close it (120 s, the timeout).
+  const c = sh('setsid sleep 300 </dev/null >/dev/null 2>&1 & echo daemon=$!', false);
   const other = Number(/daemon=(\d+)/.exec(c.stdout)?.[1]);
   try {
     assert.ok(existsSync(`/proc/${other}`), 'the daemon outside ended by itself: the check could not fail');
@@ -383,4 +388,114 @@ test('a process the command leaves running (a daemon, reparented to the shield) 
 test('which names under the cwd are protected by default', () => {
   for (const n of ['.env', '.env.local', '.env.production', 'secrets.age', 'x.prod.age']) assert.ok(isSecretFile(n), n);
   for (const n of ['.env.example', '.env.sample', '.env.template', '.env.dist', 'env', '.envrc', 'age.txt', 'README.md']) assert.ok(!isSecretFile(n), n);
+});
+
+/** The last get of the audit log. */
+function lastGetEvent(): undefined | { seq: number; actor: { agent_marker: string }; fields: { peer: { shield?: { root_pid: number }; ancestry: unknown[] } } } {
+  return readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'get').at(-1);
+}
+
+test('a process deeper in the tree than any walk of the keeper is still the shield\'s', { skip: shieldSkip }, () => {
+  setUp();
+  // 300 shells, each the parent of the next: the keeper's walk up the ancestry stopped
+  // at 256, short of the shield, and the get at the bottom was a person's.
+  const deep = join(base, 'deep.sh');
+  writeFileSync(deep, `if [ "$1" -gt 0 ]; then sh ${deep} $(($1 - 1)); exit $?; fi\n$LSM get K >/dev/null\n`);
+  const r = sh(`sh ${deep} 300; echo got=$?`, true);
+  assert.match(r.stdout, /got=0/, r.stderr);
+  const get = lastGetEvent()!;
+  assert.equal(get.actor.agent_marker, 'shield');
+  assert.ok(get.fields.peer.shield && get.fields.peer.shield.root_pid > 1);
+  assert.ok(get.fields.peer.ancestry.length <= 256, `the event records ${get.fields.peer.ancestry.length} ancestors`);
+});
+
+/** The user's processes whose command line names `script`. */
+function running(script: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(script)) pids.push(Number(e));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+test('processes that each start the next and exit, timed with the shield\'s exit, do not outlive it', { skip: shieldSkip }, () => {
+  setUp();
+  // Each link starts its successor and exits at once, so the one alive when the shield
+  // looks is gone when it kills; the old shield gave up after five rounds and exited,
+  // and what was left, reparented to init, ran a get recorded as a person.
+  const chain = join(base, 'chain.sh');
+  const out = join(proj, 'src', 'chain.out');
+  writeFileSync(chain, `if [ -e /proc/$LSM_SHIELD ]; then sh ${chain} & exit 0; fi\n$LSM get K >/dev/null 2>&1; echo escaped >> ${out}\n`);
+  const before = lastGetEvent()?.seq ?? 0;
+  // Not on the shield's stdout: spawnSync would wait for whatever holds that pipe open.
+  const r = sh(`for i in $(seq 16); do sh ${chain} </dev/null >/dev/null 2>&1; done; echo started`, true);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /started/);
+  // The shield has exited: nothing of its tree may be left.
+  const left = running(chain);
+  for (let i = 0; i < 200 && running(chain).length > 0; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  const escaped = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).length : 0;
+  rmSync(out, { force: true });
+  assert.deepEqual(left, [], `${left.length} processes of the tree outlived the shield; ${escaped} of them ran a get`);
+  assert.equal(escaped, 0);
+  const get = lastGetEvent();
+  assert.ok(!get || get.seq <= before || get.actor.agent_marker === 'shield', 'a get of an escaped process was recorded as a person');
+});
+
+test('a process that lowers the shield\'s file limit (prlimit) does not make it leave its tree behind', { skip: shieldSkip }, () => {
+  setUp();
+  // With no descriptor to spare, the old shield could not list /proc when its command
+  // ended: it exited with an internal error, and the daemon left, reparented to init,
+  // was a person to the keeper.
+  const out = join(proj, 'src', 'daemon.out');
+  const daemon = join(base, 'daemon.sh');
+  writeFileSync(daemon, `sleep 1; $LSM get K > /dev/null; echo ppid=$(cut -d' ' -f4 /proc/$$/stat) > ${out}\n`);
+  const r = sh(`prlimit --pid $LSM_SHIELD --nofile=3:3 || exit 9; setsid sh ${daemon} & exit 0`, true);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  for (let i = 0; i < 200 && !existsSync(out); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  rmSync(out, { force: true });
+  assert.doesNotMatch(text, /ppid=1\n/, 'the daemon outlived the shield');
+  assert.equal(lastGetEvent()?.actor.agent_marker, 'shield');
+  assert.deepEqual(running(daemon), []);
+});
+
+test('lsm --dir H shield: the homes LSM_DIR and ~/.lsm name are unreadable too, and lsm inside uses H', { skip: shieldSkip }, () => {
+  setUp();
+  // Two more homes of the user, unprotected (a plaintext key.txt): the one LSM_DIR names in
+  // the environment and the default ~/.lsm. The shield protected only --dir's, and the
+  // command inherited LSM_DIR: lsm inside used a home the shield did not protect.
+  const other = join(base, 'other');
+  const dflt = join(base, '.lsm');
+  for (const h of [other, dflt]) {
+    const r = runAs(LSM_CMD, [...LSM_PRE, 'init'], { env: cleanEnv({ LSM_DIR: h, HOME: base }), cwd: base });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(runAs(LSM_CMD, [...LSM_PRE, 'set', 'a', 'dev', 'K', CANARY], { env: cleanEnv({ LSM_DIR: h, HOME: base }), cwd: base }).status, 0);
+  }
+  try {
+    const script = `echo dir=$LSM_DIR; cat ${other}/key.txt ${other}/a.dev.age ${dflt}/key.txt`;
+    const run = (shielded: boolean) => runAs(LSM_CMD, shielded ? [...LSM_PRE, '--dir', home, 'shield', '--', 'sh', '-c', script] : ['sh', '-c', script], { env: env({ LSM_DIR: other }), cwd: proj });
+    const outside = runAs('sh', ['-c', script], { env: env({ LSM_DIR: other }), cwd: proj });
+    assert.match(String(outside.stdout), /AGE-SECRET-KEY/, 'the control cannot read the other homes: the check could not fail');
+    const r = run(true);
+    assert.match(String(r.stdout), new RegExp(`dir=${home}\\n`), r.stderr);
+    assert.doesNotMatch(String(r.stdout), /AGE-SECRET-KEY|age-encryption/, 'a home the shield did not protect was read inside it');
+    assert.match(String(r.stderr), DENIED);
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+    rmSync(dflt, { recursive: true, force: true });
+  }
+});
+
+test('orphans that end while the command runs are reaped, not left as zombies of the shield for the session', { skip: shieldSkip }, () => {
+  setUp();
+  // Each (cmd &) orphan ends as a child of the shield (its subreaper); no one reaped them
+  // before the command ended, so a long session gathered a zombie per daemon that ended.
+  const zombies = 'ps -o stat= --ppid $LSM_SHIELD | grep -c Z';
+  const r = sh(`for i in 1 2 3 4 5; do (sleep 0 &); done; i=0; while [ $i -lt 300 ] && [ "$(${zombies})" -gt 0 ]; do sleep 0.1; i=$((i+1)); done; echo zombies=$(${zombies})`, true);
+  assert.match(r.stdout, /zombies=0\n/, r.stderr);
 });

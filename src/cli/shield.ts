@@ -16,7 +16,7 @@ export function registerShield(program: Command): void {
     .addHelpText('after', `
 Linux only (Landlock ABI ${3} or later, no root needed). The command and every process it
 starts can neither read, copy, hard-link, write, truncate nor replace the files of the
-lsm home, nor read .env, .env.* (not .env.example/.sample/.template/.dist) and *.age
+lsm home (and of any other that LSM_DIR or ~/.lsm names), nor read .env, .env.* (not .env.example/.sample/.template/.dist) and *.age
 files found up to 4 levels under the current directory; everything else stays as it
 was. The keeper's socket stays reachable, so lsm commands inside work through the
 keeper of a protected home (unlock it first, outside the shield), and the keeper

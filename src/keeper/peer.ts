@@ -21,8 +21,22 @@ export interface Peer {
 }
 
 const TERMINAL = /^\/dev\/(pts\/\d+|tty[\w.]*|console)$/;
-// To the top: a cap is a depth to hide behind (nine shells deep). A loop or /proc racing ends it.
-const MAX_WALK = 256;
+// The walks go to the top: any cap is a depth to hide behind (257 shells deep hid the
+// shield from a cap of 256). A pid seen twice (a loop, /proc racing) ends them.
+// The event records the nearest ancestors only, so a deep tree cannot bloat the log.
+const RECORDED = 256;
+
+/** The ancestors of `pid`, nearest first, up to the top. */
+function* ancestors(ppid: number, proc: (p: number) => ProcInfo | undefined, floor: number): Generator<[number, ProcInfo]> {
+  const seen = new Set<number>();
+  for (let p = ppid; p > floor && !seen.has(p); ) {
+    seen.add(p);
+    const st = proc(p);
+    if (!st) return;
+    yield [p, st];
+    p = st.ppid;
+  }
+}
 
 function read(path: string): string | undefined {
   try {
@@ -152,30 +166,21 @@ export function describePeer(pid: number): Peer | undefined {
   let markerEnv = own;
   let markerFrom: Record<string, unknown> | undefined;
   if (!markerFromEnv(own, tty !== '').strong) {
-    let p = stat.ppid;
-    for (let d = 0; d < MAX_WALK && p > 1; d++) {
-      const st = proc(p);
-      if (!st) break;
+    for (const [p, st] of ancestors(stat.ppid, proc, 1)) {
       const env = ancestor(p)?.env();
       if (env && markerFromEnv(env, tty !== '').strong) {
         markerEnv = env;
         markerFrom = { pid: p, comm: st.comm, exe: exe(p) };
         break;
       }
-      p = st.ppid;
     }
   }
   const actor = captureActor({ env: markerEnv, cwd, tty, pid, ppid: stat.ppid, proc });
-  const ancestry: Array<Record<string, unknown>> = [];
-  let p = stat.ppid;
-  for (let d = 0; d < MAX_WALK && p > 0; d++) {
-    const st = proc(p);
-    if (!st) break;
-    ancestry.push({ pid: p, comm: st.comm, exe: exe(p) });
-    p = st.ppid;
-  }
+  const chain: Array<Record<string, unknown>> = [];
+  for (const [p, st] of ancestors(stat.ppid, proc, 0)) chain.push({ pid: p, comm: st.comm, exe: chain.length < RECORDED ? exe(p) : '' });
+  const ancestry = chain.slice(0, RECORDED);
   // Under lsm shield: the agent `shield`, unless a marker variable already named one.
-  const shield = shieldOf(ancestry, stat.comm);
+  const shield = shieldOf(chain, stat.comm);
   if (shield && !actor.agent_marker) {
     actor.agent_marker = 'shield';
     actor.agent_source = 'shield';
@@ -192,6 +197,7 @@ export function describePeer(pid: number): Peer | undefined {
     no_new_privs: /^NoNewPrivs:\s*1$/m.test(read(`/proc/${pid}/status`) ?? ''),
     ancestry,
   };
+  if (chain.length > RECORDED) evidence.ancestry_depth = chain.length;
   if (markerFrom) evidence.marker_from = markerFrom;
   if (shield) evidence.shield = shield;
   return { actor, cwd, env: own, evidence };

@@ -57,8 +57,8 @@ interface Node {
 }
 
 export interface Protected {
-  /** The lsm home, real path. */
-  home: string;
+  /** The lsm homes (the shielded one, and any other the user's environment names), real paths. */
+  homes: string[];
   /** Files under the cwd: .env, .env.*, *.age (real paths). */
   files: string[];
 }
@@ -91,7 +91,7 @@ export function buildRuleset(platform: Platform, abi: number, prot: Protected): 
     }
     n.protect = true;
   };
-  add(prot.home, true);
+  for (const h of prot.homes) add(h, true);
   for (const f of prot.files) add(f, false);
   const inodes = protectedInodes(prot);
 
@@ -172,7 +172,7 @@ function protectedInodes(prot: Protected): { set: Set<string>; linked: boolean }
       else if (e.isFile()) files.push(p);
     }
   };
-  scan(prot.home, 3);
+  for (const h of prot.homes) scan(h, 3);
   for (const f of files) {
     let st;
     try {
@@ -183,7 +183,7 @@ function protectedInodes(prot: Protected): { set: Set<string>; linked: boolean }
     set.add(`${st.dev}:${st.ino}`);
     if (st.nlink > 1) linked = true;
     // A second name somewhere else would be read there, with that directory's rights.
-    if (st.nlink > 1 && f.startsWith(prot.home + sep)) {
+    if (st.nlink > 1 && prot.homes.some((h) => f.startsWith(h + sep))) {
       throw new LsmError('platform', `${f} has ${st.nlink} names (hard links): another name outside the lsm home would stay readable in the shield`, {
         exit: REFUSED,
         hint: `find it with 'find / -xdev -samefile ${f}' and remove the other name`,

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { constants as os } from 'node:os';
+import { constants as os, homedir } from 'node:os';
 import { join, sep } from 'node:path';
 import { EXIT, LsmError, errno, usage } from '../errors.js';
+import { resolveHome } from '../home.js';
 import { loadPlatform, type Platform } from '../platform.js';
 import { findOnPath } from '../command-path.js';
 import { relaySignals } from '../relay.js';
@@ -51,6 +52,23 @@ function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
+/**
+ * The homes to protect: the shielded one, and the others the user's environment names
+ * (LSM_DIR, the default ~/.lsm) where they hold a home's files. `lsm --dir H shield` protected H only,
+ * and an lsm home that LSM_DIR or ~/.lsm named stayed readable inside.
+ */
+function homesOf(ctx: Context, home: string): string[] {
+  const homes = [home];
+  for (const dir of [ctx.env.LSM_DIR, join(homedir(), '.lsm')]) {
+    if (!dir) continue;
+    const other = resolveHome(dir, {});
+    const h = real(other.dir);
+    // A directory that holds an lsm home's files, not whatever LSM_DIR happens to say.
+    if (!homes.includes(h) && [other.config, other.key, other.keyAge].some((f) => existsSync(f))) homes.push(h);
+  }
+  return homes;
+}
+
 /** Runs the command under the shield; resolves to its exit code (or 128+signal after dying of it). */
 export async function runShield(ctx: Context, opts: ShieldOptions): Promise<number> {
   const name = opts.command[0];
@@ -62,6 +80,7 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
     throw new LsmError('not_found', `there is no lsm home at ${ctx.home.dir} to shield`, { hint: "'lsm init' makes one; --dir or LSM_DIR names another" });
   }
   const home = real(ctx.home.dir);
+  const homes = homesOf(ctx, home);
   // lsm inside works only through a keeper: a plaintext key.txt is as unreadable there as the rest.
   if (!existsSync(ctx.home.keyAge)) {
     ctx.stderr.write(`lsm: shield: warning: ${ctx.home.dir} is not protected, so lsm commands inside the shield cannot read its key; 'lsm key protect' and 'lsm unlock' (outside the shield) let them work through the keeper\n`);
@@ -71,12 +90,13 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
   const allowed = new Set<string>();
   for (const p of opts.allowRead) {
     const r = real(p.startsWith('/') ? p : `${ctx.cwd}${sep}${p}`);
-    if (inside(r, home) || inside(home, r)) throw usage(`--allow-read ${p}: the lsm home ${home} is what the shield protects`, '--allow-read takes a file under the project, such as .env.test');
+    const h = homes.find((h) => inside(r, h) || inside(h, r));
+    if (p === '' || h !== undefined) throw usage(`--allow-read ${p === '' ? "''" : p}: ${h === undefined ? 'an empty path' : `the lsm home ${h} is what the shield protects`}`, '--allow-read takes a file under the project, such as .env.test');
     allowed.add(r);
   }
   const found = opts.envFiles ? envFilesUnder(ctx.cwd, allowed) : { files: [], truncated: false };
   if (found.truncated) ctx.stderr.write(`lsm: warning: the search for .env and *.age files under ${ctx.cwd} stopped after 2000 directories; files deeper are not protected\n`);
-  const files = found.files.map(real).filter((f) => !inside(f, home));
+  const files = found.files.map(real).filter((f) => !homes.some((h) => inside(f, h)));
 
   const file = findOnPath(name, ctx.env.PATH ?? '', ctx.cwd);
   if (file === undefined) throw new LsmError('exec', `command not found: ${name}`, { exit: EXIT.notFound });
@@ -93,7 +113,7 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
   // Landlock already keeps the command from tracing this process or writing its memory;
   // non-dumpable, its /proc stays closed to any other process of the user as well.
   if (!platform.undumpable()) throw refuse('lsm shield could not make itself non-dumpable; the command was not run', 'prctl(PR_SET_DUMPABLE) was refused');
-  const { ruleset } = buildRuleset(platform, abi, { home, files });
+  const { ruleset } = buildRuleset(platform, abi, { homes, files });
   if (files.length > 0) {
     ctx.stderr.write(`lsm: shield: ${files.length} secret file${files.length === 1 ? '' : 's'} under ${ctx.cwd} unreadable (${files.slice(0, 3).map((f) => f.slice(ctx.cwd.length + 1)).join(', ')}${files.length > 3 ? ', ...' : ''}); files created later beside ${files.length === 1 ? 'it' : 'them'} cannot be read in the shield: 'lsm import' them and delete them, or --no-env-files\n`);
   }
@@ -101,6 +121,8 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined) env[k] = v;
   env.LSM_SHIELD = String(process.pid);
+  // lsm inside uses the home the shield protects and its keeper, whatever LSM_DIR said.
+  env.LSM_DIR = ctx.home.dir;
   let stub: number;
   try {
     stub = stubFd(platform);
@@ -121,17 +143,20 @@ export async function runShield(ctx: Context, opts: ShieldOptions): Promise<numb
     platform.closeFd(ruleset);
     platform.closeFd(stub);
   }
-  return supervise(child, platform);
+  // A stderr that cannot be written must not end the shield before its tree.
+  return supervise(child, platform, (m) => { try { ctx.stderr.write(m); } catch { /* said nowhere */ } });
 }
 
 /** Relays signals while the command runs, then ends as it did. */
-async function supervise(child: Child, platform: Platform): Promise<number> {
+async function supervise(child: Child, platform: Platform, warn: (message: string) => void): Promise<number> {
   const release = relaySignals((sig) => child.kill(sig));
+  // Orphans of the command are this process's children (a subreaper's), and no one else
+  // reaps them: unreaped, every daemon that ended stayed a zombie for the whole session.
+  const reaper = setInterval(() => platform.reapExcept(child.pid), 1000);
   const { code, signal } = await child.exited;
+  clearInterval(reaper);
   release();
-  // Every process the command left is a child of this one by now (a subreaper's orphans):
-  // with none, there is no tree to end.
-  if (platform.hasChildren()) endTree();
+  endTree(platform, warn);
   if (signal) {
     const n = os.signals[signal] ?? 0;
     try { process.kill(process.pid, signal); } catch { /* fall through */ }
@@ -144,25 +169,61 @@ async function supervise(child: Child, platform: Platform): Promise<number> {
  * The command has ended: what it left running (a daemon it started, reparented here)
  * is killed, so that no shielded process outlives the shield and, reparented to init,
  * loses the ancestry the keeper reads. (It keeps its Landlock domain either way.)
+ * The shield does not exit while it has a child: as long as it lives, every process of
+ * the tree has it as an ancestor (a subreaper's orphans are its children), and with no
+ * child left there is no tree. So it keeps killing until none is left, however many
+ * looks that takes: processes that each start the next and exit outran a fixed number
+ * of looks at /proc, and a process that lowered this one's file limit (prlimit, which
+ * Landlock does not restrict) kept it from listing /proc at all; then it only waits.
  */
-function endTree(): void {
-  for (let round = 0; round < 5; round++) {
-    const parent = new Map<number, number>();
-    for (const e of readdirSync('/proc')) {
-      if (!/^\d+$/.test(e)) continue;
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-        parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      } catch { /* gone */ }
+function endTree(platform: Platform, warn: (message: string) => void): void {
+  let warned = false;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let round = 0; platform.hasChildren(); round++) {
+    if (!killTree() && !warned) {
+      warn('lsm: shield: the processes the command left running cannot be listed (the shield\'s limits were lowered?); waiting for them to end\n');
+      warned = true;
     }
-    const mine = (pid: number): boolean => {
-      for (let p = parent.get(pid), d = 0; p !== undefined && p > 1 && d < 256; p = parent.get(p), d++) if (p === process.pid) return true;
-      return false;
-    };
-    const left = [...parent.keys()].filter(mine);
-    if (left.length === 0) return;
-    for (const pid of left) {
+    Atomics.wait(pause, 0, 0, Math.min(1 + round, 50));
+  }
+}
+
+/** SIGKILL to every process below this one, each as soon as it is found; false when /proc cannot be listed. */
+function killTree(): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  const parents = new Map<number, number>();
+  const parentOf = (pid: number): number => {
+    let p = parents.get(pid);
+    if (p === undefined) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) || 0;
+      } catch {
+        p = 0;
+      }
+      parents.set(pid, p);
+    }
+    return p;
+  };
+  const mine = (pid: number): boolean => {
+    const seen = new Set<number>();
+    for (let p = parentOf(pid); p > 1 && !seen.has(p); p = parentOf(p)) {
+      if (p === process.pid) return true;
+      seen.add(p);
+    }
+    return false;
+  };
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid !== process.pid && mine(pid)) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
   }
+  return true;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LsmError } from './errors.js';
 import { parseEnv, type EnvDocument } from './dotenv.js';
-import { loadStore } from './store.js';
+import { loadStore, warnTo } from './store.js';
 import { record } from './audit/record.js';
 import { sha256Hex } from './audit/chain.js';
 import { decodeEnv, findEnvFiles, wipeFile, type EnvFile } from './envfiles.js';
@@ -21,7 +21,7 @@ interface Verdict extends CleanVerdict {
 }
 
 async function storeOf(ctx: Context, target: Target): Promise<{ stored: Map<string, string>; comments: Set<string> }> {
-  const { doc } = await loadStore(ctx.home, target, await identityOf(ctx));
+  const { doc } = await loadStore(ctx.home, target, await identityOf(ctx), { warn: warnTo(ctx) });
   return { stored: doc.toMap(), comments: new Set(doc.comments().map((c) => c.text)) };
 }
 

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LsmError } from './errors.js';
 import { parseEnv, type EnvDocument } from './dotenv.js';
 import { refuseNul } from './envfiles.js';
-import { loadStore } from './store.js';
+import { loadStore, warnTo } from './store.js';
 import { record } from './audit/record.js';
 import { enforceEgress } from './policy.js';
 import { recordCanaryReads } from './canary.js';
@@ -28,7 +28,7 @@ function tokenOf(target: Target, text: string): string {
 
 export async function openEdit(ctx: Context, target: Target, req: { reason?: string }): Promise<EditOpened> {
   const id = await identityOf(ctx);
-  const { doc: before, exists } = await loadStore(ctx.home, target, id);
+  const { doc: before, exists } = await loadStore(ctx.home, target, id, { warn: warnTo(ctx) });
   // Opening the editor reveals every value: the egress policy first, canaries recorded as read.
   const fields = { stage: 'open', count: before.size, keys: before.keys() };
   const egress = await enforceEgress(ctx, { command: 'edit', target, fields, keys: before.keys(), reason: req.reason });

@@ -1,4 +1,4 @@
-import { loadStore } from './store.js';
+import { loadStore, warnTo } from './store.js';
 import { enforceEgress } from './policy.js';
 import { canaryNames } from './canary.js';
 import { byteOrder, emptyStore } from './github.js';
@@ -15,7 +15,7 @@ import type { GhNamesRequest } from './vault.js';
  * anyway, and the push records its intent once confirmed, when the values are revealed.
  */
 export async function ghNames(ctx: Context, target: Target, req: GhNamesRequest): Promise<string[]> {
-  const { doc } = await loadStore(ctx.home, target, await identityOf(ctx));
+  const { doc } = await loadStore(ctx.home, target, await identityOf(ctx), { warn: warnTo(ctx) });
   const push = req.command === 'gh_push';
   const decoys = push && req.withCanaries ? new Set<string>() : canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
   const names = doc.keys().filter((k) => !decoys.has(k)).sort(byteOrder);

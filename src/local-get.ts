@@ -1,5 +1,5 @@
 import { LsmError } from './errors.js';
-import { loadStore } from './store.js';
+import { loadStore, warnTo } from './store.js';
 import { record } from './audit/record.js';
 import { enforceEgress } from './policy.js';
 import { recordCanaryReads } from './canary.js';
@@ -19,7 +19,7 @@ export async function getSecret(ctx: Context, target: Target, key: string, reaso
   const id = await identityOf(ctx);
   // The egress policy is asked before anything is decrypted; a refusal is recorded and thrown.
   const egress = await enforceEgress(ctx, { command: 'get', target, fields: { key }, keys: [key], reason });
-  const { doc, exists } = await loadStore(ctx.home, target, id);
+  const { doc, exists } = await loadStore(ctx.home, target, id, { warn: warnTo(ctx) });
   const value = doc.get(key);
   if (value === undefined) {
     await record(ctx, { event: 'get', ...target, outcome: 'error', fields: { key, reason: exists ? 'not_found' : 'no_store' } }, { failClosed: false });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LsmError, EXIT } from './errors.js';
 import { shown } from './names.js';
-import { loadStore, storePath } from './store.js';
+import { loadStore, storePath, warnTo } from './store.js';
 import { record } from './audit/record.js';
 import { enforceEgress, guardExec } from './policy.js';
 import { canaryNames, generate, readRegistry, recordCanaryReads, updateRegistry, type Canary } from './canary.js';
@@ -37,7 +37,7 @@ export function localVault(ctx: Context): Vault {
 
 async function list(ctx: Context, target: Target): Promise<string[]> {
   const id = await identityOf(ctx);
-  const { doc, exists } = await loadStore(ctx.home, target, id);
+  const { doc, exists } = await loadStore(ctx.home, target, id, { warn: warnTo(ctx) });
   const keys = doc.keys();
   // A store that does not exist is an error, as for get, exec and dump: a typo in an
   // app or env name must not look like an empty store.
@@ -83,7 +83,7 @@ async function del(ctx: Context, target: Target, key: string): Promise<void> {
 async function openExec(ctx: Context, target: Target, req: ExecRequest): Promise<ExecOpened> {
   const [{ childEnv }, { findOnPath }] = await Promise.all([import('./commands/exec.js'), import('./command-path.js')]);
   const id = await identityOf(ctx);
-  const { doc, exists } = await loadStore(ctx.home, target, id);
+  const { doc, exists } = await loadStore(ctx.home, target, id, { warn: warnTo(ctx) });
   const program = basename(req.program);
   const fail = async (reason: string, err: LsmError): Promise<never> => {
     await record(ctx, { event: 'exec', ...target, outcome: 'error', fields: { program, reason } }, { failClosed: false });
@@ -129,7 +129,7 @@ export function notExecutable(name: string): LsmError {
 
 async function reveal(ctx: Context, target: Target, req: RevealRequest): Promise<Revealed> {
   const id = await identityOf(ctx);
-  const { doc: stored, exists } = await loadStore(ctx.home, target, id);
+  const { doc: stored, exists } = await loadStore(ctx.home, target, id, { warn: warnTo(ctx) });
   if (!exists) throw noStore(target);
   const { parseEnv } = await import('./dotenv.js');
   const names = req.withCanaries ? new Set<string>() : canaryNames(ctx.home, target, (m) => ctx.stderr.write(m));
@@ -161,7 +161,7 @@ async function importText(ctx: Context, target: Target, req: ImportRequest): Pro
   const tally: ImportResult = { added: [], changed: [], unchanged: [], comments: 0 };
   const counts = () => ({ added: tally.added.length, changed: tally.changed.length, unchanged: tally.unchanged.length });
   if (req.dryRun) {
-    const { doc } = await loadStore(ctx.home, target, id);
+    const { doc } = await loadStore(ctx.home, target, id, { warn: warnTo(ctx) });
     tally.lines = [];
     for (const [k, v] of incoming.entries()) {
       const cur = doc.get(k);
@@ -199,7 +199,7 @@ async function canary(ctx: Context, target: Target, req: CanaryRequest): Promise
     const exists = () => new LsmError('exists', `${name} already exists in ${target.app}/${target.env}; a canary never replaces a secret`, {
       hint: 'choose a name the store does not have (a tempting one: AWS_SECRET_ACCESS_KEY, STRIPE_LIVE_KEY...)',
     });
-    const { doc } = await loadStore(ctx.home, target, id);
+    const { doc } = await loadStore(ctx.home, target, id, { warn: warnTo(ctx) });
     if (doc.has(name)) throw exists();
     // Registered before it is stored, so the decoy is never in a store unregistered.
     const entry: Canary = { ...target, name, like, created: ctx.now().toISOString() };

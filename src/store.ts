@@ -81,6 +81,14 @@ export interface LoadOptions {
   warn?: (line: string) => void;
 }
 
+/**
+ * The warning of a store changed out of band, to the command's own stderr: in the keeper
+ * that is the reply's, which the client prints, not the keeper's (nobody reads it).
+ */
+export function warnTo(ctx: { stderr: { write(s: string): unknown } }): (line: string) => void {
+  return (line) => { ctx.stderr.write(line); };
+}
+
 export async function loadStore(home: Home, t: Target, id: Identity, opts: LoadOptions = {}): Promise<{ doc: EnvDocument; exists: boolean }> {
   const path = storePath(home, t);
   // In the keeper, the file as last read while its stat is unchanged (src/file-memo.ts): the

@@ -388,3 +388,22 @@ test('through an installed lsm on PATH (a link named lsm, as npm link makes): un
   assert.equal(onPath(['lock']).status, 0);
   assert.equal(onPath(['get', 'myapp', 'dev', 'API_KEY']).status, 5);
 });
+
+test('a store changed behind the keeper is reported to the client that reads it, as without a keeper', () => {
+  const home = protectedHome();
+  unlock(home);
+  try {
+    assert.equal(lsm(['set', 'myapp', 'dev', 'ROLL', 'one'], { home }).code, 0);
+    const old = readFileSync(join(home, 'myapp.dev.age'));
+    assert.equal(lsm(['set', 'myapp', 'dev', 'ROLL', 'two'], { home }).code, 0);
+    // Rolled back to a version lsm wrote before, not the one it wrote last.
+    writeFileSync(join(home, 'myapp.dev.age'), old);
+    const r = lsm(['get', 'myapp', 'dev', 'ROLL'], { home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'one');
+    assert.match(r.stderr, /warning: store myapp\/dev .* was changed outside lsm/);
+    assert.ok(rows(home).some((e) => e.event === 'store.unrecorded_change'), 'the keeper did not record the change');
+  } finally {
+    lsm(['lock'], { home });
+  }
+});

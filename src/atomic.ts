@@ -2,6 +2,7 @@ import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readdirSync, r
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { ioError } from './errors.js';
+import { STATE, readStat } from './proc-stat.js';
 
 /**
  * Replaces `path` with `data` so that a reader (or a crash) sees the old bytes or the
@@ -70,12 +71,8 @@ export function running(pid: number): boolean {
     return (err as { code?: unknown }).code === 'EPERM';
   }
   if (process.platform !== 'linux') return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
+  const stat = readStat(pid);
+  return stat === undefined || stat.fields[STATE] !== 'Z';
 }
 
 /** Makes a rename durable. Some file systems refuse to fsync a directory: that is not an error. */

@@ -2,6 +2,7 @@ import { readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, openSync
 import { basename } from 'node:path';
 import { readRegular } from './atomic.js';
 import { LsmError, errno, ioError } from './errors.js';
+import { STARTTIME, readStat } from './proc-stat.js';
 
 /**
  * An inter-process lock that names its owner (`pid starttime`). Node has no flock, so
@@ -25,13 +26,7 @@ export function sleepSync(ms: number): void {
 let myStart: string | undefined;
 function startTime(pid: number): string {
   if (process.platform !== 'linux') return '';
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may hold spaces and ')': fields are counted from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
+  return readStat(pid)?.fields[STARTTIME] ?? '';
 }
 
 /**

@@ -1,8 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync, chownSync } from 'node:fs';
-import { join } from 'node:path';
-import { cleanEnv, lsmCommand } from './helpers.ts';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync, chownSync, symlinkSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { LSM_BIN, cleanEnv, lsmCommand } from './helpers.ts';
 import { isSecretFile } from '../src/shield/rules.ts';
 import { runAs, skip, spawnAs, unprivilegedHome, unprivilegedIds } from './unprivileged.ts';
 
@@ -383,6 +383,26 @@ test('a process the command leaves running (a daemon, reparented to the shield) 
   } finally {
     try { process.kill(other, 'SIGKILL'); } catch { /* gone */ }
   }
+});
+
+test('through an installed lsm on PATH (a link named lsm, as npm link makes): the shield denies the home, and lsm inside works through the keeper as the shield', { skip: shieldSkip }, () => {
+  setUp();
+  const bin = join(base, 'bin');
+  mkdirSync(bin, { recursive: true });
+  symlinkSync(LSM_BIN, join(bin, 'lsm'));
+  const path = `${bin}${delimiter}${process.env.PATH ?? ''}`;
+  const onPath = (args: string[]) => runAs('lsm', args, { env: env({ PATH: path }), cwd: proj, timeout: 120_000 });
+  const r = onPath(['shield', '--', 'sh', '-c', `cat ${join(home, 'config.yaml')} >/dev/null 2>&1 && echo config=read || echo config=denied; lsm get K`]);
+  assert.equal(r.status, 0, String(r.stderr));
+  assert.match(String(r.stdout), /^config=denied\n/);
+  assert.ok(String(r.stdout).endsWith(CANARY), String(r.stdout));
+  const lastGet = () => readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'get').at(-1);
+  assert.equal(lastGet().actor.agent_marker, 'shield');
+  // The control: the same lsm on PATH, outside the shield, reads the config and is no shield.
+  const c = runAs('sh', ['-c', `cat ${join(home, 'config.yaml')} >/dev/null 2>&1 && echo config=read; lsm get K`], { env: env({ PATH: path }), cwd: proj, timeout: 60_000 });
+  assert.equal(c.status, 0, String(c.stderr));
+  assert.match(String(c.stdout), /^config=read\n/);
+  assert.equal(lastGet().actor.agent_marker, '');
 });
 
 test('which names under the cwd are protected by default', () => {

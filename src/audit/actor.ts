@@ -2,6 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { terminalDevice } from '../term/tty.js';
 import { agentOfProcess, isInterpreter, isShell, markerFromEnv } from './agents.js';
 import { formatTs, type Actor, type Ancestor } from './event.js';
+import { PPID, STARTTIME, readStat, type ProcStat } from '../proc-stat.js';
 
 /**
  * Who is calling lsm, captured at every event: best effort, never throws, and cheap
@@ -49,24 +50,13 @@ function isoStart(ms: number): string {
 }
 
 export function linuxProc(pid: number): ProcInfo | undefined {
-  let stat: string;
-  try {
-    // utf8 takes Node's native read path; other encodings run its JS path, whose first
-    // use costs a few tenths of a millisecond of every command.
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  return procOfStat(pid, stat);
+  const stat = readStat(pid);
+  return stat && procOfStat(pid, stat);
 }
 
-/** A process from the text of its /proc/PID/stat (`rest`: the fields after comm, from state on). */
-export function procOfStat(pid: number, stat: string, rest = statFields(stat)): ProcInfo {
-  // comm may hold spaces and ')': the fields after it are counted from the last ')'.
-  const close = stat.lastIndexOf(')');
-  // The delimiters are ASCII, so decoding the whole file equals decoding comm's bytes alone.
-  const comm = stat.slice(stat.indexOf('(') + 1, close);
-  const ticks = Number(rest[19]);
+/** A process from its /proc/PID/stat. */
+export function procOfStat(pid: number, { comm, fields: rest }: ProcStat): ProcInfo {
+  const ticks = Number(rest[STARTTIME]);
   let start = '';
   try {
     const boot = bootSeconds();
@@ -74,7 +64,7 @@ export function procOfStat(pid: number, stat: string, rest = statFields(stat)): 
   } catch { /* no /proc/stat: leave the start unknown */ }
   return {
     pid,
-    ppid: Number(rest[1]) || 0,
+    ppid: Number(rest[PPID]) || 0,
     comm,
     start,
     script: () => {
@@ -90,11 +80,6 @@ export function procOfStat(pid: number, stat: string, rest = statFields(stat)): 
 /** The script an interpreter runs, from the text of its /proc/PID/cmdline. */
 export function scriptOf(cmdline: string): string | undefined {
   return cmdline.split('\0').slice(1).find((a) => a && !a.startsWith('-'));
-}
-
-/** The fields of /proc/PID/stat after comm, from state (field 3) on. */
-export function statFields(stat: string): string[] {
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 // Only macOS and the BSDs get here; Linux never loads node:child_process for an event.

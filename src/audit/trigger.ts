@@ -1,11 +1,12 @@
-import { realpathSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ownerAlive, readOwner, tryAcquire, type Lock } from '../lock.js';
 import { isTrue, parseConfigText, setting } from '../config.js';
 import { parseMini } from '../miniyaml.js';
 import { readRegular, writeFileAtomic } from '../atomic.js';
 import { memoFile } from '../file-memo.js';
 import { sha256Hex } from './chain.js';
+import { selfCommand } from '../self.js';
 import { isShippable } from './redact.js';
 import type { Context } from '../context.js';
 import type { Home } from '../home.js';
@@ -101,25 +102,6 @@ export function shipperFailure(home: Home): { at: string; message: string } | un
   }
 }
 
-/**
- * The shipper is this same program, run again. Under Node, argv[1] is the script as it
- * was invoked: through `npm link`, `npm install -g` or a link in ~/.local/bin that is a
- * symbolic link named `lsm`, with no extension, so it is resolved to the bundle it
- * points at. The native build (Bun) is its own executable, and execPath names it.
- */
-function shipperCommand(home: Home): [string, string[]] {
-  const args = ['--dir', home.dir, 'audit', 'ship', '--background'];
-  const script = process.argv[1];
-  if (process.versions.bun || script === undefined) return [process.execPath, args];
-  let path: string;
-  try {
-    path = realpathSync(script);
-  } catch {
-    path = resolve(script);
-  }
-  return [process.execPath, [...process.execArgv, path, ...args]];
-}
-
 /** Starts a detached shipper unless one runs or is starting; `urgent` ignores the quiet period. */
 export async function startShipper(ctx: Context, urgent = false): Promise<boolean> {
   const home = ctx.home;
@@ -137,7 +119,8 @@ export async function startShipper(ctx: Context, urgent = false): Promise<boolea
   if (shipperFailure(home)) {
     ctx.stderr.write("lsm: warning: the background audit shipper failed; events wait in the log unsent ('lsm audit ship --status' says why)\n");
   }
-  const [cmd, args] = shipperCommand(home);
+  // The shipper runs as the command that starts it did, with the same node flags.
+  const [cmd, args] = selfCommand(['--dir', home.dir, 'audit', 'ship', '--background'], { nodeFlags: true });
   // Loaded here, not at the top: every command imports this module, few start a shipper.
   const { spawnDetached } = await import('./detach.js');
   // From the keeper, ctx.env is the caller's start-up environment: its NODE_OPTIONS must not

@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { agentOfProcess, markerFromEnv } from '../audit/agents.js';
 import { environOf } from './peer.js';
 import type { Target } from '../resolve.js';
+import { PPID, SESSION, STARTTIME, TTY_NR, readStat } from '../proc-stat.js';
 
 /**
  * What an approval covers after it is given: the same asking session (the root of the
@@ -29,16 +30,10 @@ function uidOf(pid: number): number {
 }
 
 function stat(pid: number): { comm: string; ppid: number; sid: number; start: string; ttyNr: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const close = text.lastIndexOf(')');
-  const f = text.slice(close + 2).split(' ');
-  // After comm: state(0) ppid(1) pgrp(2) session(3) tty_nr(4) ... starttime is field 22 of the line, 19 here.
-  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(f[1]) || 0, sid: Number(f[3]) || 0, ttyNr: Number(f[4]) || 0, start: f[19] ?? '' };
+  const s = readStat(pid);
+  if (!s) return undefined;
+  const f = s.fields;
+  return { comm: s.comm, ppid: Number(f[PPID]) || 0, sid: Number(f[SESSION]) || 0, ttyNr: Number(f[TTY_NR]) || 0, start: f[STARTTIME] ?? '' };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { captureActor, procOfStat, scriptOf, statFields, type ProcInfo } from '../audit/actor.js';
+import { captureActor, procOfStat, scriptOf, type ProcInfo } from '../audit/actor.js';
+import { PPID, SESSION, STARTTIME, TTY_NR, readStat } from '../proc-stat.js';
 import { markerFromEnv } from '../audit/agents.js';
 import type { Actor } from '../audit/event.js';
 import { shieldOf } from './shield-mark.js';
@@ -71,12 +72,10 @@ function environOfText(text: string): Record<string, string> {
 interface Stat { ppid: number; sid: number; ttyNr: number; comm: string }
 
 function statOf(pid: number): Stat | undefined {
-  const text = read(`/proc/${pid}/stat`);
-  if (!text) return undefined;
-  const close = text.lastIndexOf(')');
-  const f = text.slice(close + 2).split(' ');
-  // After comm: state ppid pgrp session tty_nr ...
-  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(f[1]) || 0, sid: Number(f[3]) || 0, ttyNr: Number(f[4]) || 0 };
+  const stat = readStat(pid);
+  if (!stat) return undefined;
+  const f = stat.fields;
+  return { comm: stat.comm, ppid: Number(f[PPID]) || 0, sid: Number(f[SESSION]) || 0, ttyNr: Number(f[TTY_NR]) || 0 };
 }
 
 /** The terminal behind a descriptor of the process, or "". */
@@ -110,14 +109,13 @@ const seen = new Map<number, { key: string; exe?: string; env?: Record<string, s
 const MAX_SEEN = 256;
 
 function ancestorOf(pid: number): Ancestor | undefined {
-  const text = read(`/proc/${pid}/stat`);
-  if (!text) return undefined;
-  const rest = statFields(text);
-  const base = procOfStat(pid, text, rest);
-  // After comm, field n of proc(5) is rest[n - 3]: starttime 22, arg_start..env_end 48-51.
-  const stack = rest.slice(45, 49);
+  const stat = readStat(pid);
+  if (!stat) return undefined;
+  const base = procOfStat(pid, stat);
+  // arg_start..env_end are fields 48-51 of proc(5).
+  const stack = stat.fields.slice(45, 49);
   const keep = stack.length === 4 && stack.every((a) => /^[1-9]\d*$/.test(a));
-  const key = [rest[19], base.comm, ...stack].join(' ');
+  const key = [stat.fields[STARTTIME], base.comm, ...stack].join(' ');
   let s = seen.get(pid);
   if (!s || s.key !== key) {
     seen.delete(pid);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { STARTTIME, readStat } from '../proc-stat.js';
 
 /** The name `lsm shield` gives its process (src/shield/run.ts), which the keeper looks for among a caller's ancestors. */
 export const SHIELD_NAME = 'lsm-shield';
@@ -13,11 +13,7 @@ export function shieldOf(ancestry: ReadonlyArray<Record<string, unknown>>, calle
   const i = ancestry.findIndex((a) => a.comm === SHIELD_NAME);
   if (i < 0) return undefined;
   const pid = Number(ancestry[i]!.pid);
-  let start = 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // starttime, the 22nd field: with the pid, it names the shield even after the pid is reused.
-    start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) || 0;
-  } catch { /* it ended while the caller was read */ }
+  // starttime: with the pid, it names the shield even after the pid is reused (0: it ended while the caller was read).
+  const start = Number(readStat(pid)?.fields[STARTTIME]) || 0;
   return { root_pid: pid, root_start_ticks: start, command: i > 0 ? ancestry[i - 1]!.comm : callerComm };
 }

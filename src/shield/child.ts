@@ -1,10 +1,16 @@
 import { constants } from 'node:os';
 
+/** How a process ended: its exit code, or the signal that killed it. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /** The shield's one child: the exec stub, which becomes the command. */
 export interface Child {
   pid: number;
   kill(signal: NodeJS.Signals): void;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<Exit>;
 }
 
 /** A start that failed, with the errno code (ENOENT, EACCES...). */
@@ -34,8 +40,8 @@ export async function startChild(file: string, argv: string[], env: Record<strin
   const raw = rawProcess();
   if (raw) {
     const handle = new raw.Process();
-    let done!: Child['exited'] extends Promise<infer T> ? (v: T) => void : never;
-    const exited = new Promise<Awaited<Child['exited']>>((r) => { done = r; });
+    let done!: (exit: Exit) => void;
+    const exited = new Promise<Exit>((r) => { done = r; });
     handle.onexit = (code, signal) => {
       handle.close();
       done(signal ? { code: null, signal: signal as NodeJS.Signals } : { code, signal: null });

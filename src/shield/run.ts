@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { constants as os, homedir } from 'node:os';
 import { join, sep } from 'node:path';
 import { EXIT, LsmError, errno, usage } from '../errors.js';
@@ -8,6 +8,7 @@ import { findOnPath } from '../command-path.js';
 import { relaySignals } from '../relay.js';
 import { MIN_ABI, REFUSED, buildRuleset, envFilesUnder, real } from './rules.js';
 import { SHIELD_NAME } from '../keeper/shield-mark.js';
+import { PPID, readStat } from '../proc-stat.js';
 import { stubFd } from './stub.js';
 import { StartError, startChild, type Child } from './child.js';
 import type { Context } from '../context.js';
@@ -18,7 +19,6 @@ export interface ShieldOptions {
   /** Protect .env, .env.* and *.age under the cwd (the default). */
   envFiles: boolean;
 }
-
 
 function refuse(message: string, hint: string): LsmError {
   return new LsmError('platform', message, { exit: REFUSED, hint });
@@ -200,12 +200,7 @@ function killTree(): boolean {
   const parentOf = (pid: number): number => {
     let p = parents.get(pid);
     if (p === undefined) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) || 0;
-      } catch {
-        p = 0;
-      }
+      p = Number(readStat(pid)?.fields[PPID]) || 0;
       parents.set(pid, p);
     }
     return p;

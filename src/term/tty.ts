@@ -1,4 +1,5 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
+import { PGRP, TPGID, TTY_NR, readStat } from '../proc-stat.js';
 
 const TERMINAL = /^\/dev\/(pts\/\d+|tty[\w.]*|console)$/;
 
@@ -62,13 +63,8 @@ export function paint(on: boolean, colour: Colour, s: string): string {
 
 /** Whether lsm is in the foreground process group of its controlling terminal (Linux: /proc; else: stdin is a TTY). */
 export function inForeground(): boolean {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields after comm: state ppid pgrp session tty_nr tpgid ...
-    return Number(f[4]) !== 0 && f[2] === f[5];
-  } catch {
-    // Not process.stdin: creating that stream could change the mode of the fd the child shares.
-    return isTerminal(0);
-  }
+  const f = readStat('self')?.fields;
+  // Not process.stdin: creating that stream could change the mode of the fd the child shares.
+  if (!f) return isTerminal(0);
+  return Number(f[TTY_NR]) !== 0 && f[PGRP] === f[TPGID];
 }

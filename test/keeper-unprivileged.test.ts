@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv, lsmCommand } from './helpers.ts';
-import { runAs, skip, spawnAs, unprivilegedHome, unprivilegedIds } from './unprivileged.ts';
+import { runAs, skip, spawnAs, unprivilegedHome, unprivilegedIds, waitForExec } from './unprivileged.ts';
 
 /**
  * The keeper's custody, tried as a process of the same ordinary user would (root reads
@@ -56,6 +56,8 @@ function setUp(): void {
 function control(): { pid: number; stop: () => void } {
   const c = spawnAs('sleep', ['60'], { env: { CANARY_ENV: CANARY }, stdio: 'ignore', cwd: home });
   assert.ok(c.pid, 'the control did not start');
+  // Until setpriv has become the user and exec'd sleep, its /proc is root's: seen once in CI.
+  waitForExec(c.pid!, 'sleep');
   return { pid: c.pid!, stop: () => c.kill('SIGKILL') };
 }
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync,
 import { delimiter, join } from 'node:path';
 import { LSM_BIN, cleanEnv, lsmCommand } from './helpers.ts';
 import { isSecretFile } from '../src/shield/rules.ts';
-import { runAs, skip, spawnAs, unprivilegedHome, unprivilegedIds } from './unprivileged.ts';
+import { runAs, skip, spawnAs, unprivilegedHome, unprivilegedIds, waitForExec } from './unprivileged.ts';
 
 /**
  * `lsm shield` as an ordinary user, with a protected home and an unlocked keeper: what a
@@ -262,7 +262,7 @@ test('inside the shield the environment and memory of the user\'s other processe
   const other = spawnAs('sleep', ['60'], { env: { CANARY_ENV: ENV_CANARY }, stdio: 'ignore' });
   const pid = other.pid!;
   assert.ok(pid > 1);
-  runAs('sleep', ['0.3']);
+  waitForExec(pid, 'sleep');
   try {
     const outside = sh(`cat /proc/${pid}/environ`, false);
     assert.match(outside.stdout, new RegExp(ENV_CANARY), 'the control cannot read the environ: the check could not fail');

@@ -5,7 +5,7 @@
  * as the user .ci/run creates (`lsmtest`) through setpriv; as an ordinary user, directly.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncOptions, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -79,4 +79,19 @@ export function runAs(cmd: string, args: string[], opts: SpawnSyncOptions = {}):
 export function spawnAs(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
   const [c, a] = wrap(cmd, args);
   return spawn(c, a, opts);
+}
+
+/**
+ * Waits until `pid` runs `comm` (up to 5 s): a process from spawnAs is setpriv, still
+ * root's, until it has changed its user and exec'd the command, and its /proc is closed
+ * to the user meanwhile.
+ */
+export function waitForExec(pid: number, comm: string): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 250; i++) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm) return;
+    } catch { /* not yet, or gone */ }
+    Atomics.wait(pause, 0, 0, 20);
+  }
 }

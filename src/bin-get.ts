@@ -4,6 +4,9 @@ import { makeContext } from './context.js';
 import { finalExitCode, reportCrashes, reportError } from './report.js';
 import { LsmError } from './errors.js';
 import { Output } from './term/output.js';
+import { callKeeper, preconnect } from './keeper/client.js';
+import { getWith } from './commands/get-with.js';
+import { keeperGetter } from './keeper/getter.js';
 
 /** Where a get this bundle does not serve goes: the local get, or the full bundle. */
 export type Next = (bundle: 'local' | 'core') => void;
@@ -25,11 +28,12 @@ export function start(argv: string[], next: Next): boolean {
     next(existsSync(ctx.home.keyAge) ? 'core' : 'local');
     return true;
   }
+  // First, so that the keeper reads this process's /proc while the rest of it loads.
+  preconnect(ctx.home);
   reportCrashes();
   void (async () => {
     let code: number;
     try {
-      const [{ getWith }, { keeperGetter }, { callKeeper }] = await Promise.all([import('./commands/get-with.js'), import('./keeper/getter.js'), import('./keeper/client.js')]);
       code = await getWith(ctx, fast.args, async () => keeperGetter(ctx, callKeeper));
     } catch (err) {
       if (err instanceof LsmError && err.code === 'keeper_locked' && ctx.stdin.isTTY && ctx.stderr.isTTY) {

@@ -1,6 +1,6 @@
 import { lstatSync } from 'node:fs';
 import { EXIT, LsmError, errno, type ErrorCode } from '../errors.js';
-import { exchange, ExchangeError } from './exchange.js';
+import { open, ExchangeError, type Connection } from './exchange.js';
 import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
 import type { Context } from '../context.js';
 
@@ -33,12 +33,29 @@ function checkSocket(path: string, home: { dir: string }): void {
   }
 }
 
+/** A connection made ahead of its request (preconnect), for the socket it was made to. */
+let early: { path: string; conn: Connection } | undefined;
+
+/**
+ * Connects to the home's keeper now, for the next request to use: the keeper reads the
+ * caller's /proc as it accepts, while this process is still building its request (the
+ * plain `lsm get` calls it first thing). Nothing is sent until sendRequest has checked
+ * the socket, so a failure here, or a socket that is not the keeper's, is reported there.
+ */
+export function preconnect(home: { dir: string }): void {
+  const path = socketPath(home);
+  early?.conn.close();
+  early = { path, conn: open(path) };
+}
+
 export async function sendRequest(home: { dir: string }, req: Request, timeoutMs = 120_000): Promise<Reply> {
   const path = socketPath(home);
   checkSocket(path, home);
+  const conn = early?.path === path ? early.conn : open(path);
+  if (early?.path === path) early = undefined;
   let text: string;
   try {
-    text = (await exchange(path, `${JSON.stringify(req)}\n`, MAX_MESSAGE, timeoutMs)).toString('utf8');
+    text = (await conn.send(`${JSON.stringify(req)}\n`, MAX_MESSAGE, timeoutMs, { line: true })).toString('utf8');
   } catch (err) {
     const code = err instanceof ExchangeError ? err.code : errno(err);
     if (code === 'ETIMEDOUT') {

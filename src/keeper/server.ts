@@ -1,6 +1,5 @@
 import { closeSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
 import { LsmError } from '../errors.js';
 import { resolveHome, type Home } from '../home.js';
 import { Output } from '../term/output.js';
@@ -15,6 +14,7 @@ import { describePeer, type Peer } from './peer.js';
 import { checkConfig, inForceOf, loosenedBetween, readInForce, type InForce } from './config-watch.js';
 import { ACK_EVENT, FOREIGN_EVENT, REWOUND_EVENT, UNCLEAN_EVENT, compareHead, headAfter, loadState, retirePlainSealKey, saveState, type KeeperState } from './state.js';
 import { MAX_MESSAGE, PROTOCOL, socketPath, type Reply, type Request } from './protocol.js';
+import { listen, type Connection, type Listener } from './listener.js';
 import { ApprovalPending, Approvals, type Channel, type Rerun } from './approval.js';
 import { processStart } from './grants.js';
 import type { Context } from '../context.js';
@@ -178,7 +178,7 @@ export async function runKeeper(dir: string, opts: KeeperOptions): Promise<numbe
 }
 
 class Keeper {
-  private server: Server | undefined;
+  private server: Listener | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private inForce!: InForce;
   private state!: KeeperState;
@@ -302,13 +302,10 @@ class Keeper {
   private async listen(): Promise<void> {
     const path = socketPath(this.home);
     await stopRunningKeeper(this.home, 'replaced');
-    const server = createServer({ allowHalfOpen: true }, (sock) => this.accept(sock));
     const old = process.umask(0o177);
+    let server: Listener;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => resolve());
-      });
+      server = await listen(path, MAX_MESSAGE, (conn) => this.accept(conn));
     } finally {
       process.umask(old);
     }
@@ -332,32 +329,27 @@ class Keeper {
     throw new LsmError('keeper_locked', 'the keeper socket was moved or replaced; the keeper locked itself', { exit: 5, hint: "look at 'lsm audit tail', then 'lsm unlock'" });
   }
 
-  private accept(sock: Socket): void {
-    // Synchronously, while Node still holds the descriptor.
-    const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const cred = typeof fd === 'number' && fd >= 0 ? this.platform.peer(fd) : undefined;
+  private accept(conn: Connection): void {
+    // Synchronously, while the descriptor is the one accepted.
+    const cred = conn.fd >= 0 ? this.platform.peer(conn.fd) : undefined;
     if (!cred || cred.uid !== this.uid || this.stopping) {
       if (cred?.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
-      sock.destroy();
+      conn.destroy();
       return;
     }
     // The caller's /proc is read now, while its request is still on the way (the client
-    // writes a turn of its event loop after it connects), instead of after it arrived; the
-    // pidfd is checked against it in handle(), after the reading, as before.
+    // connects before it builds its request), instead of after it arrived; the pidfd is
+    // checked against it in handle(), after the reading, as before.
     let early: { peer: Peer | undefined } | undefined;
     try { early = { peer: describePeer(cred.pid) }; } catch { early = undefined; }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    sock.on('data', (d: Buffer) => {
-      size += d.length;
-      if (size > MAX_MESSAGE) sock.destroy();
-      else chunks.push(d);
-    });
-    sock.on('error', () => { /* the client went away */ });
-    sock.on('end', () => {
+    conn.onRequest((data) => {
+      if (!data) {
+        if (cred.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
+        return;
+      }
       let req: Request | undefined;
       try {
-        req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request;
+        req = JSON.parse(data.toString('utf8')) as Request;
       } catch { /* answered below */ }
       const run = (r: Request | undefined, rerun?: Rerun) => async (): Promise<Reply | ApprovalPending> => {
         try {
@@ -386,7 +378,7 @@ class Keeper {
             reply = await enqueue(req);
             if (reply instanceof ApprovalPending) reply = this.putAside(reply, cred.pid, req!);
           }
-          if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
+          if (!conn.destroyed) conn.reply(`${JSON.stringify(reply)}\n`);
           if (reply.ok && this.stopAfter) void this.stop(this.stopAfter);
         } finally {
           if (cred.pidfd !== undefined) this.platform.closeFd(cred.pidfd);
@@ -629,7 +621,11 @@ class Keeper {
     useFileMemo(false);
     this.approvals?.close();
     this.identity = undefined;
-    try { unlinkSync(socketPath(this.home)); } catch { /* gone */ }
+    // Only our own: once the listener closed, a keeper taking over may have bound its socket there.
+    try {
+      const path = socketPath(this.home);
+      if (lstatSync(path).ino === this.socketIno) unlinkSync(path);
+    } catch { /* gone */ }
     this.finish(0);
   }
 }

@@ -5,7 +5,7 @@ import type { Home } from '../home.js';
 
 /**
  * The keeper serving `home`, if any, is asked to stop (it records keeper.lock and saves
- * its state) and waited for until it has removed its socket; a socket nobody answers on
+ * its state) and waited for until it has exited and its socket is gone; a socket nobody answers on
  * is a dead keeper's and is removed. Used by a keeper taking over the home (a second
  * unlock) and by a rotating keeper.
  */
@@ -19,10 +19,24 @@ export async function stopRunningKeeper(home: Home, reason: string, waitMs = 500
   }
   const { sendRequest } = await import('./client.js');
   try {
-    await sendRequest(home, { v: PROTOCOL, op: 'stop', args: { reason } }, 10_000);
-    for (let waited = 0; waited < waitMs; waited += 50) {
-      try { lstatSync(path); } catch { return; }
-      await new Promise((r) => setTimeout(r, 50));
+    const reply = await sendRequest(home, { v: PROTOCOL, op: 'stop', args: { reason } }, 10_000);
+    const pid = reply.ok ? Number((reply.result as { pid?: unknown } | null)?.pid) : NaN;
+    // Until it has exited: its socket goes when it stops listening, before it has written
+    // keeper.lock and its state, which the one taking over must read after it.
+    const running = () => {
+      if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    };
+    for (let waited = 0; waited < waitMs; waited += 20) {
+      let there = true;
+      try { lstatSync(path); } catch { there = false; }
+      if (!there && !running()) return;
+      await new Promise((r) => setTimeout(r, 20));
     }
   } catch { /* nobody answers: a stale socket */ }
   try { unlinkSync(path); } catch { /* gone */ }

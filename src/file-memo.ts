@@ -23,6 +23,11 @@ const entries = new Map<string, Entry>();
 /** What zeroes the plaintext kept of a file when its entry goes. */
 const wipes = new Map<string, Array<() => void>>();
 
+/** Whether this process keeps what it read (the keeper, unlocked). */
+export function fileMemoOn(): boolean {
+  return on;
+}
+
 export function useFileMemo(enabled: boolean): void {
   on = enabled;
   if (!enabled) for (const path of [...entries.keys()]) forgetFile(path);

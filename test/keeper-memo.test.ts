@@ -152,3 +152,25 @@ test('an ancestor read once is described the same from what was kept: the marker
   assert.deepEqual(gets[1].fields.peer.marker_from, gets[0].fields.peer.marker_from);
   assert.deepEqual(gets[1].fields.peer.ancestry.slice(0, 2), gets[0].fields.peer.ancestry.slice(0, 2));
 });
+
+test('a digest row the keeper checked once is not served from its memo once the log is cut short of it', async () => {
+  const { appendEvent } = await import('../src/audit/log.ts');
+  const { lastRecorded } = await import('../src/audit/digests.ts');
+  const { useFileMemo } = await import('../src/file-memo.ts');
+  const { truncateSync } = await import('node:fs');
+  const log = join(tempDir('lsm-memo-digests-'), 'audit.jsonl');
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  appendEvent(log, { event: 'set', app: 'a', env: 'b', fields: { store_sha256: sha('one') } });
+  const before = statSync(log).size;
+  appendEvent(log, { event: 'set', app: 'a', env: 'b', fields: { store_sha256: sha('two') } });
+  useFileMemo(true);
+  try {
+    assert.equal(lastRecorded(log, 'store:a/b')?.sha256, sha('two'));
+    assert.equal(lastRecorded(log, 'store:a/b')?.sha256, sha('two'), 'served again while the row is there');
+    // The second row cut into (its first bytes left): the index still names it.
+    truncateSync(log, before + 40);
+    assert.equal(lastRecorded(log, 'store:a/b')?.sha256, sha('one'), 'the row still in the log, found by the scan');
+  } finally {
+    useFileMemo(false);
+  }
+});

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, constants } from 'node:fs';
 import { readRegular, writeFileAtomic } from '../atomic.js';
 import { errno } from '../errors.js';
-import { memoFile } from '../file-memo.js';
+import { fileMemoOn, memoFile } from '../file-memo.js';
 import { linesBackward, readAt } from './tailstate.js';
 
 /**
@@ -77,8 +77,8 @@ function openLogFd(logPath: string): number | undefined {
   }
 }
 
-/** The row at `offset` if it is the row the entry names and records its digest. */
-function check(fd: number, size: number, name: string, e: Index[string] | undefined): Recorded | undefined {
+/** The row at `offset` if it is the row the entry names and records its digest (`end`: where its line ends). */
+function check(fd: number, size: number, name: string, e: Index[string] | undefined): (Recorded & { end: number }) | undefined {
   if (!e || !Number.isSafeInteger(e.offset) || e.offset < 0 || e.offset >= size) return undefined;
   // A row is about a kilobyte: read that much first, the whole 64 KiB only for a longer one
   // (a log of a few hundred rows was otherwise read to its end at every command).
@@ -90,7 +90,31 @@ function check(fd: number, size: number, name: string, e: Index[string] | undefi
   if (!row || row.seq !== e.seq) return undefined;
   const got = NAMERS.map((n) => n(row)).find((d) => d?.name === name);
   if (!got || got.sha256 !== e.sha256) return undefined;
-  return { sha256: got.sha256, seq: row.seq as number, offset: e.offset, fields: row.fields ?? {} };
+  return { sha256: got.sha256, seq: row.seq as number, offset: e.offset, fields: row.fields ?? {}, end: e.offset + nl + 1 };
+}
+
+/**
+ * In the keeper, the rows it has checked, by log file and index entry: a row of an
+ * append-only log does not change under a given offset, so what was read there once is
+ * what the log recorded there, and two of these reads a request are spared. A log cut
+ * short of the row is read again (and the keeper records the cut itself, state.ts).
+ */
+const seen = new Map<string, Recorded & { end: number }>();
+
+function checked(fd: number, st: { dev: number; ino: number; size: number }, logPath: string, name: string, e: Index[string] | undefined): Recorded | undefined {
+  if (!fileMemoOn()) {
+    seen.clear();
+    return check(fd, st.size, name, e);
+  }
+  const key = e ? `${logPath}\0${st.dev}:${st.ino}\0${name}\0${e.offset}:${e.seq}:${e.sha256}` : undefined;
+  const kept = key ? seen.get(key) : undefined;
+  if (kept && kept.end <= st.size) return kept;
+  const hit = check(fd, st.size, name, e);
+  if (hit && key) {
+    if (seen.size > 256) seen.clear();
+    seen.set(key, hit);
+  }
+  return hit;
 }
 
 /**
@@ -112,7 +136,7 @@ export function lastRecorded(logPath: string, name: string): Recorded | undefine
     if (!st.isFile()) return null;
     const size = st.size;
     const index = readIndex(logPath);
-    const hit = check(fd, size, name, index[name]);
+    const hit = checked(fd, st, logPath, name, index[name]);
     if (hit) return hit;
     let found: Recorded | undefined;
     for (const line of linesBackward(fd, size)) {

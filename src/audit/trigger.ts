@@ -63,6 +63,8 @@ export function deferSpawns(home: Home, ms: number, now = Date.now()): void {
  * subset (the yaml library costs more than the whole command) is parsed once per
  * content and the answer kept in `ship.cache`, keyed by the file's SHA-256.
  */
+let parsed: { text: string | undefined; on: boolean } = { text: undefined, on: false };
+
 async function shippingEnabled(home: Home): Promise<boolean> {
   let text: string;
   try {
@@ -71,8 +73,14 @@ async function shippingEnabled(home: Home): Promise<boolean> {
     return false;
   }
   if (!text.includes('otlp')) return false;
+  // The keeper asks at every append with the same text (src/file-memo.ts): parsed once.
+  if (text === parsed.text) return parsed.on;
   const mini = parseMini(text);
-  if (mini) return isTrue(setting(mini, 'otlp', 'enabled'));
+  if (mini) {
+    const on = isTrue(setting(mini, 'otlp', 'enabled'));
+    parsed = { text, on };
+    return on;
+  }
   const cache = join(home.dir, 'ship.cache');
   const digest = sha256Hex(text);
   try {

@@ -116,6 +116,8 @@ export function loosenings(prev: Policy, next: Policy): string[] {
 /** Compares config.yaml with what is in force; undefined when the file did not change. */
 export async function checkConfig(home: Home, current: InForce): Promise<{ change: Change; next: InForce } | undefined> {
   const text = readText(home);
+  // The same text (the memo's own string while the file is unchanged): no digest to compute.
+  if (text === current.text) return undefined;
   const digest = digestOf(text);
   if (digest === current.digest) return undefined;
   const seen = await inForceOf(home, text);

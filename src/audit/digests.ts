@@ -97,7 +97,7 @@ function check(fd: number, size: number, name: string, e: Index[string] | undefi
  * In the keeper, the rows it has checked, by log file and index entry: a row of an
  * append-only log does not change under a given offset, so what was read there once is
  * what the log recorded there, and two of these reads a request are spared. A log cut
- * short of the row is read again (and the keeper records the cut itself, state.ts).
+ * short of the row, or into it, is read again (and the keeper records the cut itself, state.ts).
  */
 const seen = new Map<string, Recorded & { end: number }>();
 

@@ -10,6 +10,9 @@ export async function run(ctx: Context, _args: string[], _opts: unknown, cmd?: {
   try {
     const reply = await sendRequest(ctx.home, { v: PROTOCOL, op, args: {} }, 30_000);
     if (!reply.ok) throw new Error(reply.error.message);
+    // It answers, then records keeper.lock and saves its state: done when it has exited.
+    const { waitForKeeperExit } = await import('../keeper/stop-running.js');
+    await waitForKeeperExit(Number((reply.result as { pid?: unknown } | null)?.pid));
   } catch (err) {
     if ((err as { code?: string }).code === 'keeper_locked') {
       ctx.stderr.write(`lsm: ${ctx.home.dir} is locked already (no keeper runs)\n`);

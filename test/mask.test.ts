@@ -378,7 +378,9 @@ test('in the pseudo-terminal: exit codes and signals pass through, and the windo
   assert.equal((await viaScript(home, ['exec', 'app', 'dev', '--mask', '--', 'sh', '-c', 'kill -TERM $$'])).code, 143);
   const [node, pre] = lsmCommand();
   const lsmCmd = [node, ...pre].map((a) => `'${a}'`).join(' ');
-  const child = `stty size; trap "stty size; exit 0" WINCH; echo ready; while :; do sleep 0.05; done`;
+  // The trap disarms itself: a second SIGWINCH while `stty size` runs would run it again, nested (one
+  // clean-clone run printed the size twice). stty sets rows and cols in two ioctls, hence two resizes.
+  const child = `stty size; trap "trap \\"\\" WINCH; stty size; exit 0" WINCH; echo ready; while :; do sleep 0.05; done`;
   // `&` in a script would give lsm /dev/null for stdin, and a child whose stdin is not a terminal gets pipes.
   const outer = `stty cols 123 rows 40; ${lsmCmd} exec app dev --mask -- sh -c '${child}' </dev/tty & p=$!; sleep 1; stty cols 99 rows 30; kill -WINCH $p; wait $p`;
   // script's stdin stays open: its end would be a byte on the terminal, passed on by a raw-mode lsm.
